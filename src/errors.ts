@@ -1,0 +1,45 @@
+/**
+ * Every error the service can report, with its HTTP status. The HTTP edge is the only place a code becomes a
+ * status; workers carry the same codes through BullMQ's failed reason so a job's `error.code` matches.
+ */
+export const HTTP_STATUS = {
+  VALIDATION: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  DATASET_NOT_FOUND: 404,
+  JOB_NOT_FOUND: 404,
+  MODEL_NOT_FOUND: 404,
+  DATASET_IN_USE: 409,
+  JOB_FINISHED: 409,
+  MODEL_NOT_READY: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  ARCHIVE_INVALID: 400,
+  DATASET_INVALID: 400,
+  TOO_FEW_CLASSES: 400,
+  IMAGE_INVALID: 400,
+  IMAGE_TOO_LARGE: 413,
+  IMAGE_FETCH_FAILED: 422,
+  BASE_MODEL_INVALID: 422,
+  TRAINING_FAILED: 500,
+  QUEUE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const
+
+export type ErrorCode = keyof typeof HTTP_STATUS
+
+/** An expected failure with a machine-readable code; `details` is JSON that explains it (limits, paths). */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message)
+    this.name = 'AppError'
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(HTTP_STATUS, value)
+}
