@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto'
+import multipart from '@fastify/multipart'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify from 'fastify'
+import type { Config } from '../config.js'
+import type { Logger } from '../logger.js'
+import errorHandler from './plugins/error-handler.js'
+import services from './plugins/services.js'
+import datasetRoutes from './routes/datasets.js'
+import healthRoutes from './routes/health.js'
+import jobRoutes from './routes/jobs.js'
+import modelRoutes from './routes/models.js'
+import predictRoutes from './routes/predict.js'
+
+/**
+ * Builds the API without starting it; `main.ts` listens, tests inject. Plugins and routes are registered by
+ * hand rather than autoloaded: the list is short and the types stay checked.
+ */
+export async function buildApp(config: Config, logger: Logger) {
+  const app = Fastify({
+    loggerInstance: logger,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // Unknown fields are an error, not something to strip silently.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    bodyLimit: config.MAX_IMAGE_BYTES,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  await app.register(errorHandler)
+  await app.register(multipart, { limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 16, fields: 8, parts: 32 } })
+  await app.register(services, { config })
+  await app.register(healthRoutes)
+  await app.register(datasetRoutes)
+  await app.register(jobRoutes)
+  await app.register(modelRoutes)
+  await app.register(predictRoutes)
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config } from '../../config.js'
+import { initBackend } from '../../ml/backend.js'
+import { createPredictor, type Predictor } from '../../ml/predictor.js'
+import { createTrainingQueue, type TrainingQueue } from '../../queue/producer.js'
+import { createDatasetStore, type DatasetStore } from '../../storage/datasets.js'
+import { dataLayout, type DataLayout } from '../../storage/layout.js'
+import { createModelStore, type ModelStore } from '../../storage/models.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    layout: DataLayout
+    datasets: DatasetStore
+    models: ModelStore
+    predictor: Predictor
+    trainingQueue: TrainingQueue
+  }
+}
+
+/** Everything the routes talk to, built once per app and closed with it. */
+export default fp(
+  async (app: FastifyInstance, opts: { config: Config }) => {
+    const { config } = opts
+    // Predictions run on the same backend choice as training: fastest that loads, or IMAGETUNE_BACKEND.
+    const backend = await initBackend(config.IMAGETUNE_BACKEND)
+    app.log.info(backend, 'tfjs backend chosen')
+    const layout = dataLayout(config.DATA_DIR)
+    const models = createModelStore(layout.models)
+    app.decorate('config', config)
+    app.decorate('layout', layout)
+    app.decorate('datasets', createDatasetStore(layout))
+    app.decorate('models', models)
+    app.decorate('predictor', createPredictor({ models, maxPixels: config.MAX_IMAGE_PIXELS }))
+    app.decorate('trainingQueue', createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, log: app.log }))
+    app.addHook('onClose', async () => {
+      await app.trainingQueue.close()
+      app.predictor.close()
+    })
+  },
+  { name: 'services' },
+)

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { AppError } from '../../errors.js'
+import type { DatasetManifest } from '../../storage/datasets.js'
+import { errorResponses, IdParamsSchema, NoContentSchema } from '../schemas/common.js'
+import { DatasetSchema, DatasetSummarySchema } from '../schemas/datasets.js'
+
+/** The public view: the per-image list stays on disk, it can hold 100,000 entries. */
+function datasetView({ images: _images, ...rest }: DatasetManifest) {
+  return rest
+}
+
+/** `flowers.tar.gz` → `flowers`. */
+function nameFromFilename(filename: string): string {
+  return path.basename(filename).replace(/\.(zip|tar|tgz|tar\.gz)$/i, '') || 'dataset'
+}
+
+const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config, layout, datasets } = app
+
+  app.post(
+    '/datasets',
+    { schema: { response: { 201: DatasetSchema, ...errorResponses } } },
+    async (request, reply) => {
+      if (!request.isMultipart()) {
+        throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send multipart/form-data with the archive in a field named "file"')
+      }
+      const part = await request.file({ limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1 } })
+      if (!part || part.fieldname !== 'file') {
+        throw new AppError('VALIDATION', 'the multipart body needs the archive in a field named "file"')
+      }
+      const nameField = part.fields.name
+      const name = nameField && 'value' in nameField && typeof nameField.value === 'string' && nameField.value.trim()
+        ? nameField.value.trim().slice(0, 200)
+        : nameFromFilename(part.filename)
+
+      // The archive streams to disk: a 2 GiB upload never sits in memory.
+      await mkdir(layout.uploads, { recursive: true })
+      const upload = path.join(layout.uploads, `${randomUUID()}.upload`)
+      try {
+        await pipeline(part.file, createWriteStream(upload))
+        if (part.file.truncated) {
+          throw new AppError('PAYLOAD_TOO_LARGE', `upload exceeds ${config.MAX_UPLOAD_BYTES} bytes`, { limit: config.MAX_UPLOAD_BYTES })
+        }
+        const manifest = await datasets.create(upload, {
+          name,
+          limits: { maxImages: config.MAX_DATASET_IMAGES, maxImagePixels: config.MAX_IMAGE_PIXELS, maxInflatedBytes: config.MAX_UPLOAD_BYTES * 4 },
+        })
+        request.log.info({ datasetId: manifest.id, images: manifest.imageCount, rejected: manifest.rejected.length }, 'dataset stored')
+        return reply.code(201).header('location', `/datasets/${manifest.id}`).send(datasetView(manifest))
+      } finally {
+        await rm(upload, { force: true })
+      }
+    },
+  )
+
+  app.get('/datasets', { schema: { response: { 200: Type.Object({ datasets: Type.Array(DatasetSummarySchema) }) } } }, async () => ({
+    datasets: await datasets.list(),
+  }))
+
+  app.get('/datasets/:id', { schema: { params: IdParamsSchema, response: { 200: DatasetSchema, ...errorResponses } } }, async (request) => {
+    const manifest = await datasets.get(request.params.id)
+    if (!manifest) throw new AppError('DATASET_NOT_FOUND', `no dataset ${request.params.id}`)
+    return datasetView(manifest)
+  })
+
+  app.delete('/datasets/:id', { schema: { params: IdParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
+    const { id } = request.params
+    if (!(await datasets.get(id))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
+    if (await app.trainingQueue.isDatasetInUse(id)) throw new AppError('DATASET_IN_USE', `dataset ${id} is used by a queued or running job`)
+    await datasets.remove(id)
+    return reply.code(204).send(null)
+  })
+}
+
+export default datasetRoutes

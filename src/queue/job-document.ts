@@ -1,0 +1,86 @@
+import type { JobState } from 'bullmq'
+import type { ErrorCode } from '../errors.js'
+import { parseFailureReason, type BaseModelRef, type EpochRecord, type JobPhase, type TrainOptions, type TrainProgress, type TrainResult } from './jobs.js'
+
+export type JobStatus = 'queued' | 'active' | 'completed' | 'failed' | 'cancelled'
+
+/** What `GET /jobs/:id` answers: the public view of one training job. */
+export interface JobDocument {
+  id: string
+  status: JobStatus
+  phase: JobPhase
+  progress: { epoch: number; epochs: number; percent: number; etaSeconds: number | null }
+  history: EpochRecord[]
+  datasetId: string
+  baseModel: BaseModelRef
+  options: TrainOptions
+  attempts: number
+  queuedAt: string
+  startedAt: string | null
+  finishedAt: string | null
+  result?: { modelId: string; metrics: unknown; trainCount: number; valCount: number; backend: string }
+  error?: { code: ErrorCode; message: string }
+}
+
+/** The fields of a BullMQ job this view reads; a plain shape so the mapping stays a pure function. */
+export interface JobSnapshot {
+  id: string
+  state: JobState | 'unknown'
+  data: { datasetId: string; baseModel: BaseModelRef; options: TrainOptions }
+  progress: unknown
+  returnvalue: unknown
+  failedReason: string | undefined
+  attemptsMade: number
+  timestamp: number
+  processedOn: number | undefined
+  finishedOn: number | undefined
+}
+
+function isTrainProgress(value: unknown): value is TrainProgress {
+  return typeof value === 'object' && value !== null && 'phase' in value && 'percent' in value
+}
+
+function statusOf(state: JobSnapshot['state'], errorCode: ErrorCode | undefined): JobStatus {
+  switch (state) {
+    case 'active':
+      return 'active'
+    case 'completed':
+      return 'completed'
+    case 'failed':
+      return errorCode === 'JOB_CANCELLED' ? 'cancelled' : 'failed'
+    default:
+      return 'queued'
+  }
+}
+
+const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null)
+
+export function toJobDocument(job: JobSnapshot): JobDocument {
+  const error = job.state === 'failed' ? parseFailureReason(job.failedReason) : undefined
+  const status = statusOf(job.state, error?.code)
+  const reported = isTrainProgress(job.progress) ? job.progress : undefined
+  const epochs = job.data.options.epochs
+  const progress = reported ?? { phase: 'queued', percent: 0, epoch: 0, epochs, etaSeconds: null, history: [] }
+  const doc: JobDocument = {
+    id: job.id,
+    status,
+    phase: status === 'completed' ? 'done' : progress.phase,
+    progress: {
+      epoch: progress.epoch,
+      epochs: progress.epochs,
+      percent: status === 'completed' ? 100 : progress.percent,
+      etaSeconds: status === 'active' ? progress.etaSeconds : null,
+    },
+    history: progress.history,
+    datasetId: job.data.datasetId,
+    baseModel: job.data.baseModel,
+    options: job.data.options,
+    attempts: job.attemptsMade,
+    queuedAt: new Date(job.timestamp).toISOString(),
+    startedAt: iso(job.processedOn),
+    finishedAt: status === 'completed' || status === 'failed' || status === 'cancelled' ? iso(job.finishedOn) : null,
+  }
+  if (status === 'completed') doc.result = job.returnvalue as TrainResult
+  if (error && status !== 'completed') doc.error = error
+  return doc
+}

@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Queue } from 'bullmq'
+import { loadConfig, type Config } from '../../src/config.js'
+import { buildApp, type App } from '../../src/http/app.js'
+import { createLogger } from '../../src/logger.js'
+import { TRAINING_QUEUE } from '../../src/queue/jobs.js'
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url))
+
+/** A config of our own per test file: its own DATA_DIR and queue prefix on the shared real Redis. */
+export async function testConfig(overrides: Record<string, string> = {}): Promise<Config> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'imagetune-test-'))
+  return loadConfig({
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    DATA_DIR: dataDir,
+    QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+    LOG_LEVEL: 'warn',
+    IMAGETUNE_BACKEND: 'wasm',
+    PORT: '0',
+    ...overrides,
+  })
+}
+
+export interface TestService {
+  app: App
+  config: Config
+  /** `http://127.0.0.1:PORT` of the listening API. */
+  url: string
+  close(): Promise<void>
+}
+
+/** The real API on a real port, against real Redis. `close` obliterates the queue and removes DATA_DIR. */
+export async function startTestService(overrides: Record<string, string> = {}): Promise<TestService> {
+  const config = await testConfig(overrides)
+  const app = await buildApp(config, createLogger(config.LOG_LEVEL, 'test-api'))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  return {
+    app,
+    config,
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      await app.close()
+      await obliterate(config)
+      await rm(config.DATA_DIR, { recursive: true, force: true })
+    },
+  }
+}
+
+export async function obliterate(config: Config): Promise<void> {
+  const queue = new Queue(TRAINING_QUEUE, { connection: { url: config.REDIS_URL }, prefix: config.QUEUE_PREFIX })
+  await queue.obliterate({ force: true })
+  await queue.close()
+}
+
+export interface WorkerProcess {
+  child: ChildProcess
+  /** Sends `signal` and resolves with the exit code once the process is gone. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/**
+ * Starts `npm run worker`'s entry as a separate process with the test's config, the way a second machine would
+ * run it. Its log goes to `<DATA_DIR>/worker-N.log` for post-mortems.
+ */
+export function startWorkerProcess(config: Config, name = 'worker'): WorkerProcess {
+  const env = { ...process.env, ...Object.fromEntries(Object.entries(config).map(([k, v]) => [k, String(v)])), LOG_LEVEL: 'info' }
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/train-worker.ts'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const log = createWriteStream(path.join(config.DATA_DIR, `${name}.log`))
+  child.stdout?.pipe(log)
+  child.stderr?.pipe(log)
+  return {
+    child,
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode)
+        child.once('exit', (code) => resolve(code))
+        child.kill(signal)
+      }),
+  }
+}
+
+/** Polls `probe` until it returns a value, or fails after `timeoutMs` with the last value seen. */
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
