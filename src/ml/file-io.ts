@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import * as tf from '@tensorflow/tfjs'
+import { writeFileAtomic, writeJsonAtomic } from '../storage/atomic.js'
+
+/** The one weights file every model folder we write holds, next to `model.json`. */
+export const WEIGHTS_FILE = 'weights.bin'
+export const MODEL_FILE = 'model.json'
+
+/**
+ * A tfjs load handler for a `model.json` on the local disk (no tfjs-node): reads the JSON and every weight file
+ * its manifest names, relative to it, and hands them over as one buffer in manifest order.
+ */
+export function fileLoadHandler(modelJsonPath: string): tf.io.IOHandler {
+  return {
+    load: async () => {
+      const json = JSON.parse(await readFile(modelJsonPath, 'utf8')) as tf.io.ModelJSON
+      const dir = path.dirname(modelJsonPath)
+      return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+        const specs = manifest.flatMap((group) => group.weights)
+        const parts: Uint8Array[] = []
+        for (const group of manifest) {
+          for (const p of group.paths) parts.push(await readFile(path.resolve(dir, decodeURIComponent(p))))
+        }
+        return [specs, toArrayBuffer(Buffer.concat(parts))]
+      })
+    },
+  }
+}
+
+/**
+ * A tfjs save handler writing `<dir>/model.json` and `<dir>/weights.bin` (each atomically), the layout
+ * `tf.loadLayersModel('file or http URL of model.json')` reads back, in Node and in a browser.
+ */
+export function fileSaveHandler(dir: string): tf.io.IOHandler {
+  return {
+    save: async (artifacts) => {
+      const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData)
+      const json: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology as tf.io.ModelJSON['modelTopology'],
+        format: artifacts.format ?? 'layers-model',
+        generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+        convertedBy: artifacts.convertedBy ?? null,
+        weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
+      }
+      if (artifacts.trainingConfig !== undefined) json.trainingConfig = artifacts.trainingConfig
+      if (artifacts.userDefinedMetadata !== undefined) json.userDefinedMetadata = artifacts.userDefinedMetadata
+      await writeFileAtomic(path.join(dir, WEIGHTS_FILE), new Uint8Array(weightData))
+      await writeJsonAtomic(path.join(dir, MODEL_FILE), json)
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) }
+    },
+  }
+}
+
+/** Captures what `model.save` would write, in memory (topology, specs, one weight buffer). */
+export async function toArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let captured: tf.io.ModelArtifacts | undefined
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      captured = artifacts
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) }
+    }),
+  )
+  if (!captured) throw new Error('model.save produced no artifacts')
+  return captured
+}
+
+/** Copies a Node Buffer's bytes into an ArrayBuffer of exactly its length (Buffers share a larger pool). */
+export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  const out = new ArrayBuffer(bytes.byteLength)
+  new Uint8Array(out).set(bytes)
+  return out
+}

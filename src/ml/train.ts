@@ -1,0 +1,235 @@
+import * as tf from '@tensorflow/tfjs'
+import { abortError } from './abort.js'
+import { seededRandom, shuffleInPlace } from './random.js'
+
+/** One epoch's figures; losses are mean categorical cross-entropy, accuracies in [0, 1]. */
+export interface EpochLog {
+  /** 1-based. */
+  epoch: number
+  /** Mean over the epoch's batches, in training mode (dropout on), as Keras reports it. */
+  loss: number
+  accuracy: number
+  /** On the validation set after the epoch, inference mode. */
+  valLoss?: number
+  valAccuracy?: number
+  /** Wall time of the epoch. */
+  seconds: number
+}
+
+export interface TrainHeadOptions {
+  epochs: number
+  batchSize: number
+  /** Adam step size. */
+  learningRate: number
+  /** Width of the hidden ReLU layer; 0 trains a plain softmax (logistic regression) on the features. @defaultValue 128 */
+  hiddenUnits?: number
+  /** Dropout rate after the hidden layer, in [0, 1). @defaultValue 0.2 */
+  dropout?: number
+  /** L2 penalty on the kernels, added to the loss. @defaultValue 0 */
+  l2?: number
+  /** 'balanced' weighs each example by n / (classes × class count), so rare classes count as much. */
+  classWeights?: 'balanced' | number[]
+  /** Seeds initialisers, shuffling and dropout masks: same seed, data and backend → same head. */
+  seed: number
+  validation?: { features: Float32Array[]; labels: number[] }
+  /** Stop when validation loss has not improved for `patience` epochs, and keep the best epoch's weights. */
+  earlyStopping?: { patience: number }
+  signal?: AbortSignal
+  onEpoch?(log: EpochLog): void
+}
+
+/** Layer names of the head; the export step splices them onto the trunk, so they must not clash with its names. */
+export const HEAD_LAYERS = { input: 'head_input', hidden: 'head_hidden', dropout: 'head_dropout', output: 'head_output' } as const
+
+/**
+ * Trains a classifier head on fixed feature vectors: Dense(relu) → Dropout → Dense(softmax), Adam on
+ * categorical cross-entropy. The loop is our own rather than `model.fit` so shuffling and dropout masks come
+ * from a seeded generator (tfjs's come from Math.random, and a seeded tf.dropout repeats one mask).
+ * @param features `[n][d]` vectors
+ * @param labels class index per vector, in [0, numClasses)
+ * @returns the head (`[n, d]` → `[n, numClasses]` probabilities; caller disposes) and one log per epoch run
+ * @throws AbortError when `signal` aborts (checked every batch); nothing is leaked
+ */
+export async function trainHead(
+  features: Float32Array[],
+  labels: number[],
+  numClasses: number,
+  opts: TrainHeadOptions,
+): Promise<{ head: tf.LayersModel; history: EpochLog[] }> {
+  const n = features.length
+  const d = features[0]?.length ?? 0
+  if (n === 0 || d === 0) throw new RangeError('no training features')
+  if (labels.length !== n) throw new RangeError(`${n} features but ${labels.length} labels`)
+  if (labels.some((l) => !(Number.isInteger(l) && l >= 0 && l < numClasses))) throw new RangeError('label out of range')
+  const hiddenUnits = opts.hiddenUnits ?? 128
+  const rate = opts.dropout ?? 0.2
+  const l2 = opts.l2 ?? 0
+  const batchSize = Math.max(1, Math.min(opts.batchSize, n))
+
+  const head = buildHead(d, numClasses, hiddenUnits, rate, opts.seed)
+  const hidden = hiddenUnits > 0 ? variables(head, HEAD_LAYERS.hidden) : undefined
+  const output = variables(head, HEAD_LAYERS.output)
+  const trainable = [...(hidden ? [hidden.kernel, hidden.bias] : []), output.kernel, output.bias]
+
+  const logitsOf = (x: tf.Tensor2D, mask?: tf.Tensor2D): tf.Tensor2D => {
+    let h = x
+    if (hidden) {
+      h = tf.relu(tf.add(tf.matMul(x, hidden.kernel), hidden.bias))
+      if (mask) h = tf.mul(h, mask)
+    }
+    return tf.add(tf.matMul(h, output.kernel), output.bias)
+  }
+  const penalty = () => (l2 > 0 ? tf.mul(l2, tf.addN(trainable.filter((_, i) => i % 2 === 0).map((k) => tf.sum(tf.square(k))))) : undefined)
+
+  const exampleWeights = classWeightsFor(labels, numClasses, opts.classWeights)
+  const xs = tf.tensor2d(concat(features), [n, d])
+  const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses).toFloat()) as tf.Tensor2D
+  const val =
+    opts.validation && opts.validation.features.length > 0
+      ? {
+          xs: tf.tensor2d(concat(opts.validation.features), [opts.validation.features.length, d]),
+          ys: tf.tidy(() => tf.oneHot(tf.tensor1d(opts.validation!.labels, 'int32'), numClasses).toFloat()) as tf.Tensor2D,
+        }
+      : undefined
+  const optimizer = tf.train.adam(opts.learningRate)
+  const random = seededRandom(opts.seed ^ 0x5eed)
+  const order = [...Array(n).keys()]
+  const history: EpochLog[] = []
+  let best: { loss: number; weights: tf.Tensor[] } | undefined
+  let sinceBest = 0
+
+  try {
+    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+      const started = performance.now()
+      shuffleInPlace(order, random)
+      let lossSum = 0
+      let correct = 0
+      for (let start = 0; start < n; start += batchSize) {
+        if (opts.signal?.aborted) {
+          head.stopTraining = true
+          throw abortError(opts.signal)
+        }
+        const idx = order.slice(start, start + batchSize)
+        const mask = hidden && rate > 0 ? dropoutMask(idx.length, hiddenUnits, rate, random) : undefined
+        const [cost, hits] = tf.tidy(() => {
+          const index = tf.tensor1d(idx, 'int32')
+          const xb = tf.gather(xs, index)
+          const yb = tf.gather(ys, index)
+          const weights = exampleWeights ? tf.tensor1d(idx.map((i) => exampleWeights[i]!)) : undefined
+          const maskT = mask ? tf.tensor2d(mask, [idx.length, hiddenUnits]) : undefined
+          let batchHits: tf.Scalar | undefined
+          const c = optimizer.minimize(
+            () => {
+              const logits = logitsOf(xb, maskT)
+              batchHits = tf.keep(tf.sum(tf.equal(tf.argMax(logits, 1), tf.argMax(yb, 1)).toFloat()))
+              const ce = tf.losses.softmaxCrossEntropy(yb, logits, weights)
+              const p = penalty()
+              return (p ? tf.add(ce, p) : ce) as tf.Scalar
+            },
+            true,
+            trainable,
+          )!
+          return [c, batchHits!]
+        })
+        lossSum += (await cost.data())[0]! * idx.length
+        correct += (await hits.data())[0]!
+        cost.dispose()
+        hits.dispose()
+        await new Promise(setImmediate) // lets abort signals, progress and lock renewals through
+      }
+      const log: EpochLog = { epoch, loss: lossSum / n, accuracy: correct / n, seconds: 0 }
+      if (val) {
+        const [vl, va] = tf.tidy(() => {
+          const logits = logitsOf(val.xs)
+          return [
+            tf.losses.softmaxCrossEntropy(val.ys, logits),
+            tf.mean(tf.equal(tf.argMax(logits, 1), tf.argMax(val.ys, 1)).toFloat()),
+          ]
+        })
+        log.valLoss = (await vl.data())[0]!
+        log.valAccuracy = (await va.data())[0]!
+        vl.dispose()
+        va.dispose()
+      }
+      log.seconds = (performance.now() - started) / 1000
+      history.push(log)
+      opts.onEpoch?.(log)
+
+      if (opts.earlyStopping && log.valLoss !== undefined) {
+        if (!best || log.valLoss < best.loss) {
+          best?.weights.forEach((w) => w.dispose())
+          best = { loss: log.valLoss, weights: trainable.map((v) => v.clone()) }
+          sinceBest = 0
+        } else if (++sinceBest >= opts.earlyStopping.patience) break
+      }
+    }
+    if (best) trainable.forEach((v, i) => v.assign(best!.weights[i]!))
+    return { head, history }
+  } catch (err) {
+    head.dispose()
+    throw err
+  } finally {
+    best?.weights.forEach((w) => w.dispose())
+    optimizer.dispose()
+    xs.dispose()
+    ys.dispose()
+    val?.xs.dispose()
+    val?.ys.dispose()
+  }
+}
+
+function buildHead(d: number, numClasses: number, hiddenUnits: number, rate: number, seed: number): tf.LayersModel {
+  const input = tf.input({ shape: [d], name: HEAD_LAYERS.input })
+  let x: tf.SymbolicTensor = input
+  if (hiddenUnits > 0) {
+    x = tf.layers
+      .dense({ units: hiddenUnits, activation: 'relu', name: HEAD_LAYERS.hidden, kernelInitializer: tf.initializers.heNormal({ seed }) })
+      .apply(x) as tf.SymbolicTensor
+    // Inert at inference; training applies our own seeded masks in its place.
+    x = tf.layers.dropout({ rate, name: HEAD_LAYERS.dropout }).apply(x) as tf.SymbolicTensor
+  }
+  const probs = tf.layers
+    .dense({ units: numClasses, activation: 'softmax', name: HEAD_LAYERS.output, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) })
+    .apply(x) as tf.SymbolicTensor
+  return tf.model({ inputs: input, outputs: probs, name: 'head' })
+}
+
+function variables(model: tf.LayersModel, layer: string): { kernel: tf.Variable; bias: tf.Variable } {
+  // LayerVariable.read() is the tf.Variable itself, which is what the optimizer updates (as fit() does).
+  const [kernel, bias] = model.getLayer(layer).trainableWeights.map((w) => w.read() as tf.Variable)
+  if (!kernel || !bias) throw new Error(`layer ${layer} lacks kernel or bias`)
+  return { kernel, bias }
+}
+
+/** Inverted dropout: kept units scaled by 1 / (1 − rate) so inference needs no rescaling. */
+function dropoutMask(rows: number, cols: number, rate: number, random: () => number): Float32Array {
+  const mask = new Float32Array(rows * cols)
+  const keep = 1 / (1 - rate)
+  for (let i = 0; i < mask.length; i++) mask[i] = random() >= rate ? keep : 0
+  return mask
+}
+
+function classWeightsFor(labels: number[], numClasses: number, spec: TrainHeadOptions['classWeights']): number[] | undefined {
+  if (!spec) return undefined
+  let perClass: number[]
+  if (spec === 'balanced') {
+    const counts = new Array<number>(numClasses).fill(0)
+    for (const l of labels) counts[l]!++
+    const present = counts.filter((c) => c > 0).length
+    perClass = counts.map((c) => (c === 0 ? 0 : labels.length / (present * c)))
+  } else {
+    if (spec.length !== numClasses) throw new RangeError(`${spec.length} class weights for ${numClasses} classes`)
+    perClass = spec
+  }
+  return labels.map((l) => perClass[l]!)
+}
+
+function concat(vectors: Float32Array[]): Float32Array {
+  const d = vectors[0]?.length ?? 0
+  const out = new Float32Array(vectors.length * d)
+  vectors.forEach((v, i) => {
+    if (v.length !== d) throw new RangeError(`feature ${i} has length ${v.length}, expected ${d}`)
+    out.set(v, i * d)
+  })
+  return out
+}

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto'
+import { readFile, readdir, rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+import type * as tf from '@tensorflow/tfjs'
+import { loadLayersModel } from '@tensorflow/tfjs'
+import { AppError } from '../errors.js'
+import type { Metrics } from '../ml/evaluate.js'
+import { saveModel } from '../ml/export.js'
+import { MODEL_FILE, fileLoadHandler } from '../ml/file-io.js'
+import type { Preprocessing } from '../ml/image.js'
+import type { EpochLog } from '../ml/train.js'
+import { publishDir, writeJsonAtomic } from './atomic.js'
+import { isId, safeJoin } from './layout.js'
+
+export const METADATA_FILE = 'metadata.json'
+
+/** What a stored model is; `metadata.json` next to its model.json + weights.bin. */
+export interface ModelMetadata {
+  id: string
+  /** ISO 8601. */
+  createdAt: string
+  /** Class names, by output index. */
+  labels: string[]
+  /** How to feed the model: square side in pixels and pixel scaling. */
+  base: { id: string; inputSize: number; preprocessing: Preprocessing }
+  metrics: Metrics
+  history: EpochLog[]
+  jobId?: string | undefined
+  datasetId?: string | undefined
+  params?: unknown
+}
+
+export interface ModelStore {
+  /** Publishes `<models>/<id>/` with model.json, weights.bin and metadata.json in one rename. */
+  save(id: string, model: tf.LayersModel, metadata: ModelMetadata): Promise<void>
+  getMetadata(id: string): Promise<ModelMetadata | undefined>
+  /** Every stored model's metadata, newest first. */
+  list(): Promise<ModelMetadata[]>
+  /** @returns false when there was no such model */
+  remove(id: string): Promise<boolean>
+  /** The model's folder (for serving model.json and weights.bin). */
+  dir(id: string): string
+  /** @throws AppError MODEL_NOT_FOUND */
+  load(id: string): Promise<tf.LayersModel>
+}
+
+export function createModelStore(modelsDir: string): ModelStore {
+  const dir = (id: string) => {
+    if (!isId(id)) throw new AppError('MODEL_NOT_FOUND', `no model '${id}'`)
+    return safeJoin(modelsDir, id)
+  }
+  const getMetadata = async (id: string): Promise<ModelMetadata | undefined> => {
+    if (!isId(id)) return undefined
+    try {
+      return JSON.parse(await readFile(path.join(dir(id), METADATA_FILE), 'utf8')) as ModelMetadata
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+  }
+  return {
+    dir,
+    getMetadata,
+    async save(id, model, metadata) {
+      await publishDir(dir(id), async (staging) => {
+        await saveModel(model, staging)
+        await writeJsonAtomic(path.join(staging, METADATA_FILE), metadata)
+      })
+    },
+    async list() {
+      let names: string[]
+      try {
+        names = await readdir(modelsDir)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+        throw err
+      }
+      const all = await Promise.all(names.filter(isId).map(getMetadata))
+      return all.filter((m): m is ModelMetadata => m !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+    },
+    async remove(id) {
+      if (!isId(id)) return false
+      // Rename first: readers see the whole model or none, never a half-deleted folder.
+      const trash = safeJoin(modelsDir, `.trash-${id}-${randomUUID()}`)
+      try {
+        await rename(dir(id), trash)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+        throw err
+      }
+      await rm(trash, { recursive: true, force: true })
+      return true
+    },
+    async load(id) {
+      if (!(await getMetadata(id))) throw new AppError('MODEL_NOT_FOUND', `no model '${id}'`)
+      return loadLayersModel(fileLoadHandler(path.join(dir(id), MODEL_FILE)))
+    },
+  }
+}

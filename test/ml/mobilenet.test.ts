@@ -1,0 +1,104 @@
+/** End to end on the real bundled MobileNetV2 (nsfwjs): extraction, features, training, prediction. */
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import * as tf from '@tensorflow/tfjs'
+import sharp from 'sharp'
+import { initBackend } from '../../src/ml/backend.js'
+import { loadBase } from '../../src/ml/bases.js'
+import { decodeImage, toInputTensor } from '../../src/ml/image.js'
+import { createPredictor } from '../../src/ml/predictor.js'
+import { trainClassifier } from '../../src/ml/train-classifier.js'
+import { createFeatureCache } from '../../src/storage/features.js'
+import { createModelStore } from '../../src/storage/models.js'
+
+const MAX_PIXELS = 4_000_000
+const LABELS = ['red-circle', 'green-square', 'blue-stripes']
+
+/** Class 0: red disc; 1: green square; 2: blue horizontal stripes; `v` moves and resizes the shape. */
+function svg(c: number, v: number): Buffer {
+  const s = 96
+  const r = 26 + (v % 4) * 4
+  const cx = 42 + (v % 3) * 6
+  const cy = 44 + ((v * 7) % 3) * 4
+  const shape = [
+    `<circle cx="${cx}" cy="${cy}" r="${r}" fill="rgb(220,30,30)"/>`,
+    `<rect x="${cx - r}" y="${cy - r}" width="${2 * r}" height="${2 * r}" fill="rgb(30,180,50)"/>`,
+    Array.from({ length: 6 }, (_, i) => `<rect x="0" y="${i * 16 + (v % 4) * 2}" width="${s}" height="8" fill="rgb(30,50,210)"/>`).join(''),
+  ][c]
+  return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${s}" height="${s}"><rect width="${s}" height="${s}" fill="rgb(${240 - v * 4},${235 - v * 3},225)"/>${shape}</svg>`)
+}
+
+const png = (c: number, v: number) => sharp(svg(c, v)).png().toBuffer()
+
+let dir: string
+
+beforeAll(async () => {
+  await initBackend('wasm')
+  dir = await mkdtemp(path.join(tmpdir(), 'imagetune-mnv2-'))
+})
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+test('MobileNetV2: extract once, embed to 1280-d, train 3 classes, predict them, leak nothing', async () => {
+  const baseline = tf.memory().numTensors
+  const basesDir = path.join(dir, 'bases')
+  // Two loads racing on an empty folder: one extraction wins, both load.
+  const [base, twin] = await Promise.all([loadBase('mobilenet_v2', basesDir), loadBase('mobilenet_v2', basesDir)])
+  twin.dispose()
+  expect((await stat(path.join(basesDir, 'mobilenet_v2', 'weights.bin'))).size).toBe(2_619_461)
+  expect(JSON.parse(await readFile(path.join(basesDir, 'mobilenet_v2', 'model.json'), 'utf8')).weightsManifest[0].paths).toEqual(['weights.bin'])
+  expect(base).toMatchObject({ id: 'mobilenet_v2', inputSize: 224, featureSize: 1280, featureLayer: 'flatten_1', preprocessing: 'scale_0_1' })
+
+  const pixels = await decodeImage(await png(0, 0), 224, { maxPixels: MAX_PIXELS })
+  expect(pixels.length).toBe(224 * 224 * 3)
+  const shape = tf.tidy(() => (base.trunk.predict(toInputTensor([pixels, pixels], 224, 'scale_0_1')) as tf.Tensor).shape)
+  expect(shape).toEqual([2, 1280])
+
+  const examples = []
+  for (let c = 0; c < 3; c++) {
+    for (let v = 0; v < 8; v++) {
+      const bytes = await png(c, v)
+      examples.push({ key: createHash('sha256').update(bytes).digest('hex'), label: c, read: async () => bytes })
+    }
+  }
+  const cache = createFeatureCache(path.join(dir, 'cache'))
+  const started = performance.now()
+  const result = await trainClassifier({
+    base,
+    labels: LABELS,
+    examples,
+    options: { epochs: 30, batchSize: 8, learningRate: 0.005, validationSplit: 0.25, seed: 1 },
+    cache,
+    maxPixels: MAX_PIXELS,
+  })
+  const seconds = (performance.now() - started) / 1000
+  console.log(`24 images: extract ${result.timings.extracting.toFixed(2)} s (${(24 / result.timings.extracting).toFixed(1)} img/s), train ${result.timings.training.toFixed(2)} s, compose+evaluate ${result.timings.evaluating.toFixed(2)} s, total ${seconds.toFixed(2)} s`)
+  expect(result.trainCount).toBe(18)
+  expect(result.valCount).toBe(6)
+  expect(result.metrics.accuracy).toBe(1)
+
+  const models = createModelStore(path.join(dir, 'models'))
+  await models.save('shapes', result.model, {
+    id: 'shapes',
+    createdAt: new Date().toISOString(),
+    labels: LABELS,
+    base: { id: base.id, inputSize: base.inputSize, preprocessing: base.preprocessing },
+    metrics: result.metrics,
+    history: result.history,
+  })
+  result.model.dispose()
+  base.dispose()
+  expect(tf.memory().numTensors).toBe(baseline)
+
+  // Unseen variants, through the stored model and the predictor.
+  const predictor = createPredictor({ models, maxPixels: MAX_PIXELS })
+  const fresh = await Promise.all([png(0, 9), png(1, 10), png(2, 11)])
+  const predictions = await predictor.predict('shapes', fresh, 2)
+  expect(predictions.map((p) => p[0]!.label)).toEqual(LABELS)
+  await predictor.close()
+  expect(tf.memory().numTensors).toBe(baseline)
+})
