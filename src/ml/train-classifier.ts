@@ -40,7 +40,7 @@ export interface TrainClassifierInput {
     /** Share of each class held out for validation when the dataset has no split of its own, in [0, 1). */
     validationSplit: number
     seed: number
-  } & Partial<Pick<TrainHeadOptions, 'hiddenUnits' | 'dropout' | 'l2' | 'classWeights' | 'earlyStopping'>>
+  } & Partial<Pick<TrainHeadOptions, 'hiddenUnits' | 'dropout' | 'l2' | 'standardize' | 'classWeights' | 'earlyStopping'>>
   cache: FeatureCache
   maxPixels: number
   /** Images per trunk call during extraction. @defaultValue 16 */
@@ -115,6 +115,7 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
     hiddenUnits: options.hiddenUnits,
     dropout: options.dropout,
     l2: options.l2,
+    standardize: options.standardize,
     classWeights: options.classWeights,
     earlyStopping: options.earlyStopping,
     validation: val.length > 0 ? valSet : undefined,

@@ -27,6 +27,12 @@ export interface TrainHeadOptions {
   dropout?: number
   /** L2 penalty on the kernels, added to the loss. @defaultValue 0 */
   l2?: number
+  /**
+   * Standardise each feature (z-score with the training set's mean and variance) in a frozen BatchNormalization
+   * layer at the head's input, so the saved model applies the same scaling. Steadier across seeds.
+   * @defaultValue true
+   */
+  standardize?: boolean
   /** 'balanced' weighs each example by n / (classes × class count), so rare classes count as much. */
   classWeights?: 'balanced' | number[]
   /** Seeds initialisers, shuffling and dropout masks: same seed, data and backend → same head. */
@@ -39,7 +45,7 @@ export interface TrainHeadOptions {
 }
 
 /** Layer names of the head; the export step splices them onto the trunk, so they must not clash with its names. */
-export const HEAD_LAYERS = { input: 'head_input', hidden: 'head_hidden', dropout: 'head_dropout', output: 'head_output' } as const
+export const HEAD_LAYERS = { input: 'head_input', norm: 'head_norm', hidden: 'head_hidden', dropout: 'head_dropout', output: 'head_output' } as const
 
 /**
  * Trains a classifier head on fixed feature vectors: Dense(relu) → Dropout → Dense(softmax), Adam on
@@ -66,7 +72,9 @@ export async function trainHead(
   const l2 = opts.l2 ?? 0
   const batchSize = Math.max(1, Math.min(opts.batchSize, n))
 
-  const head = buildHead(d, numClasses, hiddenUnits, rate, opts.seed)
+  const standardize = opts.standardize ?? true
+  const stats = standardize ? moments(features) : undefined
+  const head = buildHead(d, numClasses, hiddenUnits, rate, opts.seed, stats)
   const hidden = hiddenUnits > 0 ? variables(head, HEAD_LAYERS.hidden) : undefined
   const output = variables(head, HEAD_LAYERS.output)
   const trainable = [...(hidden ? [hidden.kernel, hidden.bias] : []), output.kernel, output.bias]
@@ -82,12 +90,13 @@ export async function trainHead(
   const penalty = () => (l2 > 0 ? tf.mul(l2, tf.addN(trainable.filter((_, i) => i % 2 === 0).map((k) => tf.sum(tf.square(k))))) : undefined)
 
   const exampleWeights = classWeightsFor(labels, numClasses, opts.classWeights)
-  const xs = tf.tensor2d(concat(features), [n, d])
+  // Training works on standardised copies; the head's frozen norm layer does the same at inference.
+  const xs = tf.tensor2d(concat(features, stats), [n, d])
   const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses).toFloat()) as tf.Tensor2D
   const val =
     opts.validation && opts.validation.features.length > 0
       ? {
-          xs: tf.tensor2d(concat(opts.validation.features), [opts.validation.features.length, d]),
+          xs: tf.tensor2d(concat(opts.validation.features, stats), [opts.validation.features.length, d]),
           ys: tf.tidy(() => tf.oneHot(tf.tensor1d(opts.validation!.labels, 'int32'), numClasses).toFloat()) as tf.Tensor2D,
         }
       : undefined
@@ -178,9 +187,17 @@ export async function trainHead(
   }
 }
 
-function buildHead(d: number, numClasses: number, hiddenUnits: number, rate: number, seed: number): tf.LayersModel {
+/** Epsilon of the norm layer, also used when standardising training copies. */
+const NORM_EPSILON = 1e-3
+
+function buildHead(d: number, numClasses: number, hiddenUnits: number, rate: number, seed: number, stats?: Moments): tf.LayersModel {
   const input = tf.input({ shape: [d], name: HEAD_LAYERS.input })
   let x: tf.SymbolicTensor = input
+  let norm: tf.layers.Layer | undefined
+  if (stats) {
+    norm = tf.layers.batchNormalization({ name: HEAD_LAYERS.norm, center: false, scale: false, epsilon: NORM_EPSILON, trainable: false })
+    x = norm.apply(x) as tf.SymbolicTensor
+  }
   if (hiddenUnits > 0) {
     x = tf.layers
       .dense({ units: hiddenUnits, activation: 'relu', name: HEAD_LAYERS.hidden, kernelInitializer: tf.initializers.heNormal({ seed }) })
@@ -191,7 +208,25 @@ function buildHead(d: number, numClasses: number, hiddenUnits: number, rate: num
   const probs = tf.layers
     .dense({ units: numClasses, activation: 'softmax', name: HEAD_LAYERS.output, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) })
     .apply(x) as tf.SymbolicTensor
-  return tf.model({ inputs: input, outputs: probs, name: 'head' })
+  const model = tf.model({ inputs: input, outputs: probs, name: 'head' })
+  // The variables keep their own reference to the data, so the tidy may free these sources.
+  if (norm && stats) tf.tidy(() => norm.setWeights([tf.tensor1d(stats.mean), tf.tensor1d(stats.variance)]))
+  return model
+}
+
+interface Moments {
+  mean: Float32Array
+  variance: Float32Array
+}
+
+/** Per-dimension mean and (population) variance of the vectors. */
+function moments(vectors: Float32Array[]): Moments {
+  const d = vectors[0]!.length
+  const mean = new Float32Array(d)
+  const variance = new Float32Array(d)
+  for (const v of vectors) for (let j = 0; j < d; j++) mean[j] = mean[j]! + v[j]! / vectors.length
+  for (const v of vectors) for (let j = 0; j < d; j++) variance[j] = variance[j]! + (v[j]! - mean[j]!) ** 2 / vectors.length
+  return { mean, variance }
 }
 
 function variables(model: tf.LayersModel, layer: string): { kernel: tf.Variable; bias: tf.Variable } {
@@ -224,12 +259,15 @@ function classWeightsFor(labels: number[], numClasses: number, spec: TrainHeadOp
   return labels.map((l) => perClass[l]!)
 }
 
-function concat(vectors: Float32Array[]): Float32Array {
+/** Rows of one flat matrix, z-scored with `stats` when given (as the norm layer computes it). */
+function concat(vectors: Float32Array[], stats?: Moments): Float32Array {
   const d = vectors[0]?.length ?? 0
   const out = new Float32Array(vectors.length * d)
+  const scale = stats ? stats.variance.map((v) => 1 / Math.sqrt(v + NORM_EPSILON)) : undefined
   vectors.forEach((v, i) => {
     if (v.length !== d) throw new RangeError(`feature ${i} has length ${v.length}, expected ${d}`)
-    out.set(v, i * d)
+    if (!stats || !scale) out.set(v, i * d)
+    else for (let j = 0; j < d; j++) out[i * d + j] = (v[j]! - stats.mean[j]!) * scale[j]!
   })
   return out
 }

@@ -223,8 +223,22 @@ describe('trainHead', () => {
     const loss = tf.tidy(() => tf.metrics.categoricalCrossentropy(y, head.predict(x) as tf.Tensor).mean().dataSync()[0]!)
     expect(loss).toBeCloseTo(bestLoss, 4)
     tf.dispose([x, y])
-    expect(head.layers.map((l) => l.name)).toEqual(['head_input', 'head_output'])
+    expect(head.layers.map((l) => l.name)).toEqual(['head_input', 'head_norm', 'head_output'])
     head.dispose()
+  })
+
+  test('standardize: the saved head applies the training z-scores itself', async () => {
+    // Shift and stretch the features: with standardisation the head trains as well as on the originals.
+    const shifted = (fs: Float32Array[]) => fs.map((f) => f.map((x) => x * 50 + 1000))
+    const { head } = await trainHead(shifted(train.features), train.labels, 3, { ...opts, validation: { features: shifted(val.features), labels: val.labels } })
+    const x = tf.tensor2d(shifted(val.features).flatMap((f) => Array.from(f)), [val.features.length, 8])
+    const predicted = tf.tidy(() => Array.from((head.predict(x) as tf.Tensor).argMax(1).dataSync()))
+    expect(predicted).toEqual(val.labels)
+    x.dispose()
+    head.dispose()
+    const plain = await trainHead(train.features, train.labels, 3, { ...opts, epochs: 1, standardize: false })
+    expect(plain.head.layers.map((l) => l.name)).not.toContain('head_norm')
+    plain.head.dispose()
   })
 
   test('abort via signal rejects with AbortError and frees everything', async () => {
