@@ -20,8 +20,8 @@ export interface DecodeOptions {
  * Decodes an encoded image into RGB bytes of `size × size × 3` (row-major, HWC): EXIF orientation applied,
  * alpha flattened onto white, converted to sRGB, greyscale expanded to 3 channels, scaled to cover the square
  * and centre-cropped. Animated images give their first frame.
- * @throws AppError UNSUPPORTED_MEDIA_TYPE (not an image format we read), IMAGE_TOO_LARGE (over maxPixels),
- *   IMAGE_INVALID (corrupt or truncated).
+ * @throws AppError UNSUPPORTED_MEDIA_TYPE (a recognised format we do not read, e.g. SVG), IMAGE_TOO_LARGE (over
+ *   maxPixels), IMAGE_INVALID (bytes of no known format, corrupt or truncated).
  */
 export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeOptions): Promise<Uint8Array> {
   let meta: Metadata
@@ -73,7 +73,8 @@ function toRgb(data: Buffer, channels: number, size: number): Uint8Array {
 function decodeError(err: unknown): AppError {
   if (err instanceof AppError) return err
   const why = err instanceof Error ? err.message : String(err)
-  if (/unsupported image format/i.test(why)) return new AppError('UNSUPPORTED_MEDIA_TYPE', 'not an image format we can read (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF)')
+  // Bytes no decoder recognises are a broken image (400); 415 is kept for formats recognised but not served.
+  if (/unsupported image format/i.test(why)) return new AppError('IMAGE_INVALID', 'not a readable image: expected JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIF bytes')
   if (/pixel limit/i.test(why)) return new AppError('IMAGE_TOO_LARGE', `image exceeds the pixel limit: ${why}`)
   return new AppError('IMAGE_INVALID', `image cannot be decoded: ${why}`)
 }

@@ -77,7 +77,9 @@ describe('decodeImage', () => {
   })
 
   test('rejects what is not an image, a truncated image, and a pixel bomb', async () => {
-    expect(await code(decodeImage(Buffer.from('definitely not an image'), 8, { maxPixels: MAX_PIXELS }))).toBe('UNSUPPORTED_MEDIA_TYPE')
+    expect(await code(decodeImage(Buffer.from('definitely not an image'), 8, { maxPixels: MAX_PIXELS }))).toBe('IMAGE_INVALID')
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>')
+    expect(await code(decodeImage(svg, 8, { maxPixels: MAX_PIXELS }))).toBe('UNSUPPORTED_MEDIA_TYPE')
     const jpeg = await solid(64, 64, 3, { r: 1, g: 2, b: 3 }).jpeg().toBuffer()
     expect(await code(decodeImage(jpeg.subarray(0, jpeg.length / 3), 8, { maxPixels: MAX_PIXELS }))).toBe('IMAGE_INVALID')
     const big = await solid(200, 200, 3, { r: 1, g: 2, b: 3 }).png().toBuffer()

@@ -350,7 +350,7 @@ describe('compose, save, store and predict', () => {
     expect(tf.memory().numTensors).toBe(loaded)
 
     await expect(predictor.predict('missing', [images[0]!], 1)).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' })
-    await expect(predictor.predict('tiny-model', [Buffer.from('nope')], 1)).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' })
+    await expect(predictor.predict('tiny-model', [Buffer.from('nope')], 1)).rejects.toMatchObject({ code: 'IMAGE_INVALID' })
     expect(tf.memory().numTensors).toBe(loaded)
 
     // maxLoaded 1: a second model evicts the first.
