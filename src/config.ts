@@ -23,6 +23,8 @@ const ConfigSchema = Type.Object({
   MAX_DATASET_IMAGES: Type.Integer({ minimum: 1, default: 100_000 }),
   /** One CPU epoch of feature extraction can outlast BullMQ's 30 s default lock, ms. */
   TRAIN_LOCK_MS: Type.Integer({ minimum: 60_000, default: 600_000 }),
+  /** `npm start` runs a training worker beside the API; a scaled-out API (compose) sets this false. */
+  EMBEDDED_WORKER: Type.Boolean({ default: true }),
   /** Training jobs one worker process runs at once; a GPU worker runs one. */
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
 })

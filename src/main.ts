@@ -20,7 +20,7 @@ try {
 
 const app = await buildApp(config, log)
 await app.listen({ port: config.PORT, host: config.HOST })
-const worker = startTrainWorker(config, log)
+const worker = config.EMBEDDED_WORKER ? startTrainWorker(config, log) : undefined
 
 let stopping = false
 async function shutdown(signal: string) {
@@ -28,7 +28,7 @@ async function shutdown(signal: string) {
   stopping = true
   log.info({ signal }, 'shutting down')
   await app.close() // drains in-flight requests
-  await worker.close()
+  await worker?.close()
   await redis.stop()
   process.exit(0)
 }
