@@ -5,8 +5,10 @@ import Fastify from 'fastify'
 import type { Config } from '../config.js'
 import type { Logger } from '../logger.js'
 import errorHandler from './plugins/error-handler.js'
+import openapi from './plugins/openapi.js'
 import services from './plugins/services.js'
 import datasetRoutes from './routes/datasets.js'
+import docsRoutes from './routes/docs.js'
 import healthRoutes from './routes/health.js'
 import jobRoutes from './routes/jobs.js'
 import modelRoutes from './routes/models.js'
@@ -29,11 +31,13 @@ export async function buildApp(config: Config, logger: Logger) {
   await app.register(errorHandler)
   await app.register(multipart, { limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 16, fields: 8, parts: 32 } })
   await app.register(services, { config })
+  await app.register(openapi)
   await app.register(healthRoutes)
   await app.register(datasetRoutes)
   await app.register(jobRoutes)
   await app.register(modelRoutes)
   await app.register(predictRoutes)
+  await app.register(docsRoutes)
   return app
 }
 

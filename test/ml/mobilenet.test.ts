@@ -66,7 +66,6 @@ test('MobileNetV2: extract once, embed to 1280-d, train 3 classes, predict them,
     }
   }
   const cache = createFeatureCache(path.join(dir, 'cache'))
-  const started = performance.now()
   const result = await trainClassifier({
     base,
     labels: LABELS,
@@ -75,8 +74,6 @@ test('MobileNetV2: extract once, embed to 1280-d, train 3 classes, predict them,
     cache,
     maxPixels: MAX_PIXELS,
   })
-  const seconds = (performance.now() - started) / 1000
-  console.log(`24 images: extract ${result.timings.extracting.toFixed(2)} s (${(24 / result.timings.extracting).toFixed(1)} img/s), train ${result.timings.training.toFixed(2)} s, compose+evaluate ${result.timings.evaluating.toFixed(2)} s, total ${seconds.toFixed(2)} s`)
   expect(result.trainCount).toBe(18)
   expect(result.valCount).toBe(6)
   expect(result.metrics.accuracy).toBe(1)

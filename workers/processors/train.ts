@@ -96,8 +96,8 @@ export default async function processTrain(
 ): Promise<TrainResult> {
   const log = logger.child({ jobId: job.id, queue: job.queueName, requestId: job.data.requestId })
   backend ??= initBackend(config.IMAGETUNE_BACKEND)
-  const { name } = await backend
-  log.info({ backend: name, attempt: job.attemptsMade + 1 }, 'training started')
+  const { name, reason } = await backend
+  log.info({ backend: name, reason, attempt: job.attemptsMade + 1 }, 'training started')
   try {
     return await train(job, log, name, signal)
   } catch (err) {

@@ -25,7 +25,7 @@ export default fp(
     const { config } = opts
     // Predictions run on the same backend choice as training: fastest that loads, or IMAGETUNE_BACKEND.
     const backend = await initBackend(config.IMAGETUNE_BACKEND)
-    app.log.info(backend, 'tfjs backend chosen')
+    app.log.info({ backend: backend.name, reason: backend.reason }, 'tfjs backend chosen')
     const layout = dataLayout(config.DATA_DIR)
     const models = createModelStore(layout.models)
     app.decorate('config', config)
