@@ -84,7 +84,8 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
           request.log.info({ datasetId: manifest.id, images: manifest.imageCount, rejected: manifest.rejected.length }, 'dataset stored')
           return reply.code(201).header('location', `/datasets/${manifest.id}`).send(datasetView(manifest))
         } finally {
-          await rm(upload, { force: true })
+          // A failed clean-up must not replace the error the client needs to see (say, an unusable uploads/).
+          await rm(upload, { force: true }).catch((err: unknown) => request.log.warn({ err, upload }, 'upload not removed'))
         }
       }
     },
