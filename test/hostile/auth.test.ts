@@ -34,7 +34,7 @@ const call = async (method: string, path: string, key?: string, headers: Record<
   json(await fetch(`${service.url}${path}`, { method, headers: { ...(key === undefined ? {} : { authorization: `Bearer ${key}` }), ...headers } }))
 
 test('/healthz, /readyz and /docs answer without a key', async () => {
-  for (const path of ['/healthz', '/readyz', '/docs/openapi.json']) expect((await call('GET', path)).status).toBe(200)
+  for (const path of ['/healthz', '/readyz', '/docs', '/docs/openapi.json', '/docs/static/swagger-ui.css']) expect((await call('GET', path)).status).toBe(200)
 })
 
 test('no key, a wrong key, a near-miss key and other schemes are 401 UNAUTHORIZED with WWW-Authenticate', async () => {

@@ -29,7 +29,7 @@ interface ApiKey {
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(['train', 'predict'])
 const BEARER = /^Bearer +(\S+) *$/i
 /** Routes anyone may call: probes and the API description. */
-const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/docs', '/docs/openapi.json', '/docs/*'])
+const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/docs', '/docs/openapi.json', '/docs/static/:file'])
 /** A browser that only predicts must be able to load the model files (tf.loadLayersModel); train keys may too. */
 const MODEL_FILE_ROUTES = new Set(['/models/:id/model.json', '/models/:id/:file'])
 
