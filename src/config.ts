@@ -2,6 +2,9 @@ import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 
 const MIB = 1024 * 1024
+const API_KEY_ENTRY = '[0-9a-f]{64}:(train|predict)(\\+(train|predict))*'
+/** Empty, or comma-separated `sha256hex:scope+scope` entries (spaces around commas allowed). */
+const API_KEYS_PATTERN = `^(|${API_KEY_ENTRY}( *, *${API_KEY_ENTRY})*)$`
 
 const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
@@ -21,6 +24,25 @@ const ConfigSchema = Type.Object({
   MAX_IMAGE_PIXELS: Type.Integer({ minimum: 1, default: 50_000_000 }),
   /** Files allowed in one dataset archive. */
   MAX_DATASET_IMAGES: Type.Integer({ minimum: 1, default: 100_000 }),
+  /** Decompressed bytes allowed for one dataset archive; stops zip and gzip bombs while they inflate. */
+  MAX_DATASET_INFLATED_BYTES: Type.Integer({ minimum: 1, default: 8192 * MIB }),
+  /** Class folders allowed in one dataset. */
+  MAX_DATASET_CLASSES: Type.Integer({ minimum: 2, default: 1_000 }),
+  /** Dataset uploads one API process ingests at once; more answer 429 (each holds a disk stream and a sharp decode). */
+  MAX_CONCURRENT_UPLOADS: Type.Integer({ minimum: 1, default: 4 }),
+  /** Unfinished (queued or running) training jobs one API key (or client IP, when open) may have; more answer 429. */
+  MAX_QUEUED_JOBS_PER_KEY: Type.Integer({ minimum: 1, default: 20 }),
+  /** Largest JSON body, bytes; a job request is well under 1 KiB. */
+  MAX_JSON_BYTES: Type.Integer({ minimum: 1, default: 64 * 1024 }),
+  /**
+   * API keys, stored hashed: a comma list of `<sha256 hex of the key>:<scopes>`, scopes `train` and/or `predict`
+   * joined by `+` (e.g. `9f86…0a08:train+predict`). Empty runs the API open, which only suits localhost.
+   */
+  API_KEYS: Type.String({ default: '', pattern: API_KEYS_PATTERN }),
+  /** Predictions (GET and POST /predict) per key (or client IP, when open) per minute, across all API replicas. */
+  RATE_LIMIT_PREDICT_PER_MIN: Type.Integer({ minimum: 1, default: 600 }),
+  /** Dataset uploads per key (or client IP, when open) per minute, across all API replicas. */
+  RATE_LIMIT_UPLOADS_PER_MIN: Type.Integer({ minimum: 1, default: 30 }),
   /** One CPU epoch of feature extraction can outlast BullMQ's 30 s default lock, ms. */
   TRAIN_LOCK_MS: Type.Integer({ minimum: 60_000, default: 600_000 }),
   /** `npm start` runs a training worker beside the API; a scaled-out API (compose) sets this false. */

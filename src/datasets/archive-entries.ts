@@ -24,7 +24,7 @@ export interface ArchiveEntry {
   read(): Promise<Buffer>
 }
 
-/** Streaming limits; each is checked while bytes flow, never after. */
+/** Streaming limits; each is checked while bytes flow, never after. Errors name the config setting behind each. */
 export interface ArchiveLimits {
   /** Non-directory entries allowed; one more throws `PAYLOAD_TOO_LARGE`. */
   maxFiles: number
@@ -102,7 +102,8 @@ class Budget {
     this.files += 1
     if (this.files > this.limits.maxFiles) {
       throw new AppError('PAYLOAD_TOO_LARGE', `the archive holds more than ${this.limits.maxFiles} files`, {
-        maxFiles: this.limits.maxFiles,
+        limit: 'MAX_DATASET_IMAGES',
+        max: this.limits.maxFiles,
       })
     }
   }
@@ -111,7 +112,8 @@ class Budget {
     this.inflated += n
     if (this.inflated > this.limits.maxInflatedBytes) {
       throw new AppError('PAYLOAD_TOO_LARGE', `the archive inflates to more than ${this.limits.maxInflatedBytes} bytes`, {
-        maxInflatedBytes: this.limits.maxInflatedBytes,
+        limit: 'MAX_DATASET_INFLATED_BYTES',
+        max: this.limits.maxInflatedBytes,
       })
     }
   }

@@ -4,8 +4,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify from 'fastify'
 import type { Config } from '../config.js'
 import type { Logger } from '../logger.js'
+import auth from './plugins/auth.js'
 import errorHandler from './plugins/error-handler.js'
+import modelReadiness from './plugins/model-readiness.js'
 import openapi from './plugins/openapi.js'
+import rateLimit from './plugins/rate-limit.js'
 import services from './plugins/services.js'
 import datasetRoutes from './routes/datasets.js'
 import docsRoutes from './routes/docs.js'
@@ -28,9 +31,18 @@ export async function buildApp(config: Config, logger: Logger) {
     bodyLimit: config.MAX_IMAGE_BYTES,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // No route takes text; without this parser a text body is 415, not a string that fails validation as 400.
+  app.removeContentTypeParser('text/plain')
+  // JSON bodies get their own small limit; bodyLimit above is sized for raw images.
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.MAX_JSON_BYTES }, app.getDefaultJsonParser('error', 'error'))
+
   await app.register(errorHandler)
+  await app.register(auth, { config })
+  await app.register(rateLimit, { config })
   await app.register(multipart, { limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 16, fields: 8, parts: 32 } })
   await app.register(services, { config })
+  await app.register(modelReadiness)
   await app.register(openapi)
   await app.register(healthRoutes)
   await app.register(datasetRoutes)

@@ -21,12 +21,14 @@ export interface TrainOptions {
 }
 
 export interface TrainModelJob {
-  /** The id the model will be stored under once training succeeds. */
+  /** The id the model will be stored under once training succeeds; the job's own id, so the API can tell a model still training from an unknown one. */
   modelId: string
   datasetId: string
   baseModel: BaseModelRef
   options: TrainOptions
   requestId: string
+  /** Who queued it (`key:…` or `ip:…`), for the per-key queue quota; the worker ignores it. */
+  owner?: string
 }
 
 export type JobPhase = 'queued' | 'preparing' | 'extracting' | 'training' | 'evaluating' | 'saving' | 'done'

@@ -17,6 +17,8 @@ export interface TrainingQueue {
   get(jobId: string): Promise<JobDocument | undefined>
   list(limit: number): Promise<JobDocument[]>
   isDatasetInUse(datasetId: string): Promise<boolean>
+  /** Jobs of `owner` still queued or running. */
+  countUnfinished(owner: string): Promise<number>
   ping(): Promise<void>
   close(): Promise<void>
 }
@@ -71,6 +73,11 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; lo
       call('scan', async () => {
         const jobs = await queue.getJobs([...UNFINISHED_STATES])
         return jobs.some((job) => job?.data.datasetId === datasetId)
+      }),
+    countUnfinished: (owner) =>
+      call('scan', async () => {
+        const jobs = await queue.getJobs([...UNFINISHED_STATES])
+        return jobs.filter((job) => job?.data.owner === owner).length
       }),
     ping: () => call('ping', async () => void (await connection.ping())),
     close: async () => {

@@ -9,6 +9,7 @@ import { validateImage } from '../datasets/validate-image.js'
 import { AppError } from '../errors.js'
 import { publishDir, writeJsonAtomic } from './atomic.js'
 import { isId, safeJoin, type DataLayout } from './layout.js'
+import { asStorageError } from './storage-error.js'
 
 export interface DatasetImage {
   /** Relative to the dataset folder, always `images/<class>/<file>`. */
@@ -57,6 +58,8 @@ export interface IngestLimits {
   maxImagePixels: number
   /** Decompressed bytes allowed for the whole archive; more is `PAYLOAD_TOO_LARGE`. */
   maxInflatedBytes: number
+  /** Class folders allowed; more is `PAYLOAD_TOO_LARGE`. */
+  maxClasses: number
   /**
    * Largest single file, bytes; a larger one is rejected as "file too large". Bounds the memory of ingestion.
    * @defaultValue {@link DEFAULT_MAX_FILE_BYTES}
@@ -65,7 +68,10 @@ export interface IngestLimits {
 }
 
 export interface DatasetStore {
-  /** Reads the archive at archivePath (zip, tar or tar.gz), validates every file, stores valid images, returns the manifest. Throws AppError. */
+  /**
+   * Reads the archive at archivePath (zip, tar or tar.gz), validates every file, stores valid images, returns the
+   * manifest. Throws AppError; a disk that fails (full, read-only) is `STORAGE_UNAVAILABLE` and leaves nothing.
+   */
   create(archivePath: string, opts: { name: string; limits: IngestLimits }): Promise<DatasetManifest>
   /** Undefined for unknown ids and for strings that are no id. */
   get(id: string): Promise<DatasetManifest | undefined>
@@ -101,16 +107,20 @@ export function createDatasetStore(layout: DataLayout): DatasetStore {
       const format = await detectArchiveFormat(archivePath)
       const id = randomUUID()
       let manifest: DatasetManifest | undefined
-      await publishDir(folderOf(id), async (staging) => {
-        const entries = readArchiveEntries(archivePath, format, {
-          maxFiles: limits.maxImages,
-          maxInflatedBytes: limits.maxInflatedBytes,
-          maxFileBytes: limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+      try {
+        await publishDir(folderOf(id), async (staging) => {
+          const entries = readArchiveEntries(archivePath, format, {
+            maxFiles: limits.maxImages,
+            maxInflatedBytes: limits.maxInflatedBytes,
+            maxFileBytes: limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+          })
+          const ingested = await ingest(staging, entries, limits)
+          manifest = { id, name, createdAt: new Date().toISOString(), ...ingested }
+          await writeJsonAtomic(path.join(staging, MANIFEST), manifest)
         })
-        const ingested = await ingest(staging, entries, limits)
-        manifest = { id, name, createdAt: new Date().toISOString(), ...ingested }
-        await writeJsonAtomic(path.join(staging, MANIFEST), manifest)
-      })
+      } catch (err) {
+        throw asStorageError(err)
+      }
       return manifest as DatasetManifest
     },
 
@@ -122,7 +132,7 @@ export function createDatasetStore(layout: DataLayout): DatasetStore {
         names = await readdir(layout.datasets)
       } catch (err) {
         if (isNotFound(err)) return []
-        throw err
+        throw asStorageError(err)
       }
       const manifests = await Promise.all(names.filter(isId).map(readManifest))
       return manifests
@@ -253,6 +263,12 @@ async function ingest(
   const counts = new Map<string, number>()
   for (const image of images) counts.set(image.label, (counts.get(image.label) ?? 0) + 1)
   const classes = [...counts].map(([name, count]) => ({ name, count })).sort((a, b) => compare(a.name, b.name))
+  if (classes.length > limits.maxClasses) {
+    throw new AppError('PAYLOAD_TOO_LARGE', `the archive holds ${classes.length} classes, more than ${limits.maxClasses}`, {
+      limit: 'MAX_DATASET_CLASSES',
+      max: limits.maxClasses,
+    })
+  }
 
   const sample = { rejected: rejected.slice(0, 20) }
   if (images.length === 0) {

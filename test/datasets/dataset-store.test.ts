@@ -8,7 +8,7 @@ import { createDatasetStore, type DatasetStore, type IngestLimits } from '../../
 import { makeImageFolder, makeTar, makeZip, type ArchiveFile } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 
-const LIMITS: IngestLimits = { maxImages: 1000, maxImagePixels: 1_000_000, maxInflatedBytes: 100 * 1024 * 1024 }
+const LIMITS: IngestLimits = { maxImages: 1000, maxImagePixels: 1_000_000, maxInflatedBytes: 100 * 1024 * 1024, maxClasses: 100 }
 
 let root: string
 let layout: DataLayout

@@ -10,6 +10,9 @@ const FASTIFY_STATUS_CODES: Record<number, ErrorCode> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
 }
 
+/** Fastify's code for a body over the parser's bodyLimit. */
+const BODY_TOO_LARGE = 'FST_ERR_CTP_BODY_TOO_LARGE'
+
 function errorBody(code: ErrorCode, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } }
 }
@@ -23,6 +26,12 @@ export default fp(
       }
       if (err.validation) {
         return reply.code(400).send(errorBody('VALIDATION', err.message, err.validation.map((v) => ({ path: v.instancePath, message: v.message }))))
+      }
+      if (err.code === BODY_TOO_LARGE) {
+        // Two body limits exist; name the one this body ran into.
+        const json = /json/i.test(request.headers['content-type'] ?? '')
+        const limit = json ? 'MAX_JSON_BYTES' : 'MAX_IMAGE_BYTES'
+        return reply.code(413).send(errorBody('PAYLOAD_TOO_LARGE', err.message, { limit, max: request.server.config[limit] }))
       }
       const status = err.statusCode ?? 500
       const code = FASTIFY_STATUS_CODES[status]

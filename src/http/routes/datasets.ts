@@ -7,6 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
 import type { DatasetManifest } from '../../storage/datasets.js'
+import { asStorageError } from '../../storage/storage-error.js'
 import { errorResponses, IdParamsSchema, NoContentSchema } from '../schemas/common.js'
 import { DatasetSchema, DatasetSummarySchema } from '../schemas/datasets.js'
 
@@ -20,8 +21,15 @@ function nameFromFilename(filename: string): string {
   return path.basename(filename).replace(/\.(zip|tar|tgz|tar\.gz)$/i, '') || 'dataset'
 }
 
+/** @fastify/multipart's error when a file passes `limits.fileSize` while it streams. */
+const FILE_TOO_LARGE = 'FST_REQ_FILE_TOO_LARGE'
+
 const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, layout, datasets } = app
+  /** Uploads this process is ingesting now; per replica, like the disk and CPU they use. */
+  let activeUploads = 0
+  const tooLarge = () =>
+    new AppError('PAYLOAD_TOO_LARGE', `upload exceeds ${config.MAX_UPLOAD_BYTES} bytes`, { limit: 'MAX_UPLOAD_BYTES', max: config.MAX_UPLOAD_BYTES })
 
   app.post(
     '/datasets',
@@ -30,31 +38,55 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!request.isMultipart()) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send multipart/form-data with the archive in a field named "file"')
       }
-      const part = await request.file({ limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1 } })
-      if (!part || part.fieldname !== 'file') {
-        throw new AppError('VALIDATION', 'the multipart body needs the archive in a field named "file"')
-      }
-      const nameField = part.fields.name
-      const name = nameField && 'value' in nameField && typeof nameField.value === 'string' && nameField.value.trim()
-        ? nameField.value.trim().slice(0, 200)
-        : nameFromFilename(part.filename)
-
-      // The archive streams to disk: a 2 GiB upload never sits in memory.
-      await mkdir(layout.uploads, { recursive: true })
-      const upload = path.join(layout.uploads, `${randomUUID()}.upload`)
-      try {
-        await pipeline(part.file, createWriteStream(upload))
-        if (part.file.truncated) {
-          throw new AppError('PAYLOAD_TOO_LARGE', `upload exceeds ${config.MAX_UPLOAD_BYTES} bytes`, { limit: config.MAX_UPLOAD_BYTES })
-        }
-        const manifest = await datasets.create(upload, {
-          name,
-          limits: { maxImages: config.MAX_DATASET_IMAGES, maxImagePixels: config.MAX_IMAGE_PIXELS, maxInflatedBytes: config.MAX_UPLOAD_BYTES * 4 },
+      if (activeUploads >= config.MAX_CONCURRENT_UPLOADS) {
+        throw new AppError('TOO_MANY_UPLOADS', `${config.MAX_CONCURRENT_UPLOADS} uploads are being ingested already; retry shortly`, {
+          limit: 'MAX_CONCURRENT_UPLOADS',
+          max: config.MAX_CONCURRENT_UPLOADS,
         })
-        request.log.info({ datasetId: manifest.id, images: manifest.imageCount, rejected: manifest.rejected.length }, 'dataset stored')
-        return reply.code(201).header('location', `/datasets/${manifest.id}`).send(datasetView(manifest))
+      }
+      activeUploads += 1
+      try {
+        return await receive()
       } finally {
-        await rm(upload, { force: true })
+        activeUploads -= 1
+      }
+
+      async function receive() {
+        const part = await request.file({ limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1 } })
+        if (!part || part.fieldname !== 'file') {
+          throw new AppError('VALIDATION', 'the multipart body needs the archive in a field named "file"')
+        }
+        const nameField = part.fields.name
+        const name = nameField && 'value' in nameField && typeof nameField.value === 'string' && nameField.value.trim()
+          ? nameField.value.trim().slice(0, 200)
+          : nameFromFilename(part.filename)
+
+        // The archive streams to disk: a 2 GiB upload never sits in memory.
+        const upload = path.join(layout.uploads, `${randomUUID()}.upload`)
+        try {
+          try {
+            await mkdir(layout.uploads, { recursive: true })
+            await pipeline(part.file, createWriteStream(upload))
+          } catch (err) {
+            if ((err as { code?: string }).code === FILE_TOO_LARGE) throw tooLarge()
+            throw asStorageError(err)
+          }
+          if (part.file.truncated) throw tooLarge()
+          const manifest = await datasets.create(upload, {
+            name,
+            limits: {
+              maxImages: config.MAX_DATASET_IMAGES,
+              maxImagePixels: config.MAX_IMAGE_PIXELS,
+              maxInflatedBytes: config.MAX_DATASET_INFLATED_BYTES,
+              maxClasses: config.MAX_DATASET_CLASSES,
+            },
+          })
+          request.log.info({ datasetId: manifest.id, images: manifest.imageCount, rejected: manifest.rejected.length }, 'dataset stored')
+          return reply.code(201).header('location', `/datasets/${manifest.id}`).send(datasetView(manifest))
+        } finally {
+          // A failed clean-up must not replace the error the client needs to see (say, an unusable uploads/).
+          await rm(upload, { force: true }).catch((err: unknown) => request.log.warn({ err, upload }, 'upload not removed'))
+        }
       }
     },
   )

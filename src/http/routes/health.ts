@@ -1,4 +1,6 @@
-import { access, constants, mkdir } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 
@@ -7,14 +9,17 @@ const CheckSchema = Type.Object({ redis: Type.String(), storage: Type.String() }
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', { schema: { response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
 
-  /** Ready when Redis answers and DATA_DIR is writable; a load balancer stops sending work otherwise. */
+  /** Ready when Redis answers and DATA_DIR takes a write; a load balancer stops sending work otherwise. */
   app.get(
     '/readyz',
     { schema: { response: { 200: Type.Object({ status: Type.String(), checks: CheckSchema }), 503: Type.Object({ status: Type.String(), checks: CheckSchema }) } } },
     async (_request, reply) => {
       const redis = await app.trainingQueue.ping().then(() => 'ok', (err: Error) => err.message)
+      // A real write: permission bits say nothing to root, and a full or read-only disk only shows on write.
+      const probe = path.join(app.layout.root, `.ready-${randomUUID()}`)
       const storage = await mkdir(app.layout.root, { recursive: true })
-        .then(() => access(app.layout.root, constants.W_OK))
+        .then(() => writeFile(probe, 'ok'))
+        .then(() => rm(probe, { force: true }))
         .then(() => 'ok', (err: Error) => err.message)
       const ready = redis === 'ok' && storage === 'ok'
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks: { redis, storage } })

@@ -28,7 +28,7 @@ function trainOptions(body: CreateJob): TrainModelJob['options'] {
 }
 
 const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { trainingQueue, datasets } = app
+  const { trainingQueue, datasets, config } = app
 
   app.post(
     '/jobs',
@@ -37,8 +37,18 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { body } = request
       if (!(await datasets.get(body.datasetId))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${body.datasetId}`)
       const jobId = jobIdFor(request.headers['idempotency-key'])
+      const owner = request.principal.id
+      // A retry of a job already queued is answered with it, quota or not.
+      const retry = request.headers['idempotency-key'] !== undefined && (await trainingQueue.get(jobId)) !== undefined
+      if (!retry && (await trainingQueue.countUnfinished(owner)) >= config.MAX_QUEUED_JOBS_PER_KEY) {
+        throw new AppError('TOO_MANY_QUEUED_JOBS', `${config.MAX_QUEUED_JOBS_PER_KEY} jobs of yours are queued or running already`, {
+          limit: 'MAX_QUEUED_JOBS_PER_KEY',
+          max: config.MAX_QUEUED_JOBS_PER_KEY,
+        })
+      }
       const job = await trainingQueue.enqueue(jobId, {
-        modelId: randomUUID(),
+        modelId: jobId,
+        owner,
         datasetId: body.datasetId,
         baseModel: body.baseModel ?? 'mobilenet_v2',
         options: trainOptions(body),

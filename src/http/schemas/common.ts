@@ -13,10 +13,14 @@ export const NoContentSchema = Type.Null()
 
 export const errorResponses = {
   400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
   404: ErrorSchema,
   409: ErrorSchema,
   413: ErrorSchema,
   415: ErrorSchema,
   422: ErrorSchema,
+  429: ErrorSchema,
   503: ErrorSchema,
+  507: ErrorSchema,
 }
