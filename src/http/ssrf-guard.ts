@@ -7,8 +7,13 @@ export type Resolver = (hostname: string) => Promise<{ address: string; family: 
 
 export const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true })
 
-/** Addresses a URL given by a caller must never reach: anything that is not the public internet. */
-const FORBIDDEN = new BlockList()
+/**
+ * Addresses a URL given by a caller must never reach: anything that is not the public internet. Two lists: a
+ * BlockList matches IPv4 addresses against IPv6 rules through their mapped form, so `::ffff:0:0/96` would
+ * otherwise forbid every IPv4 address.
+ */
+const FORBIDDEN_V4 = new BlockList()
+const FORBIDDEN_V6 = new BlockList()
 for (const [net, prefix] of [
   ['0.0.0.0', 8], // "this network", includes the unspecified 0.0.0.0
   ['10.0.0.0', 8],
@@ -22,7 +27,7 @@ for (const [net, prefix] of [
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4], // reserved, includes broadcast
 ] as const) {
-  FORBIDDEN.addSubnet(net, prefix, 'ipv4')
+  FORBIDDEN_V4.addSubnet(net, prefix, 'ipv4')
 }
 for (const [net, prefix] of [
   ['::', 128], // unspecified
@@ -33,14 +38,14 @@ for (const [net, prefix] of [
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
 ] as const) {
-  FORBIDDEN.addSubnet(net, prefix, 'ipv6')
+  FORBIDDEN_V6.addSubnet(net, prefix, 'ipv6')
 }
 
 /** True for loopback, private, link-local (metadata), CGNAT, unspecified, multicast and IPv4-mapped/NAT64 IPv6. */
 export function isForbiddenAddress(address: string): boolean {
   const family = isIP(address)
   if (family === 0) return true
-  return FORBIDDEN.check(address, family === 4 ? 'ipv4' : 'ipv6')
+  return family === 4 ? FORBIDDEN_V4.check(address, 'ipv4') : FORBIDDEN_V6.check(address, 'ipv6')
 }
 
 export interface AddressCheck {

@@ -17,7 +17,8 @@ let service: TestService
 let worker: WorkerProcess
 
 beforeAll(async () => {
-  service = await startTestService()
+  // The image server below listens on loopback, which GET /predict?url= refuses unless allow-listed.
+  service = await startTestService({ PREDICT_URL_ALLOWLIST: '127.0.0.1' })
   worker = startWorkerProcess(service.config)
 })
 
