@@ -2,7 +2,6 @@
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
-import type { Metrics } from '../../src/ml/evaluate.js'
 import { createModelStore, type ModelMetadata } from '../../src/storage/models.js'
 
 export const TINY_SIZE = 32
@@ -22,7 +21,7 @@ export async function saveTinyModel(dataDir: string, id: string, labels: string[
     createdAt: new Date().toISOString(),
     labels,
     base: { id: 'tiny', inputSize: TINY_SIZE, preprocessing: 'scale_0_1' },
-    metrics: {} as Metrics,
+    metrics: { count: 0, accuracy: null, topK: [], labels, perClass: [], macro: null, weighted: null, confusionMatrix: [], classesWithoutSupport: [] },
     history: [],
   }
   await createModelStore(path.join(dataDir, 'models')).save(id, model, metadata)
