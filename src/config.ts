@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 
@@ -49,6 +50,22 @@ const ConfigSchema = Type.Object({
   EMBEDDED_WORKER: Type.Boolean({ default: true }),
   /** Training jobs one worker process runs at once; a GPU worker runs one. */
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  /**
+   * worker_threads that run predictions, each with its own tfjs backend (wasm runs one core per thread);
+   * 0 runs them on the API's main thread. Defaults to the number of cores.
+   */
+  PREDICT_THREADS: Type.Integer({ minimum: 0, maximum: 64, default: availableParallelism() }),
+  /** Images of concurrent requests for one model run as one forward pass up to this many; 1 turns batching off. */
+  PREDICT_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
+  /** How long the first image of a batch waits for others before the batch runs anyway, ms. */
+  PREDICT_MAX_DELAY_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 5 }),
+  /** Models kept loaded per prediction thread, least recently used evicted first. */
+  PREDICT_MAX_LOADED: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
+  /**
+   * Comma-separated host names `GET /predict?url=` may fetch from even when they resolve to loopback, private,
+   * link-local or metadata addresses (e.g. an internal image store). Empty: only public addresses.
+   */
+  PREDICT_URL_ALLOWLIST: Type.String({ default: '' }),
 })
 
 export type Config = Readonly<Static<typeof ConfigSchema>>

@@ -1,12 +1,43 @@
+import http, { type IncomingMessage } from 'node:http'
+import https from 'node:https'
+import type { LookupFunction } from 'node:net'
 import { AppError } from '../errors.js'
+import { checkedAddress, type AddressCheck } from './ssrf-guard.js'
 
 const FETCH_TIMEOUT_MS = 10_000
+/** Redirects followed per fetch; each hop is checked like the first URL. */
+export const MAX_REDIRECTS = 3
+
+export interface FetchImageOptions extends AddressCheck {
+  /** Largest body read, bytes. */
+  maxBytes: number
+  /** Whole fetch, redirects included, ms. @defaultValue 10000 */
+  timeoutMs?: number
+}
 
 /**
- * Fetches an image for `GET /predict?url=`: http(s) only, a time limit, and the body read with a byte cap so a
- * huge or endless response cannot fill memory.
+ * Fetches an image for `GET /predict?url=`: http(s) only; every hop's host resolved once, checked against the SSRF
+ * rules (`ssrf-guard.ts`) and connected to at exactly that address; at most `MAX_REDIRECTS` redirects; a time
+ * limit; an `image/*` content type; the body read with a byte cap so a huge or endless response cannot fill memory.
+ * @throws AppError VALIDATION, URL_FORBIDDEN, IMAGE_FETCH_FAILED, UNSUPPORTED_MEDIA_TYPE, PAYLOAD_TOO_LARGE
  */
-export async function fetchImage(url: string, maxBytes: number): Promise<Uint8Array> {
+export async function fetchImage(url: string, opts: FetchImageOptions): Promise<Uint8Array> {
+  const signal = AbortSignal.timeout(opts.timeoutMs ?? FETCH_TIMEOUT_MS)
+  let target = parseUrl(url)
+  for (let hop = 0; ; hop++) {
+    const response = await get(target, opts, signal)
+    const status = response.statusCode ?? 0
+    if (status >= 300 && status < 400 && response.headers.location !== undefined) {
+      response.destroy()
+      if (hop >= MAX_REDIRECTS) throw new AppError('IMAGE_FETCH_FAILED', `${url} redirects more than ${MAX_REDIRECTS} times`)
+      target = parseUrl(new URL(response.headers.location, target).href)
+      continue
+    }
+    return readImage(response, target.href, opts.maxBytes, signal)
+  }
+}
+
+function parseUrl(url: string): URL {
   let parsed: URL
   try {
     parsed = new URL(url)
@@ -16,29 +47,53 @@ export async function fetchImage(url: string, maxBytes: number): Promise<Uint8Ar
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new AppError('VALIDATION', `only http and https image URLs are fetched, not ${parsed.protocol}`)
   }
-  let response: Response
-  try {
-    response = await fetch(parsed, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'follow' })
-  } catch (err) {
-    throw new AppError('IMAGE_FETCH_FAILED', `could not fetch ${url}: ${(err as Error).message}`)
+  return parsed
+}
+
+async function get(url: URL, check: AddressCheck, signal: AbortSignal): Promise<IncomingMessage> {
+  const { address, family } = await checkedAddress(url.hostname, check)
+  // The socket connects to the address we checked; the URL's host still names the server (Host header, TLS SNI).
+  const lookup: LookupFunction = (_hostname, options, callback) => {
+    if (options.all) callback(null, [{ address, family }])
+    else callback(null, address, family)
   }
-  if (!response.ok || !response.body) {
-    throw new AppError('IMAGE_FETCH_FAILED', `fetching ${url} answered HTTP ${response.status}`)
+  const client = url.protocol === 'https:' ? https : http
+  return new Promise((resolve, reject) => {
+    const request = client.get(url, { lookup, signal, headers: { accept: 'image/*' } }, resolve)
+    request.on('error', (err) =>
+      reject(new AppError('IMAGE_FETCH_FAILED', `could not fetch ${url.href}: ${signal.aborted ? 'timed out' : err.message}`)),
+    )
+  })
+}
+
+async function readImage(response: IncomingMessage, url: string, maxBytes: number, signal: AbortSignal): Promise<Uint8Array> {
+  const status = response.statusCode ?? 0
+  if (status < 200 || status >= 300) {
+    response.destroy()
+    throw new AppError('IMAGE_FETCH_FAILED', `fetching ${url} answered HTTP ${status}`)
   }
-  const type = response.headers.get('content-type') ?? ''
+  const type = response.headers['content-type'] ?? ''
   if (!type.startsWith('image/')) {
-    await response.body.cancel()
+    response.destroy()
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', `${url} is ${type || 'of no content type'}, not an image`)
   }
-  const chunks: Uint8Array[] = []
+  const tooLarge = () => new AppError('PAYLOAD_TOO_LARGE', `image at ${url} exceeds ${maxBytes} bytes`, { limit: maxBytes })
+  if (Number(response.headers['content-length'] ?? 0) > maxBytes) {
+    response.destroy()
+    throw tooLarge()
+  }
+  const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of response.body) {
-    size += chunk.byteLength
-    if (size > maxBytes) {
-      await response.body.cancel().catch(() => undefined)
-      throw new AppError('PAYLOAD_TOO_LARGE', `image at ${url} exceeds ${maxBytes} bytes`, { limit: maxBytes })
+  try {
+    for await (const chunk of response as AsyncIterable<Buffer>) {
+      size += chunk.byteLength
+      if (size > maxBytes) throw tooLarge()
+      chunks.push(chunk)
     }
-    chunks.push(chunk)
+  } catch (err) {
+    response.destroy()
+    if (err instanceof AppError) throw err
+    throw new AppError('IMAGE_FETCH_FAILED', `reading ${url} failed: ${signal.aborted ? 'timed out' : (err as Error).message}`)
   }
   return Buffer.concat(chunks)
 }

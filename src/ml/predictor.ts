@@ -1,7 +1,11 @@
 import * as tf from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
 import type { ModelMetadata, ModelStore } from '../storage/models.js'
-import { decodeImage, toInputTensor } from './image.js'
+import type { BackendOverride } from './backend.js'
+import { decodeImage } from './image.js'
+import { createMicroBatcher } from './micro-batcher.js'
+import { createModelRunner, type ModelRunner } from './model-runner.js'
+import { createPredictPool } from './predict-pool.js'
 
 export interface Prediction {
   label: string
@@ -10,13 +14,20 @@ export interface Prediction {
 }
 
 export interface PredictorOptions {
-  models: ModelStore
-  /** Models kept in memory, least recently used evicted first (MobileNetV2 classifiers take ~10 MB each). @defaultValue 3 */
+  models: Pick<ModelStore, 'getMetadata' | 'load'>
+  /** Models kept in memory per thread, least recently used evicted first. @defaultValue 3 */
   maxLoaded?: number
   /** Pixel limit per image, see `decodeImage`. */
   maxPixels: number
-  /** Images per forward pass; bounds the backend's working memory for large requests. @defaultValue 16 */
-  batchSize?: number
+  /** Images of concurrent requests for one model run together, up to this many per forward pass. @defaultValue 16 */
+  maxBatch?: number
+  /** How long an image waits for others to batch with, ms. @defaultValue 5 */
+  maxDelayMs?: number
+  /**
+   * Runs the forward passes on `count` worker_threads, each with its own `backend` and models read from
+   * `modelsDir`. Absent: on this thread, with the backend already initialised here.
+   */
+  threads?: { count: number; modelsDir: string; backend: BackendOverride }
 }
 
 export interface Predictor {
@@ -24,130 +35,78 @@ export interface Predictor {
    * Classifies each image with the stored model.
    * @param images encoded image bytes (JPEG, PNG, …)
    * @param topK predictions per image, clamped to [1, number of labels]
-   * @returns per image, the topK labels by descending score
+   * @param threshold drops predictions scoring below it, in [0, 1]
+   * @returns per image, the topK labels by descending score, none below the threshold
    * @throws AppError MODEL_NOT_FOUND, and the decoding errors of `decodeImage`
    */
-  predict(modelId: string, images: Uint8Array[], topK: number): Promise<Prediction[][]>
-  /** Drops a model from memory (e.g. after it was deleted); in-flight predictions finish first. */
-  evict(modelId: string): void
-  /** Frees every loaded model. */
+  predict(modelId: string, images: Uint8Array[], topK: number, threshold?: number): Promise<Prediction[][]>
+  /** Drops a model from memory everywhere (e.g. after it was deleted); in-flight predictions finish first. */
+  evict(modelId: string): Promise<void>
+  /** Live tensors of each backend running predictions: flat across requests unless models load or go. */
+  tensorCounts(): Promise<number[]>
+  /** Frees every loaded model and stops the threads. */
   close(): Promise<void>
 }
 
-interface Loaded {
-  model: tf.LayersModel
-  meta: ModelMetadata
-}
-
-interface Entry {
-  loading: Promise<Loaded>
-  /** Predictions in flight; an evicted entry is disposed when this drops to 0. */
-  users: number
-  evicted: boolean
-  /** Set when `loading` has resolved; only loaded entries count against `maxLoaded`. */
-  loaded: boolean
-}
-
 /**
- * The one owner of prediction tensors: an LRU of loaded classifiers. A model is loaded once even when many
- * first requests race for it; every call frees what it allocates, so `tf.memory().numTensors` only moves when
- * models are loaded or evicted.
+ * Serves predictions: decodes on the libuv pool (sharp, off the event loop), micro-batches concurrent images of
+ * one model, and runs each batch on a thread of the pool (or here when `threads` is 0). The models' metadata
+ * (labels, input size) is cached here so unknown ids fail before decoding.
  */
 export function createPredictor(opts: PredictorOptions): Predictor {
-  const maxLoaded = Math.max(1, opts.maxLoaded ?? 3)
-  const batchSize = Math.max(1, opts.batchSize ?? 16)
-  const entries = new Map<string, Entry>()
-
-  const dispose = (entry: Entry): Promise<void> =>
-    entry.loading.then(
-      ({ model }) => void model.dispose(),
-      () => {},
-    )
-  const evict = async (id: string): Promise<void> => {
-    const entry = entries.get(id)
-    if (!entry) return
-    entries.delete(id)
-    entry.evicted = true
-    if (entry.users === 0) await dispose(entry)
-  }
-  const acquire = (id: string): Entry => {
-    let entry = entries.get(id)
-    if (entry) {
-      entries.delete(id) // re-insert: Map order is our recency order
-    } else {
-      const created: Entry = { loading: load(id), users: 0, evicted: false, loaded: false }
-      created.loading.then(
-        () => {
-          created.loaded = true
-        },
-        () => {
-          // A failed load is forgotten, so the next request tries again.
-          if (entries.get(id) === created) entries.delete(id)
-        },
-      )
-      entry = created
+  const runner: ModelRunner & { tensorCounts?: () => Promise<number[]> } = opts.threads
+    ? createPredictPool({ threads: opts.threads.count, modelsDir: opts.threads.modelsDir, backend: opts.threads.backend, maxLoaded: opts.maxLoaded ?? 3 })
+    : createModelRunner(opts)
+  const batcher = createMicroBatcher<Uint8Array, Float32Array>({
+    maxBatch: opts.maxBatch ?? 16,
+    maxDelayMs: opts.maxDelayMs ?? 5,
+    run: async (modelId, pixels) => {
+      const probs = await runner.run(modelId, pixels)
+      const classes = probs.length / pixels.length
+      return pixels.map((_, i) => probs.subarray(i * classes, (i + 1) * classes))
+    },
+  })
+  const metadata = new Map<string, Promise<ModelMetadata>>()
+  const meta = (id: string): Promise<ModelMetadata> => {
+    let entry = metadata.get(id)
+    if (!entry) {
+      entry = opts.models.getMetadata(id).then((m) => {
+        if (!m) throw new AppError('MODEL_NOT_FOUND', `no model '${id}'`)
+        return m
+      })
+      entry.catch(() => metadata.delete(id)) // an unknown id may exist later
+      metadata.set(id, entry)
+      // Metadata is small; the bound only stops a flood of distinct ids from growing the map.
+      if (metadata.size > METADATA_CACHE) metadata.delete(metadata.keys().next().value!)
     }
-    entries.set(id, entry)
-    entry.users++
-    // Make room only once this model is in: an unknown or broken id must not push a good model out.
-    entry.loading.then(trim, () => {})
     return entry
-  }
-  /** Evicts the least recently used loaded models beyond `maxLoaded` (never one still loading). */
-  const trim = () => {
-    const loaded = [...entries].filter(([, e]) => e.loaded).map(([id]) => id)
-    for (const id of loaded.slice(0, Math.max(0, loaded.length - maxLoaded))) void evict(id)
-  }
-  const release = (entry: Entry) => {
-    if (--entry.users === 0 && entry.evicted) void dispose(entry)
-  }
-  const load = async (id: string): Promise<Loaded> => {
-    const meta = await opts.models.getMetadata(id)
-    if (!meta) throw new AppError('MODEL_NOT_FOUND', `no model '${id}'`)
-    const model = await opts.models.load(id)
-    const s = meta.base.inputSize
-    tf.tidy(() => {
-      model.predict(tf.zeros([1, s, s, 3])) // warm-up: the first real request is not the slow one
-    })
-    return { model, meta }
   }
 
   return {
-    evict: (id) => void evict(id),
-    async predict(modelId, images, topK) {
-      const entry = acquire(modelId)
-      try {
-        const { model, meta } = await entry.loading
-        const { inputSize, preprocessing } = meta.base
-        const k = Math.max(1, Math.min(Math.floor(topK) || 1, meta.labels.length))
-        const results: Prediction[][] = []
-        for (let start = 0; start < images.length; start += batchSize) {
-          const pixels = await Promise.all(images.slice(start, start + batchSize).map((b) => decodeImage(b, inputSize, { maxPixels: opts.maxPixels })))
-          const probs = tf.tidy(() => model.predict(toInputTensor(pixels, inputSize, preprocessing)) as tf.Tensor2D)
-          let data: Float32Array
-          try {
-            data = (await probs.data()) as Float32Array
-          } finally {
-            probs.dispose()
-          }
-          const c = meta.labels.length
-          for (let i = 0; i < pixels.length; i++) {
-            const row = data.subarray(i * c, (i + 1) * c)
-            results.push(
-              [...row.keys()]
-                .sort((a, b) => row[b]! - row[a]! || a - b)
-                .slice(0, k)
-                .map((j) => ({ label: meta.labels[j]!, score: row[j]! })),
-            )
-          }
-        }
-        return results
-      } finally {
-        release(entry)
-      }
+    async predict(modelId, images, topK, threshold = 0) {
+      const { labels, base } = await meta(modelId)
+      const pixels = await Promise.all(images.map((b) => decodeImage(b, base.inputSize, { maxPixels: opts.maxPixels })))
+      const rows = await Promise.all(pixels.map((p) => batcher.submit(modelId, p)))
+      const k = Math.max(1, Math.min(Math.floor(topK) || 1, labels.length))
+      return rows.map((row) => rank(row, labels, k, threshold))
     },
-    async close() {
-      await Promise.all([...entries.keys()].map(evict))
+    async evict(id) {
+      metadata.delete(id)
+      await runner.evict(id)
     },
+    tensorCounts: () => runner.tensorCounts?.() ?? Promise.resolve([tf.memory().numTensors]),
+    close: () => runner.close(),
   }
+}
+
+/** Model ids whose metadata stays cached. */
+const METADATA_CACHE = 256
+
+/** The `k` best labels of one probability row, best first (ties by label order), none below `threshold`. */
+export function rank(row: Float32Array, labels: string[], k: number, threshold: number): Prediction[] {
+  return [...row.keys()]
+    .sort((a, b) => row[b]! - row[a]! || a - b)
+    .slice(0, k)
+    .filter((j) => row[j]! >= threshold)
+    .map((j) => ({ label: labels[j]!, score: row[j]! }))
 }

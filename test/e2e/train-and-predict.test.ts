@@ -4,7 +4,6 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import * as tf from '@tensorflow/tfjs'
 import { makeZip, makeImageFolder } from '../helpers/archives.js'
 import { makeImage, type ClassPattern } from '../helpers/images.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
@@ -17,7 +16,8 @@ let service: TestService
 let worker: WorkerProcess
 
 beforeAll(async () => {
-  service = await startTestService()
+  // The image server below listens on loopback, which GET /predict?url= refuses unless allow-listed.
+  service = await startTestService({ PREDICT_URL_ALLOWLIST: '127.0.0.1' })
   worker = startWorkerProcess(service.config)
 })
 
@@ -74,7 +74,9 @@ test('upload → train → poll → predict held-out images', async () => {
   // The first prediction loads the model (its weights stay cached); from then on the tensor count must not move.
   const warmUp = await fetch(`${service.url}/predict?model=${modelId}`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await makeImage('red-circle', { seed: 999 })) })
   expect(warmUp.status).toBe(200)
-  const tensorsBefore = tf.memory().numTensors
+  // Predictions run on the API's prediction threads: count the tensors there.
+  const liveTensors = async () => (await service.app.predictor.tensorCounts()).reduce((a, b) => a + b, 0)
+  const tensorsBefore = await liveTensors()
   expect(tensorsBefore).toBeGreaterThan(0)
 
   // Images generated with seeds the training set never used.
@@ -94,7 +96,7 @@ test('upload → train → poll → predict held-out images', async () => {
     }
   }
   expect(correct / total).toBeGreaterThanOrEqual(0.9)
-  expect(tf.memory().numTensors).toBe(tensorsBefore)
+  expect(await liveTensors()).toBe(tensorsBefore)
 
   // Bytes that claim to be a PNG but are not one.
   const bogus = await fetch(`${service.url}/predict?model=${modelId}`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: 'not a png at all' })

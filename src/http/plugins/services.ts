@@ -4,6 +4,7 @@ import type { Config } from '../../config.js'
 import { initBackend } from '../../ml/backend.js'
 import { createPredictor, type Predictor } from '../../ml/predictor.js'
 import { createTrainingQueue, type TrainingQueue } from '../../queue/producer.js'
+import { createAliasStore, type AliasStore } from '../../storage/aliases.js'
 import { createDatasetStore, type DatasetStore } from '../../storage/datasets.js'
 import { dataLayout, type DataLayout } from '../../storage/layout.js'
 import { createModelStore, type ModelStore } from '../../storage/models.js'
@@ -14,6 +15,7 @@ declare module 'fastify' {
     layout: DataLayout
     datasets: DatasetStore
     models: ModelStore
+    aliases: AliasStore
     predictor: Predictor
     trainingQueue: TrainingQueue
   }
@@ -32,11 +34,26 @@ export default fp(
     app.decorate('layout', layout)
     app.decorate('datasets', createDatasetStore(layout))
     app.decorate('models', models)
-    app.decorate('predictor', createPredictor({ models, maxPixels: config.MAX_IMAGE_PIXELS }))
+    app.decorate('aliases', createAliasStore(layout.models))
+    app.decorate(
+      'predictor',
+      createPredictor({
+        models,
+        maxPixels: config.MAX_IMAGE_PIXELS,
+        maxLoaded: config.PREDICT_MAX_LOADED,
+        maxBatch: config.PREDICT_MAX_BATCH,
+        maxDelayMs: config.PREDICT_MAX_DELAY_MS,
+        // tfjs-node already spreads one op over all cores (and a GPU wants one owner): threads are for wasm and cpu.
+        threads:
+          config.PREDICT_THREADS > 0 && (backend.name === 'wasm' || backend.name === 'cpu')
+            ? { count: config.PREDICT_THREADS, modelsDir: layout.models, backend: backend.name }
+            : undefined,
+      }),
+    )
     app.decorate('trainingQueue', createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, log: app.log }))
     app.addHook('onClose', async () => {
       await app.trainingQueue.close()
-      app.predictor.close()
+      await app.predictor.close()
     })
   },
   { name: 'services' },

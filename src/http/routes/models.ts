@@ -1,16 +1,34 @@
 import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
 import { safeJoin } from '../../storage/layout.js'
 import { errorResponses, IdParamsSchema, NoContentSchema, IdSchema } from '../schemas/common.js'
+import { AliasBodySchema, AliasListSchema, AliasParamsSchema, AliasSchema } from '../schemas/models.js'
 
 /** A model id's files never change, so browsers and proxies may keep them for good. */
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 const WEIGHT_FILE = Type.String({ pattern: '^[A-Za-z0-9._-]+\\.bin$' })
 
+/**
+ * A strong validator from size and modification time: a model's files are written once (published by one
+ * rename), so the pair changes exactly when the bytes could have, without hashing megabytes per request.
+ */
+function etagOf(size: number, mtimeMs: number): string {
+  return `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`
+}
+
+/** RFC 9110 If-None-Match: `*` or a list of (possibly weak) tags, compared weakly. */
+function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  if (header.trim() === '*') return true
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)
+}
+
 const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { models, predictor } = app
+  const { models, predictor, aliases } = app
 
   async function metadataOr404(id: string) {
     const metadata = await models.getMetadata(id)
@@ -18,34 +36,67 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return metadata
   }
 
+  /** Sends one of a model's files with ETag and immutable caching, or 304 when the client already holds it. */
+  async function sendModelFile(request: FastifyRequest, reply: FastifyReply, id: string, file: string, type: string) {
+    await metadataOr404(id)
+    const filePath = safeJoin(models.dir(id), file)
+    const info = await stat(filePath).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new AppError('NOT_FOUND', `model ${id} has no file ${file}`)
+      throw err
+    })
+    const etag = etagOf(info.size, info.mtimeMs)
+    reply.header('etag', etag).header('cache-control', IMMUTABLE)
+    if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send()
+    return reply.header('content-type', type).header('content-length', info.size).send(createReadStream(filePath))
+  }
+
   app.get('/models', { schema: { response: { 200: Type.Object({ models: Type.Array(Type.Unknown()) }) } } }, async () => ({
     models: await models.list(),
   }))
+
+  // Static segments win over `/models/:id` in the router, so `aliases` is never taken for a model id.
+  app.get('/models/aliases', { schema: { response: { 200: AliasListSchema } } }, async () => ({
+    aliases: Object.entries(await aliases.list()).map(([name, modelId]) => ({ name, modelId })),
+  }))
+
+  app.get('/models/aliases/:name', { schema: { params: AliasParamsSchema, response: { 200: AliasSchema, ...errorResponses } } }, async (request) => {
+    const modelId = await aliases.get(request.params.name)
+    if (!modelId) throw new AppError('ALIAS_NOT_FOUND', `no alias ${request.params.name}`)
+    return { name: request.params.name, modelId }
+  })
+
+  // Moving `prod` to a new model is one atomic file replacement: a request resolves the old or the new id.
+  app.put(
+    '/models/aliases/:name',
+    { schema: { params: AliasParamsSchema, body: AliasBodySchema, response: { 200: AliasSchema, ...errorResponses } } },
+    async (request) => {
+      await metadataOr404(request.body.modelId)
+      await aliases.set(request.params.name, request.body.modelId)
+      return { name: request.params.name, modelId: request.body.modelId }
+    },
+  )
+
+  app.delete('/models/aliases/:name', { schema: { params: AliasParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
+    if (!(await aliases.remove(request.params.name))) throw new AppError('ALIAS_NOT_FOUND', `no alias ${request.params.name}`)
+    return reply.code(204).send(null)
+  })
 
   app.get('/models/:id', { schema: { params: IdParamsSchema, response: { 200: Type.Unknown(), ...errorResponses } } }, async (request) =>
     metadataOr404(request.params.id),
   )
 
   // Loadable straight from a browser: tf.loadLayersModel('http://host/models/ID/model.json').
-  app.get('/models/:id/model.json', { schema: { params: IdParamsSchema } }, async (request, reply) => {
-    await metadataOr404(request.params.id)
-    return reply
-      .header('content-type', 'application/json')
-      .header('cache-control', IMMUTABLE)
-      .send(createReadStream(safeJoin(models.dir(request.params.id), 'model.json')))
-  })
+  app.get('/models/:id/model.json', { schema: { params: IdParamsSchema } }, async (request, reply) =>
+    sendModelFile(request, reply, request.params.id, 'model.json', 'application/json'),
+  )
 
-  app.get('/models/:id/:file', { schema: { params: Type.Object({ id: IdSchema, file: WEIGHT_FILE }) } }, async (request, reply) => {
-    await metadataOr404(request.params.id)
-    return reply
-      .header('content-type', 'application/octet-stream')
-      .header('cache-control', IMMUTABLE)
-      .send(createReadStream(safeJoin(models.dir(request.params.id), request.params.file)))
-  })
+  app.get('/models/:id/:file', { schema: { params: Type.Object({ id: IdSchema, file: WEIGHT_FILE }) } }, async (request, reply) =>
+    sendModelFile(request, reply, request.params.id, request.params.file, 'application/octet-stream'),
+  )
 
   app.delete('/models/:id', { schema: { params: IdParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
     await metadataOr404(request.params.id)
-    predictor.evict(request.params.id)
+    await predictor.evict(request.params.id)
     await models.remove(request.params.id)
     return reply.code(204).send(null)
   })

@@ -1,12 +1,16 @@
 import { performance } from 'node:perf_hooks'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
+import type { Static } from 'typebox'
 import { AppError } from '../../errors.js'
 import { fetchImage } from '../fetch-image.js'
 import { errorResponses } from '../schemas/common.js'
-import { PredictQuerySchema, PredictResponseSchema, PredictUrlQuerySchema } from '../schemas/predict.js'
+import { PredictJsonBodySchema, PredictQuerySchema, PredictResponseSchema, PredictUrlQuerySchema } from '../schemas/predict.js'
+import { parseAllowList, systemResolver } from '../ssrf-guard.js'
 
 const DEFAULT_TOP_K = 3
+/** Room for the JSON around base64 images. */
+const JSON_OVERHEAD_BYTES = 64 * 1024
 
 /** Reads every `image` part of a multipart body, in order, each capped at the image size limit. */
 async function multipartImages(request: FastifyRequest, maxBytes: number): Promise<Uint8Array[]> {
@@ -22,34 +26,59 @@ async function multipartImages(request: FastifyRequest, maxBytes: number): Promi
 }
 
 const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, predictor } = app
+  const { config, predictor, aliases } = app
+  const urlCheck = { allowHosts: parseAllowList(config.PREDICT_URL_ALLOWLIST), resolve: systemResolver }
 
-  app.addContentTypeParser(/^image\/.+/, { parseAs: 'buffer', bodyLimit: config.MAX_IMAGE_BYTES }, (_request, body, done) => done(null, body))
+  app.addContentTypeParser(/^image\/.+/, { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
 
-  async function answer(modelId: string, images: Uint8Array[], topK: number, started: number) {
-    const results = await predictor.predict(modelId, images, topK)
+  async function answer(model: string, images: Uint8Array[], query: { topK?: number | undefined; threshold?: number | undefined }, started: number) {
+    const tooLarge = images.findIndex((image) => image.byteLength > config.MAX_IMAGE_BYTES)
+    if (tooLarge >= 0) throw new AppError('PAYLOAD_TOO_LARGE', `image ${tooLarge} exceeds ${config.MAX_IMAGE_BYTES} bytes`, { limit: config.MAX_IMAGE_BYTES })
+    if (images.some((image) => image.byteLength === 0)) throw new AppError('IMAGE_INVALID', 'an image is empty')
+    const modelId = await aliases.resolve(model)
+    const results = await predictor.predict(modelId, images, query.topK ?? DEFAULT_TOP_K, query.threshold ?? 0)
     const latencyMs = Math.round((performance.now() - started) * 10) / 10
     if (results.length === 1) return { model: modelId, predictions: results[0] ?? [], latencyMs }
     return { model: modelId, results: results.map((predictions) => ({ predictions })), latencyMs }
   }
 
-  app.get('/predict', { schema: { querystring: PredictUrlQuerySchema, response: { 200: PredictResponseSchema, ...errorResponses } } }, async (request) => {
-    const started = performance.now()
-    const { model, url, topK } = request.query
-    const image = await fetchImage(url, config.MAX_IMAGE_BYTES)
-    return answer(model, [image], topK ?? DEFAULT_TOP_K, started)
-  })
+  app.get(
+    '/predict',
+    { schema: { querystring: PredictUrlQuerySchema, response: { 200: PredictResponseSchema, ...errorResponses } } },
+    async (request) => {
+      const started = performance.now()
+      const image = await fetchImage(request.query.url, { ...urlCheck, maxBytes: config.MAX_IMAGE_BYTES })
+      return answer(request.query.model, [image], request.query, started)
+    },
+  )
 
-  app.post('/predict', { schema: { querystring: PredictQuerySchema, response: { 200: PredictResponseSchema, ...errorResponses } } }, async (request) => {
-    const started = performance.now()
-    const { model, topK } = request.query
-    let images: Uint8Array[]
-    if (request.isMultipart()) images = await multipartImages(request, config.MAX_IMAGE_BYTES)
-    else if (Buffer.isBuffer(request.body)) images = [request.body]
-    else throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the image as the raw body (image/jpeg, image/png, image/webp) or as multipart "image" parts')
-    if (images.some((image) => image.byteLength === 0)) throw new AppError('IMAGE_INVALID', 'an image is empty')
-    return answer(model, images, topK ?? DEFAULT_TOP_K, started)
-  })
+  app.post(
+    '/predict',
+    {
+      // Base64 in JSON takes 4/3 of the bytes; each image is still held to MAX_IMAGE_BYTES once decoded.
+      bodyLimit: Math.ceil((config.MAX_IMAGE_BYTES * 4) / 3) + JSON_OVERHEAD_BYTES,
+      schema: {
+        querystring: PredictQuerySchema,
+        body: { content: { 'application/json': { schema: PredictJsonBodySchema } } },
+        response: { 200: PredictResponseSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const started = performance.now()
+      let images: Uint8Array[]
+      if (request.isMultipart()) images = await multipartImages(request, config.MAX_IMAGE_BYTES)
+      else if (Buffer.isBuffer(request.body)) images = [request.body]
+      else if (request.headers['content-type']?.startsWith('application/json')) {
+        images = (request.body as Static<typeof PredictJsonBodySchema>).images.map((b64) => Buffer.from(b64, 'base64'))
+      } else {
+        throw new AppError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          'send the image as the raw body (image/jpeg, image/png, image/webp), as multipart "image" parts, or as JSON {"images": ["<base64>"]}',
+        )
+      }
+      return answer(request.query.model, images, request.query, started)
+    },
+  )
 }
 
 export default predictRoutes

@@ -1,0 +1,8 @@
+import { Type } from 'typebox'
+import { ALIAS_PATTERN } from '../../storage/aliases.js'
+import { IdSchema } from './common.js'
+
+export const AliasParamsSchema = Type.Object({ name: Type.String({ pattern: ALIAS_PATTERN }) })
+export const AliasBodySchema = Type.Object({ modelId: IdSchema }, { additionalProperties: false })
+export const AliasSchema = Type.Object({ name: Type.String(), modelId: Type.String() })
+export const AliasListSchema = Type.Object({ aliases: Type.Array(AliasSchema) })

@@ -1,0 +1,40 @@
+/**
+ * Entry of one prediction thread (see `predict-pool.ts`): its own tfjs backend instance and model LRU, answering
+ * `PoolRequest`s with `PoolResponse`s. Loaded through tsx's CommonJS hook, so no top-level await here.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import * as tf from '@tensorflow/tfjs'
+import { AppError } from '../errors.js'
+import { createModelStore } from '../storage/models.js'
+import { initBackend } from './backend.js'
+import { createModelRunner } from './model-runner.js'
+import type { PoolRequest, PoolResponse, ThreadData } from './predict-pool.js'
+
+const data = workerData as ThreadData
+const port = parentPort!
+const runner = createModelRunner({ models: createModelStore(data.modelsDir), maxLoaded: data.maxLoaded })
+const ready = initBackend(data.backend)
+
+async function handle(request: PoolRequest): Promise<unknown> {
+  await ready
+  switch (request.type) {
+    case 'run':
+      return runner.run(request.modelId, request.pixels)
+    case 'evict':
+      return runner.evict(request.modelId)
+    case 'tensors':
+      return tf.memory().numTensors
+    case 'close':
+      return runner.close()
+  }
+}
+
+port.on('message', (request: PoolRequest) => {
+  handle(request).then(
+    (value) => port.postMessage({ id: request.id, ok: true, value } satisfies PoolResponse),
+    (err: unknown) => {
+      const error = err instanceof AppError ? { code: err.code, message: err.message, details: err.details } : { message: err instanceof Error ? err.message : String(err) }
+      port.postMessage({ id: request.id, ok: false, error } satisfies PoolResponse)
+    },
+  )
+})
