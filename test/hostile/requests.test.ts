@@ -134,10 +134,11 @@ describe('prediction images', () => {
     for (const [bytes, type] of cases) expectError(await predictRaw(service, TINY_MODEL, bytes, type), 400, 'IMAGE_INVALID')
   })
 
-  test('an image sent as text/plain or JSON is 415', async () => {
+  test('an image sent as text/plain is 415; JSON without the images array is 400', async () => {
     const png = await makeImage('red-circle')
     expectError(await predictRaw(service, TINY_MODEL, png, 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE')
-    expectError(await predictRaw(service, TINY_MODEL, Buffer.from('{"image":"x"}'), 'application/json'), 415, 'UNSUPPORTED_MEDIA_TYPE')
+    // JSON is a supported form ({"images": [base64…]}), so a wrong shape is a validation error, not a media type one.
+    expectError(await predictRaw(service, TINY_MODEL, Buffer.from('{"image":"x"}'), 'application/json'), 400, 'VALIDATION')
   })
 
   test('unknown query fields are 400', async () => {
