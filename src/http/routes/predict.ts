@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { AppError } from '../../errors.js'
 import { fetchImage } from '../fetch-image.js'
 import { errorResponses } from '../schemas/common.js'
+import { PredictBodySchema } from '../schemas/documented-bodies.js'
 import { PredictQuerySchema, PredictResponseSchema, PredictUrlQuerySchema } from '../schemas/predict.js'
 
 const DEFAULT_TOP_K = 3
@@ -33,14 +34,14 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return { model: modelId, results: results.map((predictions) => ({ predictions })), latencyMs }
   }
 
-  app.get('/predict', { schema: { querystring: PredictUrlQuerySchema, response: { 200: PredictResponseSchema, ...errorResponses } } }, async (request) => {
+  app.get('/predict', { schema: { tags: ['predict'], operationId: 'predictUrl', summary: 'Classify an image by URL', description: 'The service fetches the image (http/https, size-limited) and answers the top-K labels.', querystring: PredictUrlQuerySchema, response: { 200: PredictResponseSchema, ...errorResponses } } }, async (request) => {
     const started = performance.now()
     const { model, url, topK } = request.query
     const image = await fetchImage(url, config.MAX_IMAGE_BYTES)
     return answer(model, [image], topK ?? DEFAULT_TOP_K, started)
   })
 
-  app.post('/predict', { schema: { querystring: PredictQuerySchema, response: { 200: PredictResponseSchema, ...errorResponses } } }, async (request) => {
+  app.post('/predict', { schema: { tags: ['predict'], operationId: 'predict', summary: 'Classify uploaded images', description: 'One image as the raw body (`image/jpeg`, `image/png`, `image/webp`) answers `predictions`; multipart with one or more `image` parts answers `results`, one per image in order.', documentedBody: PredictBodySchema, querystring: PredictQuerySchema, response: { 200: PredictResponseSchema, ...errorResponses } } }, async (request) => {
     const started = performance.now()
     const { model, topK } = request.query
     let images: Uint8Array[]
