@@ -27,6 +27,8 @@ const ConfigSchema = Type.Object({
   EMBEDDED_WORKER: Type.Boolean({ default: true }),
   /** Training jobs one worker process runs at once; a GPU worker runs one. */
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  /** Port of a standalone worker's `GET /metrics` (on HOST); 0 serves none. The API serves its own on PORT. */
+  WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
 })
 
 export type Config = Readonly<Static<typeof ConfigSchema>>

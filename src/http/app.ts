@@ -5,6 +5,7 @@ import Fastify from 'fastify'
 import type { Config } from '../config.js'
 import type { Logger } from '../logger.js'
 import errorHandler from './plugins/error-handler.js'
+import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import services from './plugins/services.js'
 import datasetRoutes from './routes/datasets.js'
@@ -32,6 +33,7 @@ export async function buildApp(config: Config, logger: Logger) {
   await app.register(multipart, { limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 16, fields: 8, parts: 32 } })
   await app.register(services, { config })
   await app.register(openapi)
+  await app.register(metrics)
   await app.register(healthRoutes)
   await app.register(datasetRoutes)
   await app.register(jobRoutes)

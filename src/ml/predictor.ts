@@ -32,6 +32,8 @@ export interface Predictor {
   evict(modelId: string): void
   /** Frees every loaded model. */
   close(): Promise<void>
+  /** For metrics: models in memory, and the tensors and bytes the tfjs backend holds in this process. */
+  stats(): { loadedModels: number; tensors: number; bytes: number }
 }
 
 interface Loaded {
@@ -114,6 +116,10 @@ export function createPredictor(opts: PredictorOptions): Predictor {
 
   return {
     evict: (id) => void evict(id),
+    stats: () => {
+      const { numTensors, numBytes } = tf.memory()
+      return { loadedModels: [...entries.values()].filter((e) => e.loaded && !e.evicted).length, tensors: numTensors, bytes: numBytes }
+    },
     async predict(modelId, images, topK) {
       const entry = acquire(modelId)
       try {

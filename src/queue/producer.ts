@@ -17,6 +17,8 @@ export interface TrainingQueue {
   get(jobId: string): Promise<JobDocument | undefined>
   list(limit: number): Promise<JobDocument[]>
   isDatasetInUse(datasetId: string): Promise<boolean>
+  /** Jobs per BullMQ state (waiting, active, completed, failed, delayed, …), for metrics. */
+  counts(): Promise<Record<string, number>>
   ping(): Promise<void>
   close(): Promise<void>
 }
@@ -72,6 +74,7 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; lo
         const jobs = await queue.getJobs([...UNFINISHED_STATES])
         return jobs.some((job) => job?.data.datasetId === datasetId)
       }),
+    counts: () => call('counts', () => queue.getJobCounts()),
     ping: () => call('ping', async () => void (await connection.ping())),
     close: async () => {
       await queue.close()

@@ -44,7 +44,7 @@ test('the document is valid OpenAPI 3.1', async () => {
 })
 
 test('the document names every public route', () => {
-  for (const route of ['/datasets', '/datasets/{id}', '/jobs', '/jobs/{id}', '/models', '/models/{id}', '/models/{id}/model.json', '/predict', '/healthz', '/readyz']) {
+  for (const route of ['/datasets', '/datasets/{id}', '/jobs', '/jobs/{id}', '/models', '/models/{id}', '/models/{id}/model.json', '/predict', '/healthz', '/readyz', '/metrics']) {
     expect(Object.keys(doc.paths)).toContain(route)
   }
   expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs'))).toEqual([])

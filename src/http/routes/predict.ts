@@ -30,6 +30,8 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function answer(modelId: string, images: Uint8Array[], topK: number, started: number) {
     const results = await predictor.predict(modelId, images, topK)
     const latencyMs = Math.round((performance.now() - started) * 10) / 10
+    app.metrics.predictDuration.observe(latencyMs / 1000)
+    app.metrics.predictBatch.observe(images.length)
     if (results.length === 1) return { model: modelId, predictions: results[0] ?? [], latencyMs }
     return { model: modelId, results: results.map((predictions) => ({ predictions })), latencyMs }
   }
