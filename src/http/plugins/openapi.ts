@@ -26,7 +26,7 @@ export default fp(
           title: 'imagetune',
           version: '0.1.0',
           description:
-            'Upload a labelled image set, fine-tune a pretrained CNN with TensorFlow.js, serve predictions. Every error is `{"error": {"code", "message", "details"?}}`; every response carries `x-request-id`, which the logs carry as `reqId`.',
+            'Upload a labelled image set, fine-tune a pretrained CNN with TensorFlow.js, serve predictions. Every error is `{"error": {"code", "message", "details"?}}`. Send `x-request-id` to find a request in the logs, where it is `reqId` (one is generated when absent).',
         },
         tags: [
           { name: 'datasets', description: 'ImageFolder archives, validated and stored' },
