@@ -66,6 +66,8 @@ const ConfigSchema = Type.Object({
    * link-local or metadata addresses (e.g. an internal image store). Empty: only public addresses.
    */
   PREDICT_URL_ALLOWLIST: Type.String({ default: '' }),
+  /** Port of a standalone worker's `GET /metrics` (on HOST); 0 serves none. The API serves its own on PORT. */
+  WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
 })
 
 export type Config = Readonly<Static<typeof ConfigSchema>>

@@ -4,6 +4,7 @@ import { buildApp } from './http/app.js'
 import { createLogger } from './logger.js'
 import { ensureRedis, RedisUnavailableError, type RedisHandle } from './redis-server.js'
 import { dataLayout } from './storage/layout.js'
+import { observeJobs } from './metrics/job-metrics.js'
 import { startTrainWorker } from '../workers/worker.js'
 
 const config = loadConfig()
@@ -21,6 +22,8 @@ try {
 const app = await buildApp(config, log)
 await app.listen({ port: config.PORT, host: config.HOST })
 const worker = config.EMBEDDED_WORKER ? startTrainWorker(config, log) : undefined
+// One process, one registry: the API's /metrics also counts the embedded worker's jobs.
+if (worker) observeJobs(worker, app.metrics)
 
 let stopping = false
 async function shutdown(signal: string) {

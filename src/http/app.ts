@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js'
 import auth from './plugins/auth.js'
 import errorHandler from './plugins/error-handler.js'
 import modelReadiness from './plugins/model-readiness.js'
+import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
 import services from './plugins/services.js'
@@ -44,6 +45,7 @@ export async function buildApp(config: Config, logger: Logger) {
   await app.register(services, { config })
   await app.register(modelReadiness)
   await app.register(openapi)
+  await app.register(metrics)
   await app.register(healthRoutes)
   await app.register(datasetRoutes)
   await app.register(jobRoutes)

@@ -15,12 +15,26 @@ export interface ModelRunner {
   evict(modelId: string): Promise<void>
   /** Frees every loaded model. */
   close(): Promise<void>
+  /** Models loaded and not evicted. */
+  loadedCount(): number
 }
 
 export interface ModelRunnerOptions {
   models: Pick<ModelStore, 'getMetadata' | 'load'>
   /** Models kept in memory, least recently used evicted first (MobileNetV2 classifiers take ~10 MB each). @defaultValue 3 */
   maxLoaded?: number
+}
+
+/** What one tfjs backend instance holds: for tests (flat tensor counts) and the metrics endpoint. */
+export interface RunnerMemory {
+  tensors: number
+  bytes: number
+  loadedModels: number
+}
+
+export function runnerMemory(runner: Pick<ModelRunner, 'loadedCount'>): RunnerMemory {
+  const { numTensors, numBytes } = tf.memory()
+  return { tensors: numTensors, bytes: numBytes, loadedModels: runner.loadedCount() }
 }
 
 interface Loaded {
@@ -119,5 +133,6 @@ export function createModelRunner(opts: ModelRunnerOptions): ModelRunner {
     async close() {
       await Promise.all([...entries.keys()].map(evict))
     },
+    loadedCount: () => [...entries.values()].filter((e) => e.loaded).length,
   }
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { AppError, isErrorCode } from '../errors.js'
 import type { BackendOverride } from './backend.js'
-import type { ModelRunner } from './model-runner.js'
+import type { ModelRunner, RunnerMemory } from './model-runner.js'
 
 /** What each prediction thread is started with. */
 export interface ThreadData {
@@ -15,7 +15,7 @@ export interface ThreadData {
 export type PoolRequest = { id: number } & (
   | { type: 'run'; modelId: string; pixels: Uint8Array[] }
   | { type: 'evict'; modelId: string }
-  | { type: 'tensors' }
+  | { type: 'memory' }
   | { type: 'close' }
 )
 type RequestBody = PoolRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never
@@ -24,9 +24,10 @@ export type PoolResponse =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: { code?: string; message: string; details?: unknown } }
 
-export interface PredictPool extends ModelRunner {
-  /** `tf.memory().numTensors` of each started thread. */
-  tensorCounts(): Promise<number[]>
+/** The threads own the models, so what they hold is asked for with `memory()`. */
+export interface PredictPool extends Omit<ModelRunner, 'loadedCount'> {
+  /** What each started thread's backend holds. */
+  memory(): Promise<RunnerMemory[]>
 }
 
 export interface PredictPoolOptions extends ThreadData {
@@ -102,7 +103,7 @@ export function createPredictPool(opts: PredictPoolOptions): PredictPool {
     async evict(modelId) {
       await Promise.all(started().map((t) => call(t, { type: 'evict', modelId })))
     },
-    tensorCounts: () => Promise.all(started().map(async (t) => (await call(t, { type: 'tensors' })) as number)),
+    memory: () => Promise.all(started().map(async (t) => (await call(t, { type: 'memory' })) as RunnerMemory)),
     async close() {
       closed = true
       await Promise.all(

@@ -3,11 +3,10 @@
  * `PoolRequest`s with `PoolResponse`s. Loaded through tsx's CommonJS hook, so no top-level await here.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import * as tf from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
 import { createModelStore } from '../storage/models.js'
 import { initBackend } from './backend.js'
-import { createModelRunner } from './model-runner.js'
+import { createModelRunner, runnerMemory } from './model-runner.js'
 import type { PoolRequest, PoolResponse, ThreadData } from './predict-pool.js'
 
 const data = workerData as ThreadData
@@ -22,8 +21,8 @@ async function handle(request: PoolRequest): Promise<unknown> {
       return runner.run(request.modelId, request.pixels)
     case 'evict':
       return runner.evict(request.modelId)
-    case 'tensors':
-      return tf.memory().numTensors
+    case 'memory':
+      return runnerMemory(runner)
     case 'close':
       return runner.close()
   }

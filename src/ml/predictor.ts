@@ -1,10 +1,9 @@
-import * as tf from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
 import type { ModelMetadata, ModelStore } from '../storage/models.js'
 import type { BackendOverride } from './backend.js'
 import { decodeImage } from './image.js'
 import { createMicroBatcher } from './micro-batcher.js'
-import { createModelRunner, type ModelRunner } from './model-runner.js'
+import { createModelRunner, runnerMemory, type ModelRunner, type RunnerMemory } from './model-runner.js'
 import { createPredictPool } from './predict-pool.js'
 
 export interface Prediction {
@@ -44,6 +43,8 @@ export interface Predictor {
   evict(modelId: string): Promise<void>
   /** Live tensors of each backend running predictions: flat across requests unless models load or go. */
   tensorCounts(): Promise<number[]>
+  /** Totals over every backend running predictions, for the metrics endpoint. */
+  stats(): Promise<RunnerMemory>
   /** Frees every loaded model and stops the threads. */
   close(): Promise<void>
 }
@@ -54,9 +55,17 @@ export interface Predictor {
  * (labels, input size) is cached here so unknown ids fail before decoding.
  */
 export function createPredictor(opts: PredictorOptions): Predictor {
-  const runner: ModelRunner & { tensorCounts?: () => Promise<number[]> } = opts.threads
-    ? createPredictPool({ threads: opts.threads.count, modelsDir: opts.threads.modelsDir, backend: opts.threads.backend, maxLoaded: opts.maxLoaded ?? 3 })
-    : createModelRunner(opts)
+  let runner: Omit<ModelRunner, 'loadedCount'>
+  let memory: () => Promise<RunnerMemory[]>
+  if (opts.threads) {
+    const pool = createPredictPool({ threads: opts.threads.count, modelsDir: opts.threads.modelsDir, backend: opts.threads.backend, maxLoaded: opts.maxLoaded ?? 3 })
+    runner = pool
+    memory = () => pool.memory()
+  } else {
+    const local = createModelRunner(opts)
+    runner = local
+    memory = async () => [runnerMemory(local)]
+  }
   const batcher = createMicroBatcher<Uint8Array, Float32Array>({
     maxBatch: opts.maxBatch ?? 16,
     maxDelayMs: opts.maxDelayMs ?? 5,
@@ -94,7 +103,13 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       metadata.delete(id)
       await runner.evict(id)
     },
-    tensorCounts: () => runner.tensorCounts?.() ?? Promise.resolve([tf.memory().numTensors]),
+    tensorCounts: async () => (await memory()).map((m) => m.tensors),
+    stats: async () =>
+      (await memory()).reduce((sum, m) => ({ tensors: sum.tensors + m.tensors, bytes: sum.bytes + m.bytes, loadedModels: sum.loadedModels + m.loadedModels }), {
+        tensors: 0,
+        bytes: 0,
+        loadedModels: 0,
+      }),
     close: () => runner.close(),
   }
 }

@@ -59,6 +59,8 @@ export interface TrainResult {
   trainCount: number
   valCount: number
   backend: string
+  /** Feature-cache lookups of this run; the worker process turns them into metrics. */
+  featureCache: { hits: number; misses: number }
 }
 
 /**

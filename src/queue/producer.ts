@@ -19,6 +19,8 @@ export interface TrainingQueue {
   isDatasetInUse(datasetId: string): Promise<boolean>
   /** Jobs of `owner` still queued or running. */
   countUnfinished(owner: string): Promise<number>
+  /** Jobs per BullMQ state (waiting, active, completed, failed, delayed, …), for metrics. */
+  counts(): Promise<Record<string, number>>
   ping(): Promise<void>
   close(): Promise<void>
 }
@@ -79,6 +81,7 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; lo
         const jobs = await queue.getJobs([...UNFINISHED_STATES])
         return jobs.filter((job) => job?.data.owner === owner).length
       }),
+    counts: () => call('counts', () => queue.getJobCounts()),
     ping: () => call('ping', async () => void (await connection.ping())),
     close: async () => {
       await queue.close()

@@ -89,7 +89,7 @@ test('every route the app has is either open or needs a scope, and only probes a
       .filter((m) => scopesFor(m.toUpperCase(), route.replace(/\{(\w+)\}/g, ':$1')) === undefined)
       .map((m) => `${m.toUpperCase()} ${route}`),
   )
-  expect(open.sort()).toEqual(['GET /healthz', 'GET /readyz'])
+  expect(open.sort()).toEqual(['GET /healthz', 'GET /metrics', 'GET /readyz'])
 })
 
 test('API_KEYS that are not sha256hex:scopes are a configuration error', () => {

@@ -11,7 +11,7 @@ import { loadBase } from '../../src/ml/bases.js'
 import { trainClassifier } from '../../src/ml/train-classifier.js'
 import { failureReason, type TrainModelJob, type TrainResult } from '../../src/queue/jobs.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
-import { createFeatureCache } from '../../src/storage/features.js'
+import { createFeatureCache, type FeatureCache } from '../../src/storage/features.js'
 import { dataLayout } from '../../src/storage/layout.js'
 import { createModelStore } from '../../src/storage/models.js'
 import { createProgressTracker } from '../progress.js'
@@ -25,6 +25,20 @@ const models = createModelStore(layout.models)
 const cache = createFeatureCache(layout.featureCache)
 // One backend per child process, chosen on its first job and reused by the next.
 let backend: ReturnType<typeof initBackend> | undefined
+
+/** Counts lookups for the job result: this child's own counters would die with it. */
+function countingCache(inner: FeatureCache) {
+  const counts = { hits: 0, misses: 0 }
+  const counting: FeatureCache = {
+    get: async (baseId, key) => {
+      const vec = await inner.get(baseId, key)
+      counts[vec ? 'hits' : 'misses']++
+      return vec
+    },
+    put: (baseId, key, vec) => inner.put(baseId, key, vec),
+  }
+  return { cache: counting, counts }
+}
 
 /** Bad input fails once with its code; anything else is thrown as is and retried with backoff. */
 function classify(err: unknown): unknown {
@@ -45,6 +59,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   const labels = dataset.classes.map((c) => c.name)
   const labelIndex = new Map(labels.map((name, i) => [name, i]))
   const base = await loadBase(baseModel, layout.bases)
+  const counted = countingCache(cache)
   try {
     const examples = dataset.images.map((image) => ({
       key: image.sha256,
@@ -57,7 +72,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       labels,
       examples,
       options,
-      cache,
+      cache: counted.cache,
       maxPixels: config.MAX_IMAGE_PIXELS,
       signal,
       onProgress: (p) => {
@@ -82,8 +97,8 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       outcome.model.dispose()
     }
     await report('done', 1)
-    log.info({ modelId, trainCount: outcome.trainCount, valCount: outcome.valCount, metrics: outcome.metrics }, 'model trained')
-    return { modelId, metrics: outcome.metrics, trainCount: outcome.trainCount, valCount: outcome.valCount, backend: backendName }
+    log.info({ modelId, trainCount: outcome.trainCount, valCount: outcome.valCount, featureCache: counted.counts, metrics: outcome.metrics }, 'model trained')
+    return { modelId, metrics: outcome.metrics, trainCount: outcome.trainCount, valCount: outcome.valCount, backend: backendName, featureCache: counted.counts }
   } finally {
     base.dispose()
   }

@@ -1,6 +1,17 @@
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { addExamples } from '../openapi-examples.js'
+
+declare module 'fastify' {
+  interface FastifySchema {
+    /**
+     * A request body for the OpenAPI document only, as `{ content: { <media type>: { schema } } }`: multipart and
+     * raw image bodies are read by the route itself, so a `body` schema would make Fastify validate them.
+     */
+    documentedBody?: { content: Record<string, { schema: unknown }> }
+  }
+}
 
 /**
  * The OpenAPI document is generated from the route schemas, so the contract cannot drift from the code;
@@ -14,16 +25,23 @@ export default fp(
         info: {
           title: 'imagetune',
           version: '0.1.0',
-          description: 'Upload a labelled image set, fine-tune a pretrained CNN with TensorFlow.js, serve predictions.',
+          description:
+            'Upload a labelled image set, fine-tune a pretrained CNN with TensorFlow.js, serve predictions. Every error is `{"error": {"code", "message", "details"?}}`. Send `x-request-id` to find a request in the logs, where it is `reqId` (one is generated when absent).',
         },
         tags: [
           { name: 'datasets', description: 'ImageFolder archives, validated and stored' },
           { name: 'jobs', description: 'Training jobs on the BullMQ queue' },
           { name: 'models', description: 'Trained classifiers and their files' },
           { name: 'predict', description: 'Predictions from a trained model' },
-          { name: 'ops', description: 'Health and readiness' },
+          { name: 'ops', description: 'Health, readiness and metrics' },
         ],
       },
+      transform: ({ schema, url }) => {
+        if (!schema?.documentedBody) return { schema, url }
+        const { documentedBody, ...rest } = schema
+        return { schema: { ...rest, body: documentedBody }, url }
+      },
+      transformObject: (documentObject) => ('openapiObject' in documentObject ? addExamples(documentObject.openapiObject) : documentObject.swaggerObject),
     })
   },
   { name: 'openapi' },

@@ -10,6 +10,7 @@ import type { DatasetManifest } from '../../storage/datasets.js'
 import { asStorageError } from '../../storage/storage-error.js'
 import { errorResponses, IdParamsSchema, NoContentSchema } from '../schemas/common.js'
 import { DatasetSchema, DatasetSummarySchema } from '../schemas/datasets.js'
+import { DatasetUploadSchema } from '../schemas/documented-bodies.js'
 
 /** The public view: the per-image list stays on disk, it can hold 100,000 entries. */
 function datasetView({ images: _images, ...rest }: DatasetManifest) {
@@ -33,7 +34,17 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/datasets',
-    { schema: { response: { 201: DatasetSchema, ...errorResponses } } },
+    {
+      schema: {
+        tags: ['datasets'],
+        operationId: 'createDataset',
+        summary: 'Upload an ImageFolder archive',
+        description:
+          'multipart/form-data with the archive (.zip, .tar or .tar.gz; `<class>/<image>`, optional top folder, optional `train/` + `val/` folders) in a field named `file` and an optional `name` field before it. The archive streams to disk; unreadable images are listed under `rejected`.',
+        documentedBody: DatasetUploadSchema,
+        response: { 201: DatasetSchema, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       if (!request.isMultipart()) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send multipart/form-data with the archive in a field named "file"')
@@ -91,17 +102,17 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   )
 
-  app.get('/datasets', { schema: { response: { 200: Type.Object({ datasets: Type.Array(DatasetSummarySchema) }) } } }, async () => ({
+  app.get('/datasets', { schema: { tags: ['datasets'], operationId: 'listDatasets', summary: 'List datasets', description: 'Every stored dataset, without its per-image list.', response: { 200: Type.Object({ datasets: Type.Array(DatasetSummarySchema) }) } } }, async () => ({
     datasets: await datasets.list(),
   }))
 
-  app.get('/datasets/:id', { schema: { params: IdParamsSchema, response: { 200: DatasetSchema, ...errorResponses } } }, async (request) => {
+  app.get('/datasets/:id', { schema: { tags: ['datasets'], operationId: 'getDataset', summary: 'Get a dataset', description: 'Classes with image counts, rejected files and warnings.', params: IdParamsSchema, response: { 200: DatasetSchema, ...errorResponses } } }, async (request) => {
     const manifest = await datasets.get(request.params.id)
     if (!manifest) throw new AppError('DATASET_NOT_FOUND', `no dataset ${request.params.id}`)
     return datasetView(manifest)
   })
 
-  app.delete('/datasets/:id', { schema: { params: IdParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
+  app.delete('/datasets/:id', { schema: { tags: ['datasets'], operationId: 'deleteDataset', summary: 'Delete a dataset', description: '409 DATASET_IN_USE while a queued or running job uses it.', params: IdParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
     const { id } = request.params
     if (!(await datasets.get(id))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
     if (await app.trainingQueue.isDatasetInUse(id)) throw new AppError('DATASET_IN_USE', `dataset ${id} is used by a queued or running job`)

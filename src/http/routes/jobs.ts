@@ -32,7 +32,18 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/jobs',
-    { schema: { body: CreateJobSchema, headers: IdempotencyHeadersSchema, response: { 202: JobSchema, ...errorResponses } } },
+    {
+      schema: {
+        tags: ['jobs'],
+        operationId: 'createJob',
+        summary: 'Queue a training job',
+        description:
+          'Trains a classifier head on the dataset with the chosen base model. Omitted options take the defaults shown; a random seed is recorded. A retry with the same `Idempotency-Key` answers with the first job. Poll `Location` for progress.',
+        body: CreateJobSchema,
+        headers: IdempotencyHeadersSchema,
+        response: { 202: JobSchema, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const { body } = request
       if (!(await datasets.get(body.datasetId))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${body.datasetId}`)
@@ -63,6 +74,10 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/jobs',
     {
       schema: {
+        tags: ['jobs'],
+        operationId: 'listJobs',
+        summary: 'List jobs',
+        description: 'The newest jobs first, in every state.',
         querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })) }, { additionalProperties: false }),
         response: { 200: Type.Object({ jobs: Type.Array(JobSchema) }), ...errorResponses },
       },
@@ -70,7 +85,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => ({ jobs: await trainingQueue.list(request.query.limit ?? 50) }),
   )
 
-  app.get('/jobs/:id', { schema: { params: IdParamsSchema, response: { 200: JobSchema, ...errorResponses } } }, async (request) => {
+  app.get('/jobs/:id', { schema: { tags: ['jobs'], operationId: 'getJob', summary: 'Get a job', description: 'Status, phase, progress with ETA, per-epoch history and, once completed, the model id and metrics.', params: IdParamsSchema, response: { 200: JobSchema, ...errorResponses } } }, async (request) => {
     const { id } = request.params
     const job = await trainingQueue.get(id)
     if (!job) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)

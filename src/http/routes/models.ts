@@ -50,16 +50,16 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.header('content-type', type).header('content-length', info.size).send(createReadStream(filePath))
   }
 
-  app.get('/models', { schema: { response: { 200: Type.Object({ models: Type.Array(Type.Unknown()) }) } } }, async () => ({
+  app.get('/models', { schema: { tags: ['models'], operationId: 'listModels', summary: 'List models', description: 'Every trained model with its metadata, newest first.', response: { 200: Type.Object({ models: Type.Array(Type.Unknown()) }) } } }, async () => ({
     models: await models.list(),
   }))
 
   // Static segments win over `/models/:id` in the router, so `aliases` is never taken for a model id.
-  app.get('/models/aliases', { schema: { response: { 200: AliasListSchema } } }, async () => ({
+  app.get('/models/aliases', { schema: { tags: ['models'], operationId: 'listAliases', summary: 'List model aliases', description: 'Every alias and the model id it points at.', response: { 200: AliasListSchema } } }, async () => ({
     aliases: Object.entries(await aliases.list()).map(([name, modelId]) => ({ name, modelId })),
   }))
 
-  app.get('/models/aliases/:name', { schema: { params: AliasParamsSchema, response: { 200: AliasSchema, ...errorResponses } } }, async (request) => {
+  app.get('/models/aliases/:name', { schema: { tags: ['models'], operationId: 'getAlias', summary: 'Read an alias', description: 'The model id an alias points at.', params: AliasParamsSchema, response: { 200: AliasSchema, ...errorResponses } } }, async (request) => {
     const modelId = await aliases.get(request.params.name)
     if (!modelId) throw new AppError('ALIAS_NOT_FOUND', `no alias ${request.params.name}`)
     return { name: request.params.name, modelId }
@@ -68,7 +68,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Moving `prod` to a new model is one atomic file replacement: a request resolves the old or the new id.
   app.put(
     '/models/aliases/:name',
-    { schema: { params: AliasParamsSchema, body: AliasBodySchema, response: { 200: AliasSchema, ...errorResponses } } },
+    { schema: { tags: ['models'], operationId: 'putAlias', summary: 'Point an alias at a model', description: 'Creates or moves the alias in one atomic step: a concurrent `/predict?model=<alias>` resolves the old or the new model, never neither.', params: AliasParamsSchema, body: AliasBodySchema, response: { 200: AliasSchema, ...errorResponses } } },
     async (request) => {
       await metadataOr404(request.body.modelId)
       await aliases.set(request.params.name, request.body.modelId)
@@ -76,25 +76,25 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   )
 
-  app.delete('/models/aliases/:name', { schema: { params: AliasParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
+  app.delete('/models/aliases/:name', { schema: { tags: ['models'], operationId: 'deleteAlias', summary: 'Delete an alias', description: 'The model itself stays.', params: AliasParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
     if (!(await aliases.remove(request.params.name))) throw new AppError('ALIAS_NOT_FOUND', `no alias ${request.params.name}`)
     return reply.code(204).send(null)
   })
 
-  app.get('/models/:id', { schema: { params: IdParamsSchema, response: { 200: Type.Unknown(), ...errorResponses } } }, async (request) =>
+  app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix) and training history.', params: IdParamsSchema, response: { 200: Type.Unknown(), ...errorResponses } } }, async (request) =>
     metadataOr404(request.params.id),
   )
 
   // Loadable straight from a browser: tf.loadLayersModel('http://host/models/ID/model.json').
-  app.get('/models/:id/model.json', { schema: { params: IdParamsSchema } }, async (request, reply) =>
+  app.get('/models/:id/model.json', { schema: { tags: ['models'], operationId: 'getModelJson', summary: 'The tfjs model topology', description: 'A LayersModel `model.json` whose weights are fetched from the same folder: `tf.loadLayersModel(url)` works as is. Strong ETag; `If-None-Match` answers 304.', params: IdParamsSchema, response: { 200: { description: 'tfjs LayersModel topology and weights manifest', content: { 'application/json': { schema: Type.Unknown() } } }, 404: errorResponses[404] } } }, async (request, reply) =>
     sendModelFile(request, reply, request.params.id, 'model.json', 'application/json'),
   )
 
-  app.get('/models/:id/:file', { schema: { params: Type.Object({ id: IdSchema, file: WEIGHT_FILE }) } }, async (request, reply) =>
+  app.get('/models/:id/:file', { schema: { tags: ['models'], operationId: 'getModelWeights', summary: 'A weights file of the model', description: 'Binary float32 weights named in model.json. Strong ETag; `If-None-Match` answers 304.', params: Type.Object({ id: IdSchema, file: WEIGHT_FILE }), response: { 200: { description: 'float32 weights, little-endian', content: { 'application/octet-stream': { schema: Type.Unknown() } } }, 400: errorResponses[400], 404: errorResponses[404] } } }, async (request, reply) =>
     sendModelFile(request, reply, request.params.id, request.params.file, 'application/octet-stream'),
   )
 
-  app.delete('/models/:id', { schema: { params: IdParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
+  app.delete('/models/:id', { schema: { tags: ['models'], operationId: 'deleteModel', summary: 'Delete a model', description: 'Removes the stored files and drops the model from every prediction thread.', params: IdParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
     await metadataOr404(request.params.id)
     await predictor.evict(request.params.id)
     await models.remove(request.params.id)

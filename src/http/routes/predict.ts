@@ -7,6 +7,7 @@ import { fetchImage } from '../fetch-image.js'
 import { errorResponses } from '../schemas/common.js'
 import { PredictJsonBodySchema, PredictQuerySchema, PredictResponseSchema, PredictUrlQuerySchema } from '../schemas/predict.js'
 import { parseAllowList, systemResolver } from '../ssrf-guard.js'
+import { PredictBodySchema } from '../schemas/documented-bodies.js'
 
 const DEFAULT_TOP_K = 3
 /** Room for the JSON around base64 images. */
@@ -38,13 +39,24 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const modelId = await aliases.resolve(model)
     const results = await predictor.predict(modelId, images, query.topK ?? DEFAULT_TOP_K, query.threshold ?? 0)
     const latencyMs = Math.round((performance.now() - started) * 10) / 10
+    app.metrics.predictDuration.observe(latencyMs / 1000)
+    app.metrics.predictBatch.observe(images.length)
     if (results.length === 1) return { model: modelId, predictions: results[0] ?? [], latencyMs }
     return { model: modelId, results: results.map((predictions) => ({ predictions })), latencyMs }
   }
 
   app.get(
     '/predict',
-    { schema: { querystring: PredictUrlQuerySchema, response: { 200: PredictResponseSchema, ...errorResponses } } },
+    {
+      schema: {
+        tags: ['predict'],
+        operationId: 'predictUrl',
+        summary: 'Classify an image by URL',
+        description: 'The service fetches the image (http/https, size-limited, private and metadata addresses refused unless allow-listed) and answers the top-K labels.',
+        querystring: PredictUrlQuerySchema,
+        response: { 200: PredictResponseSchema, ...errorResponses },
+      },
+    },
     async (request) => {
       const started = performance.now()
       const image = await fetchImage(request.query.url, { ...urlCheck, maxBytes: config.MAX_IMAGE_BYTES })
@@ -58,8 +70,15 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Base64 in JSON takes 4/3 of the bytes; each image is still held to MAX_IMAGE_BYTES once decoded.
       bodyLimit: Math.ceil((config.MAX_IMAGE_BYTES * 4) / 3) + JSON_OVERHEAD_BYTES,
       schema: {
+        tags: ['predict'],
+        operationId: 'predict',
+        summary: 'Classify uploaded images',
+        description:
+          'One image as the raw body (`image/jpeg`, `image/png`, `image/webp`) answers `predictions`; multipart with one or more `image` parts, or JSON `{"images": ["<base64>", …]}`, answers `results`, one per image in order (one image answers `predictions`).',
         querystring: PredictQuerySchema,
+        // Fastify validates only the JSON form; the document lists every form.
         body: { content: { 'application/json': { schema: PredictJsonBodySchema } } },
+        documentedBody: { content: { ...PredictBodySchema.content, 'application/json': { schema: PredictJsonBodySchema } } },
         response: { 200: PredictResponseSchema, ...errorResponses },
       },
     },

@@ -8,19 +8,23 @@ export const ErrorSchema = Type.Object({
 export const IdSchema = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' })
 export const IdParamsSchema = Type.Object({ id: IdSchema })
 
-/** Error responses every route may give. */
-export const NoContentSchema = Type.Null()
+export const NoContentSchema = Type.Null({ description: 'No content' })
 
+/** The error body under a description of when that status happens; the codes are those of src/errors.ts. */
+const errorResponse = (description: string) => Type.Object(ErrorSchema.properties, { description })
+
+/** Error responses every route may give. */
 export const errorResponses = {
-  400: ErrorSchema,
-  401: ErrorSchema,
-  403: ErrorSchema,
-  404: ErrorSchema,
-  409: ErrorSchema,
-  413: ErrorSchema,
-  415: ErrorSchema,
-  422: ErrorSchema,
-  429: ErrorSchema,
-  503: ErrorSchema,
-  507: ErrorSchema,
+  400: errorResponse('Bad input (VALIDATION, IMAGE_INVALID, ARCHIVE_INVALID, DATASET_INVALID, TOO_FEW_CLASSES)'),
+  401: errorResponse('No valid API key (UNAUTHORIZED)'),
+  403: errorResponse('The key lacks the scope, or the URL points at a forbidden address (FORBIDDEN, URL_FORBIDDEN)'),
+  404: errorResponse('No such resource (NOT_FOUND, DATASET_NOT_FOUND, JOB_NOT_FOUND, MODEL_NOT_FOUND, ALIAS_NOT_FOUND)'),
+  409: errorResponse('Conflicts with the resource state (DATASET_IN_USE, JOB_FINISHED, JOB_CANCELLED, MODEL_NOT_READY)'),
+  413: errorResponse('Body over a size limit (PAYLOAD_TOO_LARGE, IMAGE_TOO_LARGE); details name the limit'),
+  415: errorResponse('Content type not accepted (UNSUPPORTED_MEDIA_TYPE)'),
+  422: errorResponse('Well-formed but unusable input (IMAGE_FETCH_FAILED, BASE_MODEL_INVALID)'),
+  429: errorResponse('Over a rate or concurrency limit (RATE_LIMITED, TOO_MANY_UPLOADS, TOO_MANY_QUEUED_JOBS)'),
+  500: errorResponse('Unexpected failure (INTERNAL); the log has the details under the request id'),
+  503: errorResponse('A dependency is down (QUEUE_UNAVAILABLE)'),
+  507: errorResponse('DATA_DIR is full or unwritable (STORAGE_UNAVAILABLE)'),
 }

@@ -1,0 +1,156 @@
+/** The parts of an OpenAPI 3.1 document this module touches. */
+interface Media {
+  example?: unknown
+}
+interface Operation {
+  operationId?: string
+  requestBody?: { content?: Record<string, Media> }
+  responses?: Record<string, { content?: Record<string, Media> }>
+}
+type Paths = Record<string, Partial<Record<string, Operation>> | undefined>
+
+/**
+ * Examples for the OpenAPI document, by operationId: `request` for the JSON request body, `response` for the
+ * success response. They are kept apart from the TypeBox schemas (which validate and serialise) and checked
+ * against those schemas by test/http/openapi.test.ts, so an example cannot drift from the contract.
+ */
+const DATASET_ID = '6f1c2d3e-8a4b-4c5d-9e6f-0a1b2c3d4e5f'
+const JOB_ID = '0b9e8d7c-6a5b-4c3d-8e2f-1a0b9c8d7e6f'
+const MODEL_ID = 'a3b2c1d0-e9f8-4a7b-8c6d-5e4f3a2b1c0d'
+
+const dataset = {
+  id: DATASET_ID,
+  name: 'flowers',
+  createdAt: '2026-11-28T10:15:00.000Z',
+  imageCount: 3670,
+  hasSplit: false,
+  classes: [
+    { name: 'daisy', count: 633 },
+    { name: 'roses', count: 641 },
+    { name: 'tulips', count: 799 },
+  ],
+  warnings: [],
+}
+
+const options = { epochs: 20, batchSize: 32, learningRate: 0.001, validationSplit: 0.2, seed: 7 }
+const epoch = { epoch: 12, loss: 0.231, accuracy: 0.927, valLoss: 0.284, valAccuracy: 0.905, seconds: 0.41 }
+const job = {
+  id: JOB_ID,
+  status: 'active',
+  phase: 'training',
+  progress: { epoch: 12, epochs: 20, percent: 83.2, etaSeconds: 4 },
+  history: [epoch],
+  datasetId: DATASET_ID,
+  baseModel: 'mobilenet_v2',
+  options,
+  attempts: 0,
+  queuedAt: '2026-11-28T10:16:00.000Z',
+  startedAt: '2026-11-28T10:16:01.000Z',
+  finishedAt: null,
+}
+const metrics = {
+  count: 734,
+  accuracy: 0.905,
+  labels: ['daisy', 'roses', 'tulips'],
+  perClass: [
+    { label: 'daisy', precision: 0.93, recall: 0.91, f1: 0.92, support: 127, predicted: 124 },
+    { label: 'roses', precision: 0.88, recall: 0.9, f1: 0.89, support: 128, predicted: 131 },
+    { label: 'tulips', precision: 0.9, recall: 0.9, f1: 0.9, support: 160, predicted: 160 },
+  ],
+  confusionMatrix: [
+    [116, 6, 5],
+    [5, 115, 8],
+    [3, 10, 147],
+  ],
+}
+const model = {
+  id: MODEL_ID,
+  createdAt: '2026-11-28T10:16:30.000Z',
+  labels: metrics.labels,
+  base: { id: 'mobilenet_v2', inputSize: 224, preprocessing: 'unit' },
+  metrics,
+  history: [epoch],
+  jobId: JOB_ID,
+  datasetId: DATASET_ID,
+}
+const predictions = [
+  { label: 'tulips', score: 0.91 },
+  { label: 'roses', score: 0.07 },
+  { label: 'daisy', score: 0.02 },
+]
+
+/** `request`: the JSON request body; `response`: the success body; `responses`: bodies of other statuses. */
+export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: unknown; responses?: Record<string, unknown> }> = {
+  createDataset: { response: { ...dataset, rejected: [{ path: 'roses/notes.txt', reason: 'not an image' }] } },
+  listDatasets: { response: { datasets: [dataset] } },
+  getDataset: { response: { ...dataset, rejected: [] } },
+  deleteDataset: {},
+  createJob: { request: { datasetId: DATASET_ID, epochs: 20, seed: 7 }, response: { ...job, status: 'queued', phase: 'queued', progress: { epoch: 0, epochs: 20, percent: 0, etaSeconds: null }, history: [], startedAt: null } },
+  listJobs: { response: { jobs: [job] } },
+  getJob: { response: job },
+  listModels: { response: { models: [model] } },
+  getModel: { response: model },
+  getModelJson: {
+    response: {
+      format: 'layers-model',
+      generatedBy: 'TensorFlow.js tfjs-layers v4.22.0',
+      modelTopology: { class_name: 'Model', config: { name: 'classifier', layers: [] } },
+      weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'head/kernel', shape: [1280, 3], dtype: 'float32' }] }],
+    },
+  },
+  getModelWeights: {},
+  deleteModel: {},
+  listAliases: { response: { aliases: [{ name: 'prod', modelId: MODEL_ID }] } },
+  getAlias: { response: { name: 'prod', modelId: MODEL_ID } },
+  putAlias: { request: { modelId: MODEL_ID }, response: { name: 'prod', modelId: MODEL_ID } },
+  deleteAlias: {},
+  predictUrl: { response: { model: MODEL_ID, predictions, latencyMs: 38.5 } },
+  predict: { response: { model: MODEL_ID, results: [{ predictions }, { predictions: predictions.slice().reverse() }], latencyMs: 61.2 } },
+  health: { response: { status: 'ok' } },
+  ready: {
+    response: { status: 'ready', checks: { redis: 'ok', storage: 'ok' } },
+    responses: { '503': { status: 'unavailable', checks: { redis: 'connect ECONNREFUSED 127.0.0.1:6379', storage: 'ok' } } },
+  },
+  metrics: {},
+}
+
+/** One error body per status, with a code that status really carries. */
+const ERROR_EXAMPLES: Record<string, { code: string; message: string }> = {
+  '400': { code: 'VALIDATION', message: "body must have required property 'datasetId'" },
+  '401': { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <API key>' },
+  '403': { code: 'FORBIDDEN', message: "this API key lacks the 'train' scope" },
+  '404': { code: 'DATASET_NOT_FOUND', message: `no dataset ${DATASET_ID}` },
+  '409': { code: 'DATASET_IN_USE', message: `dataset ${DATASET_ID} is used by a queued or running job` },
+  '413': { code: 'PAYLOAD_TOO_LARGE', message: 'upload exceeds 2147483648 bytes' },
+  '415': { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send multipart/form-data with the archive in a field named "file"' },
+  '422': { code: 'IMAGE_FETCH_FAILED', message: 'the image URL answered 404' },
+  '429': { code: 'RATE_LIMITED', message: 'more than 600 requests a minute for this key; retry in 12 s' },
+  '500': { code: 'INTERNAL', message: 'Internal Server Error' },
+  '503': { code: 'QUEUE_UNAVAILABLE', message: 'the job queue is unavailable: connect ECONNREFUSED 127.0.0.1:6379' },
+  '507': { code: 'STORAGE_UNAVAILABLE', message: 'DATA_DIR is full (ENOSPC)' },
+}
+
+const JSON_TYPE = 'application/json'
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const
+
+/** Puts each operation's examples into its JSON request body and responses. */
+export function addExamples<T extends { paths?: unknown }>(doc: T): T {
+  for (const item of Object.values((doc.paths ?? {}) as Paths)) {
+    for (const method of METHODS) {
+      const operation = item?.[method]
+      if (!operation?.operationId) continue
+      const examples = OPERATION_EXAMPLES[operation.operationId]
+      const requestMedia = operation.requestBody?.content?.[JSON_TYPE]
+      if (requestMedia && examples?.request !== undefined) requestMedia.example = examples.request
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        const media = response.content?.[JSON_TYPE]
+        if (!media) continue
+        const error = ERROR_EXAMPLES[status]
+        if (examples?.responses?.[status] !== undefined) media.example = examples.responses[status]
+        else if (status.startsWith('2') && examples?.response !== undefined) media.example = examples.response
+        else if (error) media.example = { error }
+      }
+    }
+  }
+  return doc
+}

@@ -1,0 +1,94 @@
+/**
+ * `docker compose config` needs the compose plugin, which this CI lacks; this checks the same things a person
+ * would: the services, their images' build targets, the shared volume, health checks, AOF, the GPU reservation,
+ * and that every environment block is a configuration loadConfig accepts.
+ */
+import { readFile } from 'node:fs/promises'
+import { parse } from 'yaml'
+import { loadConfig } from '../../src/config.js'
+
+interface Service {
+  image?: string
+  build?: { context: string; target: string }
+  command?: string[]
+  environment?: Record<string, string>
+  volumes?: string[]
+  ports?: string[]
+  profiles?: string[]
+  depends_on?: Record<string, { condition: string }>
+  healthcheck?: { test: string[]; interval: string; timeout: string; retries: number }
+  deploy?: { resources: { reservations: { devices: { driver: string; count: number; capabilities: string[] }[] } } }
+}
+
+let compose: { services: Record<string, Service>; volumes: Record<string, unknown> }
+let dockerfile: string
+
+beforeAll(async () => {
+  compose = parse(await readFile(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), { merge: true })
+  dockerfile = await readFile(new URL('../../Dockerfile', import.meta.url), 'utf8')
+})
+
+/** The names of `FROM … AS <name>` stages, with their base image. */
+function stages(): Map<string, string> {
+  return new Map([...dockerfile.matchAll(/^FROM\s+(\S+)\s+AS\s+(\S+)$/gm)].map((m) => [m[2]!, m[1]!]))
+}
+
+test('redis, the api and a GPU worker run by default; the CPU worker is a profile', () => {
+  expect(Object.keys(compose.services).sort()).toEqual(['api', 'redis', 'worker-cpu', 'worker-gpu'])
+  expect(compose.services['worker-cpu']!.profiles).toEqual(['cpu'])
+  for (const name of ['redis', 'api', 'worker-gpu']) expect(compose.services[name]!.profiles).toBeUndefined()
+  expect(compose.services.api!.ports).toEqual(['3000:3000'])
+})
+
+test('redis persists with an append-only file on its own volume', () => {
+  const redis = compose.services.redis!
+  expect(redis.command?.join(' ')).toMatch(/--appendonly yes/)
+  expect(redis.volumes).toEqual(['redis-data:/data'])
+})
+
+test('api and workers build Dockerfile targets, share DATA_DIR on one volume and wait for a healthy redis', () => {
+  const targets = stages()
+  for (const name of ['api', 'worker-gpu', 'worker-cpu']) {
+    const service = compose.services[name]!
+    expect(targets.has(service.build!.target)).toBe(true)
+    expect(service.environment?.DATA_DIR).toBe('/data')
+    expect(service.volumes).toEqual(['imagetune-data:/data'])
+    expect(service.depends_on).toEqual({ redis: { condition: 'service_healthy' } })
+    expect(service.environment?.REDIS_URL).toBe('redis://redis:6379')
+  }
+  expect(compose.services.api!.environment?.EMBEDDED_WORKER).toBe('false')
+  // Every named volume a service mounts is declared.
+  const mounted = Object.values(compose.services).flatMap((s) => (s.volumes ?? []).map((v) => v.split(':')[0]!))
+  for (const volume of mounted) expect(Object.keys(compose.volumes)).toContain(volume)
+})
+
+test('every service has a health check, and the workers check their metrics port', () => {
+  for (const [name, service] of Object.entries(compose.services)) {
+    expect({ name, test: service.healthcheck?.test?.[0] }).toEqual({ name, test: 'CMD' })
+    expect(service.healthcheck!.retries).toBeGreaterThan(0)
+  }
+  for (const name of ['worker-gpu', 'worker-cpu']) {
+    const service = compose.services[name]!
+    expect(service.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${service.environment!.WORKER_METRICS_PORT}/metrics`)
+  }
+  expect(compose.services.api!.healthcheck!.test.join(' ')).toContain('/readyz')
+})
+
+test('the GPU worker reserves one NVIDIA GPU and uses the tensorflow backend on a CUDA 11.2 + cuDNN 8 image', () => {
+  const gpu = compose.services['worker-gpu']!
+  expect(gpu.deploy?.resources.reservations.devices).toEqual([{ driver: 'nvidia', count: 1, capabilities: ['gpu'] }])
+  expect(gpu.environment?.IMAGETUNE_BACKEND).toBe('tensorflow')
+  expect(stages().get(gpu.build!.target)).toMatch(/^nvidia\/cuda:11\.2\.\d+-cudnn8-runtime-/)
+  expect(stages().get('api')).toBe('${NODE_IMAGE}')
+  expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-[a-z]+-slim$/m)
+  expect(compose.services['worker-cpu']!.deploy).toBeUndefined()
+})
+
+test('every environment block is a configuration the service accepts', () => {
+  for (const [name, service] of Object.entries(compose.services)) {
+    if (!service.environment) continue
+    const config = loadConfig(service.environment) as Record<string, unknown>
+    // A misspelt key would be ignored by loadConfig and silently take its default.
+    for (const key of Object.keys(service.environment)) expect({ name, key, known: key in config }).toEqual({ name, key, known: true })
+  }
+})
