@@ -67,7 +67,7 @@ export async function extractFeatures(base: Base, items: FeatureItem[], opts: Ex
     next = b + 1 < batches.length ? decode(batches[b + 1]!) : undefined
     next?.catch(() => {}) // surfaced when awaited; avoids an unhandled rejection if this batch throws first
     const batch = batches[b]!
-    const embedded = tf.tidy(() => base.trunk.predict(toInputTensor(pixels, base.inputSize, base.preprocessing)) as tf.Tensor2D)
+    const embedded = tf.tidy(() => base.embed(toInputTensor(pixels, base.inputSize, base.preprocessing)))
     let flat: Float32Array
     try {
       flat = (await embedded.data()) as Float32Array
