@@ -27,6 +27,11 @@ const ConfigSchema = Type.Object({
   EMBEDDED_WORKER: Type.Boolean({ default: true }),
   /** Training jobs one worker process runs at once; a GPU worker runs one. */
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  /**
+   * Worker threads for feature extraction on the wasm backend, each with its own wasm heap (~0.4 GB for
+   * MobileNetV2); 0 means one per core, 1 extracts in the job's own thread.
+   */
+  EXTRACT_THREADS: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
 })
 
 export type Config = Readonly<Static<typeof ConfigSchema>>

@@ -7,7 +7,9 @@ import { loadConfig } from '../../src/config.js'
 import { AppError } from '../../src/errors.js'
 import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
-import { loadBase } from '../../src/ml/bases.js'
+import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '../../src/ml/bases.js'
+import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
+import { embedHere } from '../../src/ml/features.js'
 import { trainClassifier } from '../../src/ml/train-classifier.js'
 import { failureReason, type TrainModelJob, type TrainResult } from '../../src/queue/jobs.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
@@ -16,6 +18,7 @@ import { dataLayout } from '../../src/storage/layout.js'
 import { createModelStore } from '../../src/storage/models.js'
 import { createProgressTracker } from '../progress.js'
 import { readFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 
 const config = loadConfig()
 const logger = createLogger(config.LOG_LEVEL, 'train-processor')
@@ -25,6 +28,38 @@ const models = createModelStore(layout.models)
 const cache = createFeatureCache(layout.featureCache)
 // One backend per child process, chosen on its first job and reused by the next.
 let backend: ReturnType<typeof initBackend> | undefined
+// Bundled bases never change: loaded once per child process and kept for its next jobs.
+const builtinBases = new Map<string, Promise<Base>>()
+// Extraction threads per base, started on the first job that misses the cache and kept for the next.
+const pools = new Map<string, Promise<FeaturePool | undefined>>()
+
+function baseFor(ref: BaseModelRef): Promise<Base> {
+  if (!isBuiltinBase(ref)) return loadBase(ref, layout.bases)
+  let base = builtinBases.get(ref)
+  if (!base) {
+    base = loadBase(ref, layout.bases)
+    base.catch(() => builtinBases.delete(ref))
+    builtinBases.set(ref, base)
+  }
+  return base
+}
+
+/** A feature pool for this base on wasm with more than one thread; undefined (extract here) otherwise. */
+function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<FeaturePool | undefined> {
+  const threads = config.EXTRACT_THREADS || availableParallelism()
+  if (backendName !== 'wasm' || threads < 2) return Promise.resolve(undefined)
+  const key = baseId(ref)
+  let pool = pools.get(key)
+  if (!pool) {
+    pool = createFeaturePool({ base: ref, basesDir: layout.bases, threads }).catch((err: unknown) => {
+      log.warn({ err }, 'feature threads failed to start; extracting in the job thread')
+      pools.delete(key)
+      return undefined
+    })
+    pools.set(key, pool)
+  }
+  return pool
+}
 
 /** Bad input fails once with its code; anything else is thrown as is and retried with backoff. */
 function classify(err: unknown): unknown {
@@ -44,7 +79,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist (deleted?)`)
   const labels = dataset.classes.map((c) => c.name)
   const labelIndex = new Map(labels.map((name, i) => [name, i]))
-  const base = await loadBase(baseModel, layout.bases)
+  const base = await baseFor(baseModel)
   try {
     const examples = dataset.images.map((image) => ({
       key: image.sha256,
@@ -59,6 +94,15 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       options,
       cache,
       maxPixels: config.MAX_IMAGE_PIXELS,
+      embed: async (pixels) => {
+        const pool = await poolFor(baseModel, backendName, log)
+        if (!pool) return embedHere(base, pixels)
+        return pool.embed(pixels).catch((err: unknown) => {
+          pools.delete(baseId(baseModel)) // a dead thread: the next job starts fresh ones; this one is retried
+          void pool.close()
+          throw err
+        })
+      },
       signal,
       onProgress: (p) => {
         void report(p.phase, p.percent / 100, p.log)
@@ -82,10 +126,10 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       outcome.model.dispose()
     }
     await report('done', 1)
-    log.info({ modelId, trainCount: outcome.trainCount, valCount: outcome.valCount, metrics: outcome.metrics }, 'model trained')
+    log.info({ modelId, trainCount: outcome.trainCount, valCount: outcome.valCount, metrics: outcome.metrics, timings: outcome.timings }, 'model trained')
     return { modelId, metrics: outcome.metrics, trainCount: outcome.trainCount, valCount: outcome.valCount, backend: backendName }
   } finally {
-    base.dispose()
+    if (!isBuiltinBase(baseModel)) base.dispose()
   }
 }
 
