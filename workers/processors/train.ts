@@ -30,7 +30,7 @@ const cache = createFeatureCache(layout.featureCache)
 let backend: ReturnType<typeof initBackend> | undefined
 // Bundled bases never change: loaded once per child process and kept for its next jobs.
 const builtinBases = new Map<string, Promise<Base>>()
-// Extraction threads per base, started on the first job that misses the cache and kept for the next.
+// Extraction threads for the last base used, started with its first job and kept for the next.
 const pools = new Map<string, Promise<FeaturePool | undefined>>()
 
 function baseFor(ref: BaseModelRef): Promise<Base> {
@@ -49,6 +49,12 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
   const threads = config.EXTRACT_THREADS || availableParallelism()
   if (backendName !== 'wasm' || threads < 2) return Promise.resolve(undefined)
   const key = baseId(ref)
+  // One pool per child (a child runs one job at a time): another base's threads and heaps go first.
+  for (const [other, stale] of pools) {
+    if (other === key) continue
+    pools.delete(other)
+    void stale.then((p) => p?.close())
+  }
   let pool = pools.get(key)
   if (!pool) {
     pool = createFeaturePool({ base: ref, basesDir: layout.bases, threads }).catch((err: unknown) => {
@@ -79,6 +85,8 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist (deleted?)`)
   const labels = dataset.classes.map((c) => c.name)
   const labelIndex = new Map(labels.map((name, i) => [name, i]))
+  // Threads start (once per child process) while the base loads: their start-up is off the critical path.
+  const pool = poolFor(baseModel, backendName, log)
   const base = await baseFor(baseModel)
   try {
     const examples = dataset.images.map((image) => ({
@@ -95,11 +103,11 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       cache,
       maxPixels: config.MAX_IMAGE_PIXELS,
       embed: async (pixels) => {
-        const pool = await poolFor(baseModel, backendName, log)
-        if (!pool) return embedHere(base, pixels)
-        return pool.embed(pixels).catch((err: unknown) => {
+        const threads = await pool
+        if (!threads) return embedHere(base, pixels)
+        return threads.embed(pixels).catch((err: unknown) => {
           pools.delete(baseId(baseModel)) // a dead thread: the next job starts fresh ones; this one is retried
-          void pool.close()
+          void threads.close()
           throw err
         })
       },
