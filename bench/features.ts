@@ -2,7 +2,8 @@
  * bench/features: images/s of our MobileNetV2 feature extraction (decode with sharp + fused trunk on the
  * feature pool, as a job runs it, cache writes included) against PyTorch's torchvision mobilenet_v2 (random
  * weights: speed only; PIL decode + resize + crop, `model.features` + global average pool, all cores) on the
- * same images at the same batch size, alternating twice so both see the same machine load.
+ * same images at the same batch size, alternating twice so both see the same machine load: all cores on each
+ * side, then one thread on each side (our job thread alone against `torch.set_num_threads(1)`).
  * Prints ONE JSON line. Run: `npx tsx bench/features.ts`. Installs python3-torch + python3-torchvision with
  * apt-get when missing (a large download, once). Images: /tmp/benchsets/twemoji-groups when present, else generated.
  */
@@ -20,17 +21,19 @@ import { extractFeatures } from '../src/ml/features.js'
 import { createFeatureCache } from '../src/storage/features.js'
 
 const SET = '/tmp/benchsets/twemoji-groups'
-const IMAGES = 192
+const IMAGES = 128
 const BATCH = 32
 const ROUNDS = 2
+/** Debian's interpreter, the one apt's python3-torch installs into (a pyenv `python3` on PATH would not see it). */
+const PYTHON = '/usr/bin/python3'
 
 const TORCH_SCRIPT = String.raw`
 import json, os, sys, time
 import torch, torchvision
 from PIL import Image
 from torchvision import transforms
-files, batch = json.loads(sys.argv[1]), int(sys.argv[2])
-torch.set_num_threads(os.cpu_count())
+files, batch, threads = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+torch.set_num_threads(threads)
 model = torchvision.models.mobilenet_v2(weights=None).eval()
 prep = transforms.Compose([transforms.Resize(224), transforms.CenterCrop(224), transforms.ToTensor()])
 def embed(x):
@@ -46,7 +49,7 @@ print(json.dumps({"seconds": seconds, "dim": int(out.shape[1]), "torch": torch._
 `
 
 function ensureTorch(): void {
-  const probe = spawnSync('python3', ['-c', 'import torch, torchvision'], { stdio: 'ignore' })
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'ignore' })
   if (probe.status === 0) return
   const sudo = process.getuid?.() === 0 ? [] : ['sudo']
   const run = (args: string[]) => execFileSync(sudo.length ? 'sudo' : args[0]!, sudo.length ? args : args.slice(1), { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
@@ -82,33 +85,39 @@ try {
   const base = await loadBase('mobilenet_v2', basesDir)
   const pool = await createFeaturePool({ base: 'mobilenet_v2', basesDir })
 
-  /** One pass over every image with an empty cache, as a cold job extracts. */
-  const ours = async (round: number) => {
-    const cache = createFeatureCache(path.join(tmp, `cache-${round}`))
+  /** One pass over every image with an empty cache, as a cold job extracts: on the pool, or on this thread alone. */
+  let pass = 0
+  const oursPass = async (threaded: boolean) => {
+    const cache = createFeatureCache(path.join(tmp, `cache-${pass++}`))
     const items = bytes.map((b) => ({ key: createHash('sha256').update(b).digest('hex'), read: async () => b }))
     const t = performance.now()
-    await extractFeatures(base, items, { cache, maxPixels: 50_000_000, batchSize: BATCH, embed: pool.embed })
+    await extractFeatures(base, items, { cache, maxPixels: 50_000_000, batchSize: BATCH, ...(threaded ? { embed: pool.embed } : {}) })
     return (performance.now() - t) / 1000
   }
-  const torch = () => {
-    const out = execFileSync('python3', ['-c', TORCH_SCRIPT, JSON.stringify(files), String(BATCH)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  const torch = (threads: number) => {
+    const out = execFileSync(PYTHON, ['-c', TORCH_SCRIPT, JSON.stringify(files), String(BATCH), String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
     return JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; dim: number; torch: string; threads: number }
   }
 
   await pool.embed((await Promise.all(bytes.slice(0, BATCH).map((b) => sharp(b).resize(224, 224).removeAlpha().raw().toBuffer()))).map((b) => new Uint8Array(b))) // warm-up: heaps grown
-  const rounds: { torchImagesPerSecond: number; oursImagesPerSecond: number }[] = []
+  // All cores each side, then one thread each side (per-core speed: less skewed by other load on the machine).
+  const rounds: { ours: number; torch: number; ours1: number; torch1: number }[] = []
   let torchInfo: ReturnType<typeof torch> | undefined
   for (let r = 0; r < ROUNDS; r++) {
-    torchInfo = torch()
-    const s = await ours(r)
-    rounds.push({ torchImagesPerSecond: IMAGES / torchInfo.seconds, oursImagesPerSecond: IMAGES / s })
+    torchInfo = torch(os.availableParallelism())
+    const ours = IMAGES / (await oursPass(true))
+    const torch1 = IMAGES / torch(1).seconds
+    const ours1 = IMAGES / (await oursPass(false))
+    rounds.push({ ours, torch: IMAGES / torchInfo.seconds, ours1, torch1 })
   }
   await pool.close()
   base.dispose()
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
   const round = (x: number) => Math.round(x * 100) / 100
-  const oursRate = mean(rounds.map((r) => r.oursImagesPerSecond))
-  const torchRate = mean(rounds.map((r) => r.torchImagesPerSecond))
+  const oursRate = mean(rounds.map((r) => r.ours))
+  const torchRate = mean(rounds.map((r) => r.torch))
+  const ours1 = mean(rounds.map((r) => r.ours1))
+  const torch1 = mean(rounds.map((r) => r.torch1))
   console.log(
     JSON.stringify({
       bench: 'features',
@@ -117,7 +126,8 @@ try {
       oursImagesPerSecond: round(oursRate),
       torchImagesPerSecond: round(torchRate),
       ratio: round(oursRate / torchRate),
-      rounds: rounds.map((r) => ({ ours: round(r.oursImagesPerSecond), torch: round(r.torchImagesPerSecond), ratio: round(r.oursImagesPerSecond / r.torchImagesPerSecond) })),
+      oneThread: { oursImagesPerSecond: round(ours1), torchImagesPerSecond: round(torch1), ratio: round(ours1 / torch1) },
+      rounds: rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v)]))),
       ours: { backend: backend.reason, threads: pool.threads },
       torch: { version: torchInfo?.torch, threads: torchInfo?.threads },
       cores: os.availableParallelism(),
