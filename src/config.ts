@@ -68,6 +68,11 @@ const ConfigSchema = Type.Object({
   PREDICT_URL_ALLOWLIST: Type.String({ default: '' }),
   /** Port of a standalone worker's `GET /metrics` (on HOST); 0 serves none. The API serves its own on PORT. */
   WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
+  /**
+   * Worker threads for feature extraction on the wasm backend, each with its own wasm heap (~0.4 GB for
+   * MobileNetV2); 0 means one per core, 1 extracts in the job's own thread.
+   */
+  EXTRACT_THREADS: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
 })
 
 export type Config = Readonly<Static<typeof ConfigSchema>>

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
 import { publishDir, writeFileAtomic, writeJsonAtomic } from '../storage/atomic.js'
 import { safeJoin } from '../storage/layout.js'
+import { compileFastTrunk } from './fast-trunk.js'
 import { MODEL_FILE, WEIGHTS_FILE, fileLoadHandler } from './file-io.js'
 import type { Preprocessing } from './image.js'
 
@@ -32,6 +33,11 @@ export interface Base {
   featureLayer: string
   /** Frozen: image `[n, inputSize, inputSize, 3]` (preprocessed) → features `[n, featureSize]`. */
   trunk: tf.LayersModel
+  /**
+   * The trunk's forward pass, `[n, inputSize, inputSize, 3]` → `[n, featureSize]`: on fused ops (see
+   * `compileFastTrunk`) when the trunk is made of layers it knows, else `trunk.predict`. The caller disposes the result.
+   */
+  embed(x: tf.Tensor4D): tf.Tensor2D
   dispose(): void
 }
 
@@ -137,8 +143,10 @@ function cut(
   }
   const trunk = tf.model({ inputs: full.inputs, outputs: output, name: `${id}_trunk` })
   for (const l of trunk.layers) l.trainable = false
+  const fast = compileFastTrunk(trunk)
+  const embed = 'trunk' in fast ? (x: tf.Tensor4D) => fast.trunk.predict(x) as tf.Tensor2D : (x: tf.Tensor4D) => trunk.predict(x) as tf.Tensor2D
   tf.tidy(() => {
-    trunk.predict(tf.zeros([1, inputSize, inputSize, 3])) // warm-up: kernels compiled, heap grown
+    embed(tf.zeros([1, inputSize, inputSize, 3])) // warm-up: kernels compiled, heap grown
   })
   let disposed = false
   return {
@@ -148,9 +156,11 @@ function cut(
     preprocessing: declared.preprocessing,
     featureLayer: layerName,
     trunk,
+    embed,
     dispose() {
       if (disposed) return
       disposed = true
+      if ('trunk' in fast) fast.trunk.dispose()
       // The trunk shares the full model's layers; disposing the full model frees every weight exactly once.
       full.dispose()
     },

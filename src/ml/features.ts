@@ -21,6 +21,11 @@ export interface ExtractOptions {
   /** Pixel limit per image, see `decodeImage`. */
   maxPixels: number
   signal?: AbortSignal
+  /**
+   * Embeds decoded images somewhere else, e.g. `FeaturePool.embed` (threads); returns `[n × featureSize]`.
+   * @defaultValue `base.embed` on this thread
+   */
+  embed?(pixels: Uint8Array[]): Promise<Float32Array>
   /** Called after each cache lookup round and each batch with images done so far. */
   onProgress?(done: number, total: number): void
 }
@@ -67,13 +72,7 @@ export async function extractFeatures(base: Base, items: FeatureItem[], opts: Ex
     next = b + 1 < batches.length ? decode(batches[b + 1]!) : undefined
     next?.catch(() => {}) // surfaced when awaited; avoids an unhandled rejection if this batch throws first
     const batch = batches[b]!
-    const embedded = tf.tidy(() => base.trunk.predict(toInputTensor(pixels, base.inputSize, base.preprocessing)) as tf.Tensor2D)
-    let flat: Float32Array
-    try {
-      flat = (await embedded.data()) as Float32Array
-    } finally {
-      embedded.dispose()
-    }
+    const flat = await (opts.embed ?? ((p: Uint8Array[]) => embedHere(base, p)))(pixels)
     const d = base.featureSize
     await Promise.all(
       batch.map((i, j) => {
@@ -86,4 +85,14 @@ export async function extractFeatures(base: Base, items: FeatureItem[], opts: Ex
     opts.onProgress?.(done, total)
   }
   return out as Float32Array[]
+}
+
+/** Embeds decoded images with `base.embed` on this thread: `[n × featureSize]`. */
+export async function embedHere(base: Base, pixels: Uint8Array[]): Promise<Float32Array> {
+  const embedded = tf.tidy(() => base.embed(toInputTensor(pixels, base.inputSize, base.preprocessing)))
+  try {
+    return (await embedded.data()) as Float32Array
+  } finally {
+    embedded.dispose()
+  }
 }

@@ -45,6 +45,8 @@ export interface TrainClassifierInput {
   maxPixels: number
   /** Images per trunk call during extraction. @defaultValue 16 */
   extractBatchSize?: number
+  /** Embeds decoded images off this thread (`FeaturePool.embed`); see `ExtractOptions.embed`. */
+  embed?(pixels: Uint8Array[]): Promise<Float32Array>
   signal?: AbortSignal | undefined
   onProgress?(p: TrainProgress): void
 }
@@ -94,6 +96,7 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
     cache: input.cache,
     maxPixels: input.maxPixels,
     batchSize: input.extractBatchSize,
+    embed: input.embed,
     signal,
     onProgress: (done, total) => report({ phase: 'extracting', percent: (EXTRACT_SHARE * done) / Math.max(1, total) }),
   })

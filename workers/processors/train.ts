@@ -7,7 +7,9 @@ import { loadConfig } from '../../src/config.js'
 import { AppError } from '../../src/errors.js'
 import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
-import { loadBase } from '../../src/ml/bases.js'
+import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '../../src/ml/bases.js'
+import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
+import { embedHere } from '../../src/ml/features.js'
 import { trainClassifier } from '../../src/ml/train-classifier.js'
 import { failureReason, type TrainModelJob, type TrainResult } from '../../src/queue/jobs.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
@@ -16,6 +18,7 @@ import { dataLayout } from '../../src/storage/layout.js'
 import { createModelStore } from '../../src/storage/models.js'
 import { createProgressTracker } from '../progress.js'
 import { readFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 
 const config = loadConfig()
 const logger = createLogger(config.LOG_LEVEL, 'train-processor')
@@ -25,6 +28,44 @@ const models = createModelStore(layout.models)
 const cache = createFeatureCache(layout.featureCache)
 // One backend per child process, chosen on its first job and reused by the next.
 let backend: ReturnType<typeof initBackend> | undefined
+// Bundled bases never change: loaded once per child process and kept for its next jobs.
+const builtinBases = new Map<string, Promise<Base>>()
+// Extraction threads for the last base used, started with its first job and kept for the next.
+const pools = new Map<string, Promise<FeaturePool | undefined>>()
+
+function baseFor(ref: BaseModelRef): Promise<Base> {
+  if (!isBuiltinBase(ref)) return loadBase(ref, layout.bases)
+  let base = builtinBases.get(ref)
+  if (!base) {
+    base = loadBase(ref, layout.bases)
+    base.catch(() => builtinBases.delete(ref))
+    builtinBases.set(ref, base)
+  }
+  return base
+}
+
+/** A feature pool for this base on wasm with more than one thread; undefined (extract here) otherwise. */
+function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<FeaturePool | undefined> {
+  const threads = config.EXTRACT_THREADS || availableParallelism()
+  if (backendName !== 'wasm' || threads < 2) return Promise.resolve(undefined)
+  const key = baseId(ref)
+  // One pool per child (a child runs one job at a time): another base's threads and heaps go first.
+  for (const [other, stale] of pools) {
+    if (other === key) continue
+    pools.delete(other)
+    void stale.then((p) => p?.close())
+  }
+  let pool = pools.get(key)
+  if (!pool) {
+    pool = createFeaturePool({ base: ref, basesDir: layout.bases, threads }).catch((err: unknown) => {
+      log.warn({ err }, 'feature threads failed to start; extracting in the job thread')
+      pools.delete(key)
+      return undefined
+    })
+    pools.set(key, pool)
+  }
+  return pool
+}
 
 /** Counts lookups for the job result: this child's own counters would die with it. */
 function countingCache(inner: FeatureCache) {
@@ -58,7 +99,9 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist (deleted?)`)
   const labels = dataset.classes.map((c) => c.name)
   const labelIndex = new Map(labels.map((name, i) => [name, i]))
-  const base = await loadBase(baseModel, layout.bases)
+  // Threads start (once per child process) while the base loads: their start-up is off the critical path.
+  const pool = poolFor(baseModel, backendName, log)
+  const base = await baseFor(baseModel)
   const counted = countingCache(cache)
   try {
     const examples = dataset.images.map((image) => ({
@@ -74,6 +117,15 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       options,
       cache: counted.cache,
       maxPixels: config.MAX_IMAGE_PIXELS,
+      embed: async (pixels) => {
+        const threads = await pool
+        if (!threads) return embedHere(base, pixels)
+        return threads.embed(pixels).catch((err: unknown) => {
+          pools.delete(baseId(baseModel)) // a dead thread: the next job starts fresh ones; this one is retried
+          void threads.close()
+          throw err
+        })
+      },
       signal,
       onProgress: (p) => {
         void report(p.phase, p.percent / 100, p.log)
@@ -97,10 +149,10 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       outcome.model.dispose()
     }
     await report('done', 1)
-    log.info({ modelId, trainCount: outcome.trainCount, valCount: outcome.valCount, featureCache: counted.counts, metrics: outcome.metrics }, 'model trained')
+    log.info({ modelId, trainCount: outcome.trainCount, valCount: outcome.valCount, featureCache: counted.counts, metrics: outcome.metrics, timings: outcome.timings }, 'model trained')
     return { modelId, metrics: outcome.metrics, trainCount: outcome.trainCount, valCount: outcome.valCount, backend: backendName, featureCache: counted.counts }
   } finally {
-    base.dispose()
+    if (!isBuiltinBase(baseModel)) base.dispose()
   }
 }
 
