@@ -19,6 +19,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
+COPY ui ./ui
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000
@@ -45,5 +46,6 @@ RUN npm ci --omit=dev --no-audit --no-fund --foreground-scripts \
 COPY tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
+COPY ui ./ui
 RUN mkdir -p /data
 CMD ["node", "--import", "tsx", "workers/train-worker.ts"]
