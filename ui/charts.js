@@ -5,7 +5,7 @@ const COLORS = { train: '#4f46e5', val: '#f97316' }
 const HEIGHT = 220
 
 function chart(title, key, format) {
-  const box = h('figure', { class: 'chart', 'data-chart': key, 'data-points': 0 }, h('figcaption', {}, title))
+  const box = h('figure', { class: 'chart', 'data-chart': key, 'data-points': 0, role: 'img', 'aria-label': `${title}: no epoch yet` }, h('figcaption', {}, title))
   const plot = new globalThis.uPlot(
     {
       width: 400,
@@ -58,6 +58,13 @@ export function trainingCharts(container) {
       loss.plot.setData([epochs, column('loss'), column('valLoss')])
       accuracy.plot.setData([epochs, column('accuracy'), column('valAccuracy')])
       for (const { box } of [loss, accuracy]) box.dataset.points = String(history.length)
+      // Screen readers get the latest values instead of a canvas.
+      const last = history.at(-1)
+      if (last) {
+        const say = (name, train, val, format) => `${name} at epoch ${last.epoch}: train ${format(train)}${typeof val === 'number' ? `, validation ${format(val)}` : ''}`
+        loss.box.setAttribute('aria-label', say('Loss', last.loss, last.valLoss, (v) => v.toFixed(3)))
+        accuracy.box.setAttribute('aria-label', say('Accuracy', last.accuracy, last.valAccuracy, (v) => `${(v * 100).toFixed(1)}%`))
+      }
       fit()
     },
   }

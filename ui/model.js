@@ -100,14 +100,16 @@ function usage(model, weightFiles) {
   const curl = `curl -X POST "${origin}/predict?model=${model.id}&topK=3"${key} \\\n  -H "content-type: image/jpeg" --data-binary @photo.jpg`
   const size = model.base?.inputSize ?? 224
   const options = apiKey.get() ? `, {\n  requestInit: { headers: { Authorization: 'Bearer ' + IMAGETUNE_KEY } },\n}` : ''
-  const scale = model.base?.preprocessing
+  // The stored model takes pixels already scaled the way its base expects (metadata base.preprocessing).
+  const scale = model.base?.preprocessing === 'scale_-1_1' ? '.div(127.5).sub(1)' : '.div(255)'
   const tfjs = `import * as tf from '@tensorflow/tfjs'
 
 const model = await tf.loadLayersModel('${origin}/models/${model.id}/model.json'${options})
 const labels = ${JSON.stringify(model.labels)}
-// input: [n, ${size}, ${size}, 3] float32${scale ? `, preprocessing ${JSON.stringify(scale)}` : ''}
-const x = tf.tidy(() => tf.image.resizeBilinear(tf.browser.fromPixels(img), [${size}, ${size}]).div(255).expandDims(0))
-const probs = await model.predict(x).data()`
+// img: an <img>, <canvas> or ImageData; the model wants [n, ${size}, ${size}, 3] floats
+const x = tf.tidy(() => tf.image.resizeBilinear(tf.browser.fromPixels(img), [${size}, ${size}])${scale}.expandDims(0))
+const probs = await model.predict(x).data()
+const best = labels[probs.indexOf(Math.max(...probs))]`
   return h(
     'div',
     { class: 'usage' },
@@ -117,17 +119,34 @@ const probs = await model.predict(x).data()`
   )
 }
 
+/**
+ * The metrics as this page reads them, from either shape a server may write: `confusionMatrix` as rows or as
+ * `{labels, matrix}`, `perClass` as a list or keyed by label, `topK` as a list or as `{k: accuracy}`.
+ */
+function normaliseMetrics(metrics) {
+  const out = { ...metrics }
+  const cm = metrics.confusionMatrix
+  if (cm && !Array.isArray(cm)) {
+    out.confusionMatrix = cm.matrix ?? cm.counts ?? cm.rows
+    out.labels = metrics.labels ?? cm.labels
+  }
+  if (metrics.perClass && !Array.isArray(metrics.perClass)) out.perClass = Object.entries(metrics.perClass).map(([label, m]) => ({ label, ...m }))
+  const topK = metrics.topK ?? []
+  out.topK = Array.isArray(topK) ? topK : Object.entries(topK).map(([k, accuracy]) => ({ k: Number(k), accuracy }))
+  return out
+}
+
 /** Everything about one model: accuracy, per-class table, confusion matrix, mistakes, curves, how to use it. */
 export async function modelPage({ main, id, signal }) {
   const model = await api(`/models/${id}`, { signal })
-  const metrics = model.metrics ?? {}
+  const metrics = normaliseMetrics(model.metrics ?? {})
   const labels = metrics.labels ?? model.labels ?? []
   const [dataset, files] = await Promise.all([
     model.datasetId ? api(`/datasets/${model.datasetId}`, { signal }).catch(() => null) : null,
     api(`/models/${id}/model.json`, { signal }).catch(() => null),
   ])
   const weightFiles = (files?.weightsManifest ?? []).flatMap((group) => group.paths ?? [])
-  const topK = metrics.topK ?? []
+  const topK = metrics.topK
   const mistakes = metrics.misclassified ?? model.misclassified ?? []
   const history = model.history ?? metrics.history ?? []
   const params = model.params ?? model.options

@@ -98,6 +98,7 @@ browserTest('upload, train, watch, inspect and try a model in the browser', asyn
   expect(before).toBeLessThan(EPOCHS)
   await expect(points('loss')).resolves.toBe(String(EPOCHS))
   await expect(points('accuracy')).resolves.toBe(String(EPOCHS))
+  await expect(page.locator('[data-chart=accuracy]').getAttribute('aria-label')).resolves.toMatch(new RegExp(`^Accuracy at epoch ${EPOCHS}: train [\\d.]+%, validation [\\d.]+%$`))
   await expect(page.locator('#job-percent').innerText()).resolves.toBe('100%')
   await shot(page, 'job')
 
@@ -144,12 +145,13 @@ browserTest('upload, train, watch, inspect and try a model in the browser', asyn
   await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.thumbs img')].every((img) => img.complete && img.naturalWidth === 72))
   await expect(page.locator('.thumbs li').first().innerText()).resolves.toMatch(/red-circle\s*→\s*blue-stripes/)
 
-  // The overview lists all three, and a phone-sized screen still shows them.
+  // The overview lists all three, and a phone-sized screen in dark mode still shows the model.
   await page.getByRole('link', { name: 'Overview' }).click()
   await page.locator(`[data-job="${modelId}"] .badge.completed`).waitFor()
   await expect(page.locator('.cards .card').count()).resolves.toBe(1)
   await shot(page, 'overview')
   await page.setViewportSize({ width: 390, height: 844 })
+  await page.emulateMedia({ colorScheme: 'dark' })
   await page.goto(`${service.url}/ui/#/models/${modelId}`)
   await page.locator('#confusion-matrix').waitFor()
   await shot(page, 'model-phone', false)
