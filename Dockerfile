@@ -26,6 +26,7 @@ COPY package.json tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
 COPY bin ./bin
+COPY ui ./ui
 # `docker compose exec api imagetune jobs ls` talks to the API in the same container.
 RUN ln -s /app/bin/imagetune.js /usr/local/bin/imagetune && mkdir -p /data && chown node:node /data
 USER node
@@ -61,6 +62,7 @@ RUN npm ci --omit=dev --no-audit --no-fund --foreground-scripts \
 COPY tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
+COPY ui ./ui
 RUN mkdir -p /data && chown imagetune:imagetune /data
 USER imagetune
 EXPOSE 9464

@@ -11,12 +11,14 @@ import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
 import services from './plugins/services.js'
+import datasetImageRoutes from './routes/dataset-images.js'
 import datasetRoutes from './routes/datasets.js'
 import docsRoutes from './routes/docs.js'
 import healthRoutes from './routes/health.js'
 import jobRoutes from './routes/jobs.js'
 import modelRoutes from './routes/models.js'
 import predictRoutes from './routes/predict.js'
+import uiRoutes from './routes/ui.js'
 
 /**
  * Builds the API without starting it; `main.ts` listens, tests inject. Plugins and routes are registered by
@@ -48,10 +50,12 @@ export async function buildApp(config: Config, logger: Logger) {
   await app.register(metrics)
   await app.register(healthRoutes)
   await app.register(datasetRoutes)
+  await app.register(datasetImageRoutes)
   await app.register(jobRoutes)
   await app.register(modelRoutes)
   await app.register(predictRoutes)
   await app.register(docsRoutes)
+  await app.register(uiRoutes)
   return app
 }
 

@@ -28,8 +28,8 @@ interface ApiKey {
 
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(['train', 'predict'])
 const BEARER = /^Bearer +(\S+) *$/i
-/** Routes anyone may call: probes and the API description. */
-const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/docs', '/docs/openapi.json', '/docs/static/:file'])
+/** Routes anyone may call: probes, the API description and the dashboard's static files (its API calls carry a key). */
+const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/docs', '/docs/openapi.json', '/docs/static/:file', '/', '/ui', '/ui/', '/ui/:file'])
 /** A browser that only predicts must be able to load the model files (tf.loadLayersModel); train keys may too. */
 const MODEL_FILE_ROUTES = new Set(['/models/:id/model.json', '/models/:id/:file'])
 
