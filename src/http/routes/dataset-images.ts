@@ -32,8 +32,12 @@ const datasetImageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/datasets/:id/images/*',
     {
       schema: {
+        tags: ['datasets'],
+        operationId: 'getDatasetImage',
+        summary: 'One stored image of a dataset',
+        description: 'The validated copy as stored, by its path under the class folder (`<class>/<file>`), e.g. to show misclassified validation images.',
         params: Type.Object({ id: IdSchema, '*': Type.String({ minLength: 1, maxLength: 1024 }) }),
-        response: { 200: Type.Unknown({ description: 'the image, as stored' }), ...errorResponses },
+        response: { 200: { description: 'the image, as stored', content: { 'image/*': { schema: Type.Unknown() } } }, ...errorResponses },
       },
     },
     async (request, reply) => {
