@@ -33,7 +33,7 @@ export default fp(
     app.decorate('datasets', createDatasetStore(layout))
     app.decorate('models', models)
     app.decorate('predictor', createPredictor({ models, maxPixels: config.MAX_IMAGE_PIXELS }))
-    app.decorate('trainingQueue', createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, log: app.log }))
+    app.decorate('trainingQueue', createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, retentionSeconds: config.JOB_RETENTION_SECONDS, log: app.log }))
     app.addHook('onClose', async () => {
       await app.trainingQueue.close()
       app.predictor.close()
