@@ -8,6 +8,7 @@ import { redisConnection } from '../src/queue/connection.js'
 import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
 import { createCheckpointStore } from '../src/storage/checkpoints.js'
 import { dataLayout } from '../src/storage/layout.js'
+import { startWebhookWorker } from './webhooks.js'
 
 const PROCESSOR = fileURLToPath(new URL('./processors/train.ts', import.meta.url))
 
@@ -60,7 +61,17 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const control = redisConnection(config.REDIS_URL, 'worker')
   const eventsConnection = redisConnection(config.REDIS_URL, 'worker')
   const events = new QueueEvents(TRAINING_QUEUE, { connection: eventsConnection, prefix: config.QUEUE_PREFIX })
+  const webhooks = startWebhookWorker(config, log)
   let stopping = false
+
+  /** A job that ended for good: its scratch folder goes, and its webhook (if any) is queued. */
+  const ended = (job: { id?: string | undefined; data: TrainModelJob }) => {
+    const jobId = job.id!
+    void checkpoints.remove(jobId).catch((err: Error) => log.warn({ err, jobId }, 'could not remove the job folder'))
+    if (job.data.webhook) {
+      void webhooks.notify({ trainJobId: jobId, url: job.data.webhook.url }).catch((err: Error) => log.error({ err, jobId }, 'could not queue the webhook'))
+    }
+  }
 
   const cancel = (jobId: string, reason: string) => {
     if (worker.cancelJob(jobId, reason)) log.info({ jobId, reason }, 'job aborted')
@@ -82,16 +93,16 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   })
   worker.on('completed', (job) => {
     log.info({ jobId: job.id, modelId: job.returnvalue.modelId }, 'job completed')
-    void checkpoints.remove(job.id!).catch((err: Error) => log.warn({ err, jobId: job.id }, 'could not remove the job folder'))
+    ended(job)
   })
   worker.on('failed', (job, err) => {
     log.warn({ jobId: job?.id, reason: err.message, attempts: job?.attemptsMade }, 'job failed')
     if (!job?.id) return
-    // A job that will be retried keeps its checkpoint; one that failed for good does not need it.
-    void job
-      .getState()
-      .then((state) => (state === 'failed' ? checkpoints.remove(job.id!) : undefined))
-      .catch((e: Error) => log.warn({ err: e, jobId: job.id }, 'could not remove the job folder'))
+    // A job that will be retried keeps its checkpoint; one that failed for good has ended.
+    void job.getState().then(
+      (state) => state === 'failed' && ended(job),
+      (e: Error) => log.warn({ err: e, jobId: job.id }, 'could not read the state of a failed job'),
+    )
   })
 
   return {
@@ -102,6 +113,7 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
       const closing = worker.close() // first, so a job handed back is not fetched again here
       worker.cancelAllJobs(ABORT_REASON.shutdown)
       await closing
+      await webhooks.close()
       await events.close()
       eventsConnection.disconnect()
       control.disconnect()

@@ -7,6 +7,7 @@ import { redisConnection } from './connection.js'
 import { createJobEvents, type JobEvents } from './job-events.js'
 import { createJobIndex, JOB_INDEX_KEY, jobIdOf } from './job-index.js'
 import { toJobDocument, type JobDocument, type JobStatus } from './job-document.js'
+import { enqueueWebhook, WEBHOOK_QUEUE, type WebhookDelivery } from './webhooks.js'
 import { failureReason, trainJobOptions, TRAIN_MODEL_JOB, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from './jobs.js'
 
 type TrainJob = Job<TrainModelJob, TrainResult>
@@ -65,6 +66,9 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
   const connection: Redis = redisConnection(opts.redisUrl, 'api')
   const queue = new Queue<TrainModelJob, TrainResult>(TRAINING_QUEUE, { connection, prefix: opts.prefix })
   queue.on('error', (err) => opts.log.error({ err }, 'training queue error'))
+  // A job cancelled while queued never reaches a worker, so its webhook is queued from here.
+  const webhooks = new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection, prefix: opts.prefix })
+  webhooks.on('error', (err) => opts.log.error({ err }, 'webhook queue error'))
   const index = createJobIndex(connection, queue.toKey(JOB_INDEX_KEY), opts.retentionSeconds)
   const events = createJobEvents({ redisUrl: opts.redisUrl, prefix: opts.prefix, client: connection, eventsKey: queue.toKey('events'), log: opts.log })
   const call = <T>(what: string, fn: () => Promise<T>) => queueCall(opts.log, what, fn)
@@ -126,7 +130,13 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
         }
         return { jobs, nextCursor: from ?? null }
       }),
-    cancel: (jobId) => call('cancel', () => cancelJob(connection, queue, jobId, failureReason('JOB_CANCELLED', 'cancelled while queued'))),
+    cancel: (jobId) =>
+      call('cancel', async () => {
+        const outcome = await cancelJob(connection, queue, jobId, failureReason('JOB_CANCELLED', 'cancelled while queued'))
+        const webhook = outcome === 'cancelled' ? (await queue.getJob(jobId))?.data.webhook : undefined
+        if (webhook) await enqueueWebhook(webhooks, { trainJobId: jobId, url: webhook.url }, opts.retentionSeconds)
+        return outcome
+      }),
     isDatasetInUse: (datasetId) =>
       call('scan', async () => {
         const jobs = await queue.getJobs([...UNFINISHED_STATES])
@@ -135,6 +145,7 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
     ping: () => call('ping', async () => void (await connection.ping())),
     close: async () => {
       await events.close()
+      await webhooks.close()
       await queue.close()
       connection.disconnect()
     },

@@ -4,9 +4,12 @@
  * from its checkpoint, and a worker stopped with SIGTERM that hands its job back.
  */
 import { existsSync } from 'node:fs'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { readdir } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
+import { signature } from '../../src/queue/webhooks.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
 
@@ -14,6 +17,7 @@ import { startTestService, startWorkerProcess, waitFor, type TestService, type W
 const LONG_JOB = { epochs: 40, batchSize: 1, seed: 3 }
 /** The issue's bound on how soon a running job stops after DELETE, ms. */
 const CANCEL_BOUND_MS = 2_000
+const SECRET = 'test-webhook-secret'
 
 let service: TestService
 let datasetId: string
@@ -21,7 +25,7 @@ const workers: WorkerProcess[] = []
 
 beforeAll(async () => {
   // A short lock so a killed worker's job is recovered in seconds (see TRAIN_LOCK_MS).
-  service = await startTestService({ TRAIN_LOCK_MS: '5000' })
+  service = await startTestService({ TRAIN_LOCK_MS: '5000', WEBHOOK_SECRET: SECRET })
   const form = new FormData()
   form.append('file', new Blob([new Uint8Array(await makeZip(await makeImageFolder({ 'red-circle': 6, 'blue-stripes': 6 }, { size: 48 })))]), 'small.zip')
   const response = await fetch(`${service.url}/datasets`, { method: 'POST', body: form })
@@ -118,9 +122,25 @@ test('a queued job is cancelled at once and stays readable as cancelled; priorit
   expect(((await missing.json()) as any).error.code).toBe('JOB_NOT_FOUND')
 })
 
+/** A webhook receiver that answers 503 to the first call and 204 after, keeping what it got. */
+async function startReceiver() {
+  const calls: { headers: IncomingHttpHeaders; body: string }[] = []
+  const server: Server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')))
+    req.on('end', () => {
+      calls.push({ headers: req.headers, body })
+      res.writeHead(calls.length === 1 ? 503 : 204).end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { calls, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, close: () => new Promise((resolve) => server.close(resolve)) }
+}
+
 test('a running job streams its progress, stops within 2 s of DELETE, ends cancelled with nothing left behind', async () => {
   const worker = startWorker('cancel-worker')
-  const job = await postJob(LONG_JOB)
+  const receiver = await startReceiver()
+  const job = await postJob({ ...LONG_JOB, webhook: { url: receiver.url } })
   const stream = await fetch(`${service.url}/jobs/${job.id}/events`)
   expect(stream.status).toBe(200)
   expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/)
@@ -155,6 +175,16 @@ test('a running job streams its progress, stops within 2 s of DELETE, ends cance
   // Reconnecting after the final event with its id: nothing more will come.
   const again = await fetch(`${service.url}/jobs/${job.id}/events`, { headers: { 'last-event-id': last.id! } })
   expect(again.status).toBe(204)
+
+  // The webhook: retried after the 503, then delivered once with the final document, signed.
+  await waitFor(async () => (receiver.calls.length >= 2 ? true : undefined), 20_000, 'the webhook to be retried')
+  await new Promise((resolve) => setTimeout(resolve, 1_500))
+  await receiver.close()
+  expect(receiver.calls).toHaveLength(2)
+  const delivered = receiver.calls[1]!
+  expect(JSON.parse(delivered.body)).toEqual(last.data)
+  expect(delivered.headers['x-imagetune-signature']).toBe(signature(SECRET, delivered.body))
+  expect(delivered.headers['x-imagetune-job-id']).toBe(job.id)
 })
 
 test('a worker killed with SIGKILL mid-training: another worker resumes from the checkpoint and registers one model', async () => {
