@@ -24,7 +24,9 @@ export async function streamJobEvents(opts: {
   const { queue, jobId, res } = opts
   let lastData = ''
   let ended = false
-  let chain = Promise.resolve()
+  // Events that arrive while the response head is being decided wait for it.
+  let opened!: () => void
+  let chain = new Promise<void>((resolve) => (opened = resolve))
 
   const end = () => {
     if (ended) return
@@ -59,11 +61,21 @@ export async function streamJobEvents(opts: {
   }, HEARTBEAT_MS)
   res.on('close', end)
 
-  const headId = await queue.events.latestId()
-  const current = await queue.get(jobId)
-  const resumed = opts.lastEventId !== undefined && !(await queue.events.changedSince(jobId, opts.lastEventId))
+  let headId: string
+  let current: JobDocument | undefined
+  let resumed: boolean
+  try {
+    headId = await queue.events.latestId()
+    current = await queue.get(jobId)
+    resumed = opts.lastEventId !== undefined && !(await queue.events.changedSince(jobId, opts.lastEventId))
+  } catch (err) {
+    ended = true // nothing written yet: the caller answers with an error
+    clearInterval(heartbeat)
+    unsubscribe()
+    throw err
+  }
   if (resumed && current && isTerminal(current)) {
-    res.writeHead(204).end()
+    res.writeHead(204)
     end()
     return end
   }
@@ -72,5 +84,6 @@ export async function streamJobEvents(opts: {
   // A client that missed nothing already holds the current document; anyone else gets it first.
   if (resumed && current) lastData = JSON.stringify(current)
   refresh(headId)
+  opened()
   return end
 }

@@ -219,8 +219,23 @@ test('SIGTERM on a worker mid-job hands the job back to the queue; the next work
   expect(back).toMatchObject({ status: 'queued', attempts: 0, queuePosition: 0 })
   expect(back.error).toBeUndefined()
 
+  // A client watches, drops its connection, and comes back with Last-Event-ID after the job has moved on.
+  const controller = new AbortController()
+  const firstLook = await fetch(`${service.url}/jobs/${job.id}/events`, { signal: controller.signal })
+  const { value: seen } = await readEvents(firstLook).next()
+  expect(seen).toMatchObject({ event: 'progress', data: { status: 'queued' } })
+  controller.abort()
+
   const second = startWorker('next-worker')
-  const done = await untilJob(job.id, 'the job to finish', (d) => d.status === 'completed' || d.status === 'failed', 90_000)
-  expect(done).toMatchObject({ status: 'completed', worker: second.name })
-  expect(done.progress.resumedFromEpoch).toBeGreaterThanOrEqual(2)
+  await untilJob(job.id, 'the second worker to take it', (d) => d.status === 'active')
+  const resumed = await fetch(`${service.url}/jobs/${job.id}/events`, { headers: { 'last-event-id': seen!.id! } })
+  expect(resumed.status).toBe(200)
+  const events: SseEvent[] = []
+  for await (const event of readEvents(resumed)) events.push(event)
+  expect(events[0]!.data.status).not.toBe('queued') // what changed since that id comes first
+  const done = events.at(-1)!
+  expect(done.event).toBe('completed')
+  expect(done.data).toMatchObject({ status: 'completed', worker: second.name, progress: { percent: 100 } })
+  expect(done.data.progress.resumedFromEpoch).toBeGreaterThanOrEqual(2)
+  expect(await getJob(job.id)).toEqual(done.data)
 }, 150_000)
