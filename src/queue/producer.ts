@@ -73,9 +73,12 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
   const events = createJobEvents({ redisUrl: opts.redisUrl, prefix: opts.prefix, client: connection, eventsKey: queue.toKey('events'), log: opts.log })
   const call = <T>(what: string, fn: () => Promise<T>) => queueCall(opts.log, what, fn)
 
-  async function snapshot(job: TrainJob): Promise<JobDocument> {
+  /**
+   * `state` must be read before `job`: a job that finishes in between then shows its old state with its new fields,
+   * never `completed` without its result (the next event shows the rest).
+   */
+  async function snapshot(job: TrainJob, state: Awaited<ReturnType<TrainJob['getState']>>): Promise<JobDocument> {
     const id = job.id ?? ''
-    const state = await job.getState()
     let queuePosition: number | null = null
     if (state === 'waiting' || state === 'prioritized') {
       const rank = Number(await connection.eval(POSITION_SCRIPT, 2, queue.toKey('wait'), queue.toKey('prioritized'), id))
@@ -99,8 +102,9 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
   }
 
   const get = async (jobId: string) => {
+    const state = await queue.getJobState(jobId)
     const job = await queue.getJob(jobId)
-    return job ? snapshot(job) : undefined
+    return job ? snapshot(job, state) : undefined
   }
 
   return {
@@ -109,7 +113,7 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
       call('enqueue', async () => {
         const job = await queue.add(TRAIN_MODEL_JOB, data, { ...trainJobOptions(opts.retentionSeconds, priority), jobId })
         await index.add(job.timestamp, jobId)
-        return snapshot(job)
+        return snapshot(job, await job.getState())
       }),
     get: (jobId) => call('get', () => get(jobId)),
     list: ({ status, limit, cursor }) =>
