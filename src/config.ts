@@ -44,8 +44,17 @@ const ConfigSchema = Type.Object({
   RATE_LIMIT_PREDICT_PER_MIN: Type.Integer({ minimum: 1, default: 600 }),
   /** Dataset uploads per key (or client IP, when open) per minute, across all API replicas. */
   RATE_LIMIT_UPLOADS_PER_MIN: Type.Integer({ minimum: 1, default: 30 }),
-  /** One CPU epoch of feature extraction can outlast BullMQ's 30 s default lock, ms. */
-  TRAIN_LOCK_MS: Type.Integer({ minimum: 60_000, default: 600_000 }),
+  /**
+   * How long a worker's lock on a running job lasts without renewal, ms; also how long a crashed worker's job waits
+   * before another worker recovers it (plus up to two stall checks, see `workers/worker.ts`). The worker renews it
+   * every half period from its main process, which the sandbox keeps free of tfjs work, so a short lock is safe;
+   * 5 s is the floor because a busy 2-core box can delay a renewal by a second or two.
+   */
+  TRAIN_LOCK_MS: Type.Integer({ minimum: 5_000, default: 600_000 }),
+  /** How long finished jobs (completed, failed, cancelled) stay readable, seconds. @defaultValue 7 days */
+  JOB_RETENTION_SECONDS: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }),
+  /** Key for the `x-imagetune-signature: sha256=<hex HMAC>` header on webhook calls; empty sends them unsigned. */
+  WEBHOOK_SECRET: Type.String({ default: '' }),
   /** `npm start` runs a training worker beside the API; a scaled-out API (compose) sets this false. */
   EMBEDDED_WORKER: Type.Boolean({ default: true }),
   /** Training jobs one worker process runs at once; a GPU worker runs one. */

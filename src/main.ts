@@ -23,15 +23,22 @@ const app = await buildApp(config, log)
 await app.listen({ port: config.PORT, host: config.HOST })
 const worker = config.EMBEDDED_WORKER ? startTrainWorker(config, log) : undefined
 // One process, one registry: the API's /metrics also counts the embedded worker's jobs.
-if (worker) observeJobs(worker, app.metrics)
+if (worker) observeJobs(worker.worker, app.metrics)
+
+/** Past this the process exits anyway: a job that does not let go is recovered as stalled by another worker, ms. */
+const SHUTDOWN_DEADLINE_MS = 25_000
 
 let stopping = false
 async function shutdown(signal: string) {
   if (stopping) return
   stopping = true
   log.info({ signal }, 'shutting down')
-  await app.close() // drains in-flight requests
-  await worker?.close()
+  setTimeout(() => {
+    log.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long; exiting')
+    process.exit(1)
+  }, SHUTDOWN_DEADLINE_MS).unref()
+  // Both at once: the API drains in-flight requests (event streams end) while the worker hands its job back.
+  await Promise.all([app.close(), worker?.shutdown()])
   await redis.stop()
   process.exit(0)
 }

@@ -21,12 +21,14 @@ const PHASE_START: Record<JobPhase, number> = {
 }
 
 /**
- * Tracks a job's progress as the worker reports it: percent never goes down, the ETA is the elapsed time scaled
- * by what is left, and the epoch history accumulates.
+ * Tracks a job's progress as the worker reports it: percent never goes down (not even across attempts: pass the
+ * last attempt's progress as `previous`), the ETA is this attempt's elapsed time scaled by what is left, and the
+ * epoch history accumulates (a resumed attempt starts from the checkpoint's).
  */
-export function createProgressTracker(epochs: number, now: () => number = Date.now) {
+export function createProgressTracker(epochs: number, now: () => number = Date.now, previous?: Pick<TrainProgress, 'percent'>) {
   const started = now()
-  let state: TrainProgress = { phase: 'preparing', percent: 0, epoch: 0, epochs, etaSeconds: null, history: [] }
+  const floor = previous?.percent ?? 0
+  let state: TrainProgress = { phase: 'preparing', percent: floor, epoch: 0, epochs, etaSeconds: null, history: [] }
 
   return {
     /** `fraction` is how far into `phase` the job is, 0–1. */
@@ -35,8 +37,9 @@ export function createProgressTracker(epochs: number, now: () => number = Date.n
       const target = PHASE_START[phase] + (PHASE_END[phase] - PHASE_START[phase]) * clamped
       const percent = Math.max(state.percent, Math.round(target * 10) / 10)
       const elapsed = (now() - started) / 1000
-      const etaSeconds = percent > 0 && percent < 100 ? Math.round((elapsed * (100 - percent)) / percent) : percent >= 100 ? 0 : null
+      const etaSeconds = percent >= 100 ? 0 : percent > floor ? Math.round((elapsed * (100 - percent)) / (percent - floor)) : null
       state = {
+        ...state,
         phase,
         percent,
         epoch: epoch ? epoch.epoch : state.epoch,
@@ -45,6 +48,10 @@ export function createProgressTracker(epochs: number, now: () => number = Date.n
         history: epoch ? [...state.history, epoch] : state.history,
       }
       return state
+    },
+    /** This attempt continues after `epoch` of an earlier one, whose epochs are `history`. */
+    resume(epoch: number, history: EpochRecord[]): void {
+      state = { ...state, epoch, history, resumedFromEpoch: epoch }
     },
   }
 }

@@ -6,19 +6,31 @@ import { createMetrics } from '../src/metrics/registry.js'
 import { serveMetrics } from '../src/metrics/serve.js'
 import { startTrainWorker } from './worker.js'
 
+/** A stopping worker exits by then even if a job does not let go (it is then recovered as stalled), ms. */
+const SHUTDOWN_DEADLINE_MS = 25_000
+
 const config = loadConfig()
 const log = createLogger(config.LOG_LEVEL, 'worker')
 const worker = startTrainWorker(config, log)
 const metrics = createMetrics()
-observeJobs(worker, metrics)
+observeJobs(worker.worker, metrics)
 const metricsServer = config.WORKER_METRICS_PORT ? await serveMetrics(metrics.registry, config.WORKER_METRICS_PORT, config.HOST) : undefined
-log.info({ queue: worker.name, concurrency: config.WORKER_CONCURRENCY, metricsPort: config.WORKER_METRICS_PORT || null }, 'worker ready')
+log.info({ queue: worker.worker.name, name: worker.name, concurrency: config.WORKER_CONCURRENCY, metricsPort: config.WORKER_METRICS_PORT || null }, 'worker ready')
 
+let stopping = false
 async function shutdown(signal: string) {
-  log.info({ signal }, 'worker stopping')
+  if (stopping) return
+  stopping = true
+  log.info({ signal }, 'worker stopping: running jobs go back to the queue')
+  const deadline = setTimeout(() => {
+    log.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'worker did not stop in time; exiting')
+    process.exit(1)
+  }, SHUTDOWN_DEADLINE_MS)
   metricsServer?.close()
-  await worker.close()
+  await worker.shutdown()
+  clearTimeout(deadline)
+  log.info('worker stopped')
   process.exit(0)
 }
-process.once('SIGTERM', () => void shutdown('SIGTERM'))
-process.once('SIGINT', () => void shutdown('SIGINT'))
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))

@@ -1,36 +1,122 @@
+import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { Worker } from 'bullmq'
+import { QueueEvents, Worker } from 'bullmq'
 import type { Config } from '../src/config.js'
 import type { Logger } from '../src/logger.js'
+import { CANCEL_REQUESTED_FIELD } from '../src/queue/cancel.js'
 import { redisConnection } from '../src/queue/connection.js'
-import { TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
+import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
+import { createCheckpointStore } from '../src/storage/checkpoints.js'
+import { dataLayout } from '../src/storage/layout.js'
+import { startWebhookWorker } from './webhooks.js'
 
 const PROCESSOR = fileURLToPath(new URL('./processors/train.ts', import.meta.url))
+
+/** How often a worker looks for jobs whose worker died (lock expired), ms; at most the lock period. */
+const STALLED_INTERVAL_MS = 30_000
+/**
+ * Crashes a job may survive before it fails as stalled. Each recovery resumes from the last checkpoint, so a
+ * repeat costs little; a job that kills its worker again and again must still end.
+ */
+const MAX_STALLED_COUNT = 2
 
 /** The config reaches the sandboxed child through its environment, where its own loadConfig() reads it. */
 function configEnv(config: Config): Record<string, string> {
   return Object.fromEntries(Object.entries(config).map(([key, value]) => [key, String(value)]))
 }
 
+export interface TrainWorker {
+  worker: Worker<TrainModelJob, TrainResult>
+  /** `hostname:pid`, shown as the job's `worker`. */
+  name: string
+  /**
+   * Stops taking jobs, has every running job save nothing more and go back to the queue (to wait, not failed: its
+   * checkpoint lets the next worker resume it), then closes.
+   */
+  shutdown(): Promise<void>
+}
+
 /**
  * Starts a BullMQ worker for the training queue. Each job runs in a forked child with the tsx loader, so the
- * processor stays TypeScript and a crash in tfjs takes down one job, not this process.
+ * processor stays TypeScript and a crash in tfjs takes down one job, not this process. Cancel requests arrive as a
+ * custom QueueEvents event from any API process and abort the job's signal in its sandbox.
  */
-export function startTrainWorker(config: Config, log: Logger): Worker<TrainModelJob, TrainResult> {
+export function startTrainWorker(config: Config, log: Logger): TrainWorker {
+  const name = `${hostname()}:${process.pid}`
+  const checkpoints = createCheckpointStore(dataLayout(config.DATA_DIR).jobs)
   const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, PROCESSOR, {
+    name,
     connection: redisConnection(config.REDIS_URL, 'worker'),
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.TRAIN_LOCK_MS,
+    stalledInterval: Math.min(STALLED_INTERVAL_MS, config.TRAIN_LOCK_MS),
+    maxStalledCount: MAX_STALLED_COUNT,
     useWorkerThreads: false,
     workerForkOptions: {
       execArgv: ['--import', import.meta.resolve('tsx')],
       env: { ...process.env, ...configEnv(config) },
     },
   })
+  const control = redisConnection(config.REDIS_URL, 'worker')
+  const eventsConnection = redisConnection(config.REDIS_URL, 'worker')
+  const events = new QueueEvents(TRAINING_QUEUE, { connection: eventsConnection, prefix: config.QUEUE_PREFIX })
+  const webhooks = startWebhookWorker(config, log)
+  let stopping = false
+
+  /** A job that ended for good: its scratch folder goes, and its webhook (if any) is queued. */
+  const ended = (job: { id?: string | undefined; data: TrainModelJob }) => {
+    const jobId = job.id!
+    void checkpoints.remove(jobId).catch((err: Error) => log.warn({ err, jobId }, 'could not remove the job folder'))
+    if (job.data.webhook) {
+      void webhooks.notify({ trainJobId: jobId, url: job.data.webhook.url }).catch((err: Error) => log.error({ err, jobId }, 'could not queue the webhook'))
+    }
+  }
+
+  const cancel = (jobId: string, reason: string) => {
+    if (worker.cancelJob(jobId, reason)) log.info({ jobId, reason }, 'job aborted')
+  }
+  ;(events as unknown as NodeJS.EventEmitter).on(CANCEL_REQUESTED_EVENT, ({ jobId }: { jobId: string }) => cancel(jobId, ABORT_REASON.cancel))
+  events.on('error', (err) => log.error({ err }, 'queue events error'))
   worker.on('error', (err) => log.error({ err }, 'worker error'))
-  worker.on('active', (job) => log.info({ jobId: job.id, datasetId: job.data.datasetId }, 'job started'))
-  worker.on('completed', (job) => log.info({ jobId: job.id, modelId: job.returnvalue.modelId }, 'job completed'))
-  worker.on('failed', (job, err) => log.warn({ jobId: job?.id, reason: err.message, attempts: job?.attemptsMade }, 'job failed'))
-  return worker
+  worker.on('active', (job) => {
+    log.info({ jobId: job.id, datasetId: job.data.datasetId, attemptsStarted: job.attemptsStarted }, 'job started')
+    const jobId = job.id!
+    // A cancel request that came while no worker held the job (or before this one tracked it) is on the job.
+    void control.hget(worker.toKey(jobId), CANCEL_REQUESTED_FIELD).then(
+      (requested) => {
+        if (requested) cancel(jobId, ABORT_REASON.cancel)
+        else if (stopping) cancel(jobId, ABORT_REASON.shutdown)
+      },
+      (err: Error) => log.warn({ err, jobId }, 'could not check for a cancel request'),
+    )
+  })
+  worker.on('completed', (job) => {
+    log.info({ jobId: job.id, modelId: job.returnvalue.modelId }, 'job completed')
+    ended(job)
+  })
+  worker.on('failed', (job, err) => {
+    log.warn({ jobId: job?.id, reason: err.message, attempts: job?.attemptsMade }, 'job failed')
+    if (!job?.id) return
+    // A job that will be retried keeps its checkpoint; one that failed for good has ended.
+    void job.getState().then(
+      (state) => state === 'failed' && ended(job),
+      (e: Error) => log.warn({ err: e, jobId: job.id }, 'could not read the state of a failed job'),
+    )
+  })
+
+  return {
+    worker,
+    name,
+    async shutdown() {
+      stopping = true
+      const closing = worker.close() // first, so a job handed back is not fetched again here
+      worker.cancelAllJobs(ABORT_REASON.shutdown)
+      await closing
+      await webhooks.close()
+      await events.close()
+      eventsConnection.disconnect()
+      control.disconnect()
+    },
+  }
 }

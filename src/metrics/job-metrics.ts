@@ -1,5 +1,5 @@
 import type { Job, Worker } from 'bullmq'
-import { parseFailureReason, TRAIN_JOB_OPTIONS, type TrainModelJob, type TrainResult } from '../queue/jobs.js'
+import { parseFailureReason, TRAIN_ATTEMPTS, type TrainModelJob, type TrainResult } from '../queue/jobs.js'
 import type { JobOutcome, Metrics } from './registry.js'
 
 /** Seconds the attempt ran, when BullMQ recorded both ends. */
@@ -10,7 +10,7 @@ function attemptSeconds(job: Job): number | undefined {
 /** A failure is final when BullMQ recorded a finish; a retried attempt goes back to the queue without one. */
 function failureOutcome(job: Job, err: Error): JobOutcome {
   if (parseFailureReason(err.message).code === 'JOB_CANCELLED') return 'cancelled'
-  const attempts = job.opts.attempts ?? TRAIN_JOB_OPTIONS.attempts ?? 1
+  const attempts = job.opts.attempts ?? TRAIN_ATTEMPTS
   return job.finishedOn || job.attemptsMade >= attempts ? 'failed' : 'retried'
 }
 

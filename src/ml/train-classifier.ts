@@ -6,7 +6,7 @@ import { evaluate, type Metrics } from './evaluate.js'
 import { composeClassifier } from './export.js'
 import { extractFeatures } from './features.js'
 import { stratifiedSplit } from './split.js'
-import { trainHead, type EpochLog, type TrainHeadOptions } from './train.js'
+import { trainHead, type EpochLog, type HeadCheckpoint, type TrainHeadOptions } from './train.js'
 
 export type TrainPhase = 'extracting' | 'training' | 'evaluating'
 
@@ -49,6 +49,9 @@ export interface TrainClassifierInput {
   embed?(pixels: Uint8Array[]): Promise<Float32Array>
   signal?: AbortSignal | undefined
   onProgress?(p: TrainProgress): void
+  /** Passed to `trainHead`: continue the head's training from a checkpoint, and report one after each epoch. */
+  resumeFrom?: HeadCheckpoint | undefined
+  onCheckpoint?: TrainHeadOptions['onCheckpoint']
 }
 
 export interface TrainClassifierResult {
@@ -123,6 +126,8 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
     earlyStopping: options.earlyStopping,
     validation: val.length > 0 ? valSet : undefined,
     signal,
+    resumeFrom: input.resumeFrom,
+    onCheckpoint: input.onCheckpoint,
     onEpoch: (log) =>
       report({ phase: 'training', percent: EXTRACT_SHARE + (TRAIN_SHARE * log.epoch) / options.epochs, epoch: log.epoch, epochs: options.epochs, log }),
   })

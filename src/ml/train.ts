@@ -42,6 +42,31 @@ export interface TrainHeadOptions {
   earlyStopping?: { patience: number }
   signal?: AbortSignal
   onEpoch?(log: EpochLog): void
+  /** Continue a run from the state `onCheckpoint` gave after an epoch, as if it had never stopped. */
+  resumeFrom?: HeadCheckpoint
+  /** Called (and awaited) after each epoch's `onEpoch` with everything needed to resume after it. */
+  onCheckpoint?(state: HeadCheckpoint): Promise<void> | void
+}
+
+/**
+ * A head's training state after an epoch. Arrays are copies; resuming with the same features, labels and options
+ * gives the same head as an uninterrupted run.
+ */
+export interface HeadCheckpoint {
+  /** Epochs done. */
+  epoch: number
+  history: EpochLog[]
+  /** Trainable variables (hidden kernel and bias when there is a hidden layer, then the output's), flat. */
+  weights: Float32Array[]
+  /** Adam's state as `optimizer.getWeights()` orders it: iteration count, first moments, second moments. */
+  optimizer: Float32Array[]
+  /** The example order after the epoch's shuffle; each epoch shuffles the previous order again. */
+  order: number[]
+  /** State of the seeded generator behind shuffles and dropout masks. */
+  random: number
+  /** Early stopping's best epoch so far. */
+  best?: { loss: number; weights: Float32Array[] }
+  sinceBest: number
 }
 
 /** Layer names of the head; the export step splices them onto the trunk, so they must not clash with its names. */
@@ -101,14 +126,23 @@ export async function trainHead(
         }
       : undefined
   const optimizer = tf.train.adam(opts.learningRate)
-  const random = seededRandom(opts.seed ^ 0x5eed)
-  const order = [...Array(n).keys()]
-  const history: EpochLog[] = []
+  const resume = opts.resumeFrom
+  const random = seededRandom(resume ? resume.random : opts.seed ^ 0x5eed)
+  const order = resume ? [...resume.order] : [...Array(n).keys()]
+  const history: EpochLog[] = resume ? [...resume.history] : []
   let best: { loss: number; weights: tf.Tensor[] } | undefined
-  let sinceBest = 0
+  let sinceBest = resume?.sinceBest ?? 0
 
   try {
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+    if (resume) {
+      if (resume.order.length !== n || resume.weights.length !== trainable.length || resume.weights.some((w, i) => w.length !== trainable[i]!.size)) {
+        throw new RangeError('the checkpoint does not fit this head (other features, classes or options)')
+      }
+      tf.tidy(() => trainable.forEach((v, i) => v.assign(tf.tensor(resume.weights[i]!, v.shape))))
+      if (resume.best) best = { loss: resume.best.loss, weights: resume.best.weights.map((w, i) => tf.tensor(w, trainable[i]!.shape)) }
+      await restoreAdam(optimizer, resume.optimizer, trainable)
+    }
+    for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= opts.epochs; epoch++) {
       const started = performance.now()
       shuffleInPlace(order, random)
       let lossSum = 0
@@ -164,13 +198,30 @@ export async function trainHead(
       history.push(log)
       opts.onEpoch?.(log)
 
+      let stop = false
       if (opts.earlyStopping && log.valLoss !== undefined) {
         if (!best || log.valLoss < best.loss) {
           best?.weights.forEach((w) => w.dispose())
           best = { loss: log.valLoss, weights: trainable.map((v) => v.clone()) }
           sinceBest = 0
-        } else if (++sinceBest >= opts.earlyStopping.patience) break
+        } else stop = ++sinceBest >= opts.earlyStopping.patience
       }
+      if (opts.onCheckpoint && !stop) {
+        const flat = (ts: tf.Tensor[]) => Promise.all(ts.map(async (t) => Float32Array.from(await t.data())))
+        const adam = await optimizer.getWeights()
+        await opts.onCheckpoint({
+          epoch,
+          history: [...history],
+          weights: await flat(trainable),
+          optimizer: await flat(adam.map((w) => w.tensor)),
+          order: [...order],
+          random: random.state,
+          best: best && { loss: best.loss, weights: await flat(best.weights) },
+          sinceBest,
+        })
+        adam[0]?.tensor.dispose() // the iteration count is a fresh scalar; the moments are the optimizer's own
+      }
+      if (stop) break
     }
     if (best) trainable.forEach((v, i) => v.assign(best!.weights[i]!))
     return { head, history }
@@ -184,6 +235,18 @@ export async function trainHead(
     ys.dispose()
     val?.xs.dispose()
     val?.ys.dispose()
+  }
+}
+
+/** Gives a fresh Adam the state `getWeights()` read from another: iteration count, then moments per variable. */
+async function restoreAdam(optimizer: tf.AdamOptimizer, state: Float32Array[], trainable: tf.Variable[]): Promise<void> {
+  if (state.length !== 1 && state.length !== 1 + 2 * trainable.length) throw new RangeError('the checkpoint\'s optimizer state does not fit this head')
+  const shapeOf = (i: number) => trainable[(i - 1) % trainable.length]!.shape
+  const named = state.map((values, i) => ({ name: `w${i}`, tensor: i === 0 ? tf.scalar(values[0]!, 'int32') : tf.tensor(values, shapeOf(i)) }))
+  try {
+    await optimizer.setWeights(named)
+  } finally {
+    named.forEach((w) => w.tensor.dispose()) // setWeights copies them into variables of its own
   }
 }
 

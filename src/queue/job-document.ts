@@ -9,11 +9,18 @@ export interface JobDocument {
   id: string
   status: JobStatus
   phase: JobPhase
-  progress: { epoch: number; epochs: number; percent: number; etaSeconds: number | null }
+  progress: { epoch: number; epochs: number; percent: number; etaSeconds: number | null; resumedFromEpoch?: number }
   history: EpochRecord[]
   datasetId: string
   baseModel: BaseModelRef
   options: TrainOptions
+  /** BullMQ priority: 1 runs first. */
+  priority: number
+  /** Jobs that start before this one (0: it is next); null unless it is queued (a retry waiting out its backoff is not). */
+  queuePosition: number | null
+  /** `hostname:pid` of the worker that runs it, or ran it last. */
+  worker: string | null
+  /** Attempts that ran to an end (completed, or failed whether retried or not); a crash resumed from a checkpoint is not one. */
   attempts: number
   queuedAt: string
   startedAt: string | null
@@ -31,6 +38,9 @@ export interface JobSnapshot {
   returnvalue: unknown
   failedReason: string | undefined
   attemptsMade: number
+  priority: number
+  queuePosition: number | null
+  processedBy: string | undefined
   timestamp: number
   processedOn: number | undefined
   finishedOn: number | undefined
@@ -70,11 +80,15 @@ export function toJobDocument(job: JobSnapshot): JobDocument {
       epochs: progress.epochs,
       percent: status === 'completed' ? 100 : progress.percent,
       etaSeconds: status === 'active' ? progress.etaSeconds : null,
+      ...(progress.resumedFromEpoch !== undefined && { resumedFromEpoch: progress.resumedFromEpoch }),
     },
     history: progress.history,
     datasetId: job.data.datasetId,
     baseModel: job.data.baseModel,
     options: job.data.options,
+    priority: job.priority,
+    queuePosition: status === 'queued' ? job.queuePosition : null,
+    worker: job.processedBy ?? null,
     attempts: job.attemptsMade,
     queuedAt: new Date(job.timestamp).toISOString(),
     startedAt: iso(job.processedOn),

@@ -29,6 +29,8 @@ export interface TrainModelJob {
   requestId: string
   /** Who queued it (`key:…` or `ip:…`), for the per-key queue quota; the worker ignores it. */
   owner?: string
+  /** Called once with the final job document when the job ends (see workers/webhooks.ts). */
+  webhook?: { url: string }
 }
 
 export type JobPhase = 'queued' | 'preparing' | 'extracting' | 'training' | 'evaluating' | 'saving' | 'done'
@@ -51,6 +53,8 @@ export interface TrainProgress {
   epochs: number
   etaSeconds: number | null
   history: EpochRecord[]
+  /** Set when this attempt continued from a checkpoint: the epochs it did not have to run again. */
+  resumedFromEpoch?: number
 }
 
 export interface TrainResult {
@@ -77,10 +81,34 @@ export function parseFailureReason(reason: string | undefined): { code: ErrorCod
   return { code: 'TRAINING_FAILED', message: reason || 'training failed' }
 }
 
-/** Infrastructure faults retry with backoff; bad input fails at once through UnrecoverableError. */
-export const TRAIN_JOB_OPTIONS: JobsOptions = {
-  attempts: 3,
-  backoff: { type: 'exponential', delay: 5_000 },
-  removeOnComplete: { age: 7 * 24 * 3600, count: 1_000 },
-  removeOnFail: false,
+/**
+ * Every job gets a priority (BullMQ's: 1 runs first). BullMQ runs jobs without one before all prioritised jobs, so a
+ * default keeps "priority 1" meaning "ahead of the rest".
+ */
+export const PRIORITY = { highest: 1, lowest: 100, default: 50 } as const
+
+/**
+ * Infrastructure faults retry with backoff; bad input fails at once through UnrecoverableError. Finished jobs
+ * (cancelled ones are failed jobs) stay readable for `retentionSeconds`.
+ */
+/** Tries a training job gets: infrastructure faults retry with backoff, bad input fails at once. */
+export const TRAIN_ATTEMPTS = 3
+
+export function trainJobOptions(retentionSeconds: number, priority: number): JobsOptions {
+  return {
+    attempts: TRAIN_ATTEMPTS,
+    backoff: { type: 'exponential', delay: 5_000 },
+    priority,
+    removeOnComplete: { age: retentionSeconds },
+    removeOnFail: { age: retentionSeconds },
+  }
 }
+
+/**
+ * Reasons a running job's AbortSignal fires with (`worker.cancelJob(id, reason)` carries them into the sandbox):
+ * a user cancelled it, or its worker is shutting down and hands it back to the queue.
+ */
+export const ABORT_REASON = { cancel: 'JOB_CANCELLED', shutdown: 'WORKER_SHUTDOWN' } as const
+
+/** The custom QueueEvents event that asks whichever worker runs `jobId` to cancel it. */
+export const CANCEL_REQUESTED_EVENT = 'cancel-requested'

@@ -2,20 +2,50 @@ import { Queue, type Job } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { AppError } from '../errors.js'
 import type { LogSink } from '../logger.js'
+import { cancelJob, type CancelOutcome } from './cancel.js'
 import { redisConnection } from './connection.js'
-import { toJobDocument, type JobDocument } from './job-document.js'
-import { TRAIN_JOB_OPTIONS, TRAIN_MODEL_JOB, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from './jobs.js'
+import { createJobEvents, type JobEvents } from './job-events.js'
+import { createJobIndex, JOB_INDEX_KEY, jobIdOf } from './job-index.js'
+import { toJobDocument, type JobDocument, type JobStatus } from './job-document.js'
+import { enqueueWebhook, WEBHOOK_QUEUE, type WebhookDelivery } from './webhooks.js'
+import { failureReason, trainJobOptions, TRAIN_MODEL_JOB, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from './jobs.js'
 
 type TrainJob = Job<TrainModelJob, TrainResult>
 
 /** The states a job is listed under, newest first; "unfinished" ones block deleting their dataset. */
 const UNFINISHED_STATES = ['active', 'waiting', 'prioritized', 'delayed', 'waiting-children'] as const
-const ALL_STATES = [...UNFINISHED_STATES, 'completed', 'failed'] as const
+/** Index members read per round while filling one page of `list`, and the most one request reads. */
+const LIST_ROUND = 100
+const LIST_SCAN_MAX = 2_000
+
+/**
+ * Jobs ahead of a queued one. Workers take the wait list (oldest at its right end) before the prioritized set
+ * (lowest score first), and every job we add has a priority, so the wait list only holds jobs handed back.
+ */
+const POSITION_SCRIPT = `
+local n = redis.call("LLEN", KEYS[1])
+local i = redis.call("LPOS", KEYS[1], ARGV[1])
+if i then return n - 1 - i end
+local r = redis.call("ZRANK", KEYS[2], ARGV[1])
+if r then return n + r end
+return -1
+`
+
+export interface ListQuery {
+  status?: JobStatus | undefined
+  limit: number
+  /** `nextCursor` of the previous page. */
+  cursor?: string | undefined
+}
 
 export interface TrainingQueue {
-  enqueue(jobId: string, data: TrainModelJob): Promise<JobDocument>
+  enqueue(jobId: string, data: TrainModelJob, priority: number): Promise<JobDocument>
   get(jobId: string): Promise<JobDocument | undefined>
-  list(limit: number): Promise<JobDocument[]>
+  /** Newest first; `nextCursor` is null on the last page. A page may hold fewer than `limit` jobs and a cursor. */
+  list(query: ListQuery): Promise<{ jobs: JobDocument[]; nextCursor: string | null }>
+  /** See `cancelJob`: a queued job is failed with JOB_CANCELLED at once; a running one's worker is told to stop. */
+  cancel(jobId: string): Promise<CancelOutcome>
+  events: JobEvents
   isDatasetInUse(datasetId: string): Promise<boolean>
   /** Jobs of `owner` still queued or running. */
   countUnfinished(owner: string): Promise<number>
@@ -23,21 +53,6 @@ export interface TrainingQueue {
   counts(): Promise<Record<string, number>>
   ping(): Promise<void>
   close(): Promise<void>
-}
-
-async function snapshot(job: TrainJob): Promise<JobDocument> {
-  return toJobDocument({
-    id: job.id ?? '',
-    state: await job.getState(),
-    data: job.data,
-    progress: job.progress,
-    returnvalue: job.returnvalue,
-    failedReason: job.failedReason,
-    attemptsMade: job.attemptsMade,
-    timestamp: job.timestamp,
-    processedOn: job.processedOn,
-    finishedOn: job.finishedOn,
-  })
 }
 
 /** Redis being down must read as 503 with a code, not as a generic 500. */
@@ -51,25 +66,84 @@ async function queueCall<T>(log: LogSink, what: string, call: () => Promise<T>):
   }
 }
 
-export function createTrainingQueue(opts: { redisUrl: string; prefix: string; log: LogSink }): TrainingQueue {
+export function createTrainingQueue(opts: { redisUrl: string; prefix: string; retentionSeconds: number; log: LogSink }): TrainingQueue {
   const connection: Redis = redisConnection(opts.redisUrl, 'api')
   const queue = new Queue<TrainModelJob, TrainResult>(TRAINING_QUEUE, { connection, prefix: opts.prefix })
   queue.on('error', (err) => opts.log.error({ err }, 'training queue error'))
+  // A job cancelled while queued never reaches a worker, so its webhook is queued from here.
+  const webhooks = new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection, prefix: opts.prefix })
+  webhooks.on('error', (err) => opts.log.error({ err }, 'webhook queue error'))
+  const index = createJobIndex(connection, queue.toKey(JOB_INDEX_KEY), opts.retentionSeconds)
+  const events = createJobEvents({ redisUrl: opts.redisUrl, prefix: opts.prefix, client: connection, eventsKey: queue.toKey('events'), log: opts.log })
   const call = <T>(what: string, fn: () => Promise<T>) => queueCall(opts.log, what, fn)
 
+  /**
+   * `state` must be read before `job`: a job that finishes in between then shows its old state with its new fields,
+   * never `completed` without its result (the next event shows the rest).
+   */
+  async function snapshot(job: TrainJob, state: Awaited<ReturnType<TrainJob['getState']>>): Promise<JobDocument> {
+    const id = job.id ?? ''
+    let queuePosition: number | null = null
+    if (state === 'waiting' || state === 'prioritized') {
+      const rank = Number(await connection.eval(POSITION_SCRIPT, 2, queue.toKey('wait'), queue.toKey('prioritized'), id))
+      queuePosition = rank >= 0 ? rank : null
+    }
+    return toJobDocument({
+      id,
+      state,
+      data: job.data,
+      progress: job.progress,
+      returnvalue: job.returnvalue,
+      failedReason: job.failedReason,
+      attemptsMade: job.attemptsMade,
+      priority: job.priority,
+      queuePosition,
+      processedBy: job.processedBy,
+      timestamp: job.timestamp,
+      processedOn: job.processedOn,
+      finishedOn: job.finishedOn,
+    })
+  }
+
+  const get = async (jobId: string) => {
+    const state = await queue.getJobState(jobId)
+    const job = await queue.getJob(jobId)
+    return job ? snapshot(job, state) : undefined
+  }
+
   return {
-    enqueue: (jobId, data) =>
-      call('enqueue', async () => snapshot(await queue.add(TRAIN_MODEL_JOB, data, { ...TRAIN_JOB_OPTIONS, jobId }))),
-    get: (jobId) =>
-      call('get', async () => {
-        const job = await queue.getJob(jobId)
-        return job ? snapshot(job) : undefined
+    events,
+    enqueue: (jobId, data, priority) =>
+      call('enqueue', async () => {
+        const job = await queue.add(TRAIN_MODEL_JOB, data, { ...trainJobOptions(opts.retentionSeconds, priority), jobId })
+        await index.add(job.timestamp, jobId)
+        return snapshot(job, await job.getState())
       }),
-    list: (limit) =>
+    get: (jobId) => call('get', () => get(jobId)),
+    list: ({ status, limit, cursor }) =>
       call('list', async () => {
-        const jobs = await queue.getJobs([...ALL_STATES], 0, limit - 1, false)
-        const docs = await Promise.all(jobs.filter((j): j is TrainJob => Boolean(j)).map(snapshot))
-        return docs.sort((a, b) => b.queuedAt.localeCompare(a.queuedAt)).slice(0, limit)
+        const jobs: JobDocument[] = []
+        let from = cursor
+        for (let scanned = 0; scanned < LIST_SCAN_MAX; ) {
+          const members = await index.page(from, LIST_ROUND)
+          const docs = await Promise.all(members.map((m) => get(jobIdOf(m))))
+          await index.prune(members.filter((_, i) => docs[i] === undefined))
+          for (const [i, doc] of docs.entries()) {
+            from = members[i]
+            if (doc && (!status || doc.status === status)) jobs.push(doc)
+            if (jobs.length === limit) return { jobs, nextCursor: i + 1 < members.length || members.length === LIST_ROUND ? from! : null }
+          }
+          scanned += members.length
+          if (members.length < LIST_ROUND) return { jobs, nextCursor: null }
+        }
+        return { jobs, nextCursor: from ?? null }
+      }),
+    cancel: (jobId) =>
+      call('cancel', async () => {
+        const outcome = await cancelJob(connection, queue, jobId, failureReason('JOB_CANCELLED', 'cancelled while queued'))
+        const webhook = outcome === 'cancelled' ? (await queue.getJob(jobId))?.data.webhook : undefined
+        if (webhook) await enqueueWebhook(webhooks, { trainJobId: jobId, url: webhook.url }, opts.retentionSeconds)
+        return outcome
       }),
     isDatasetInUse: (datasetId) =>
       call('scan', async () => {
@@ -84,6 +158,8 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; lo
     counts: () => call('counts', () => queue.getJobCounts()),
     ping: () => call('ping', async () => void (await connection.ping())),
     close: async () => {
+      await events.close()
+      await webhooks.close()
       await queue.close()
       connection.disconnect()
     },

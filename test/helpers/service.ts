@@ -9,7 +9,9 @@ import { Queue } from 'bullmq'
 import { loadConfig, type Config } from '../../src/config.js'
 import { buildApp, type App } from '../../src/http/app.js'
 import { createLogger } from '../../src/logger.js'
+import { JOB_INDEX_KEY } from '../../src/queue/job-index.js'
 import { TRAINING_QUEUE } from '../../src/queue/jobs.js'
+import { WEBHOOK_QUEUE } from '../../src/queue/webhooks.js'
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -57,7 +59,12 @@ export async function startTestService(overrides: Record<string, string> = {}): 
 export async function obliterate(config: Config): Promise<void> {
   const queue = new Queue(TRAINING_QUEUE, { connection: { url: config.REDIS_URL }, prefix: config.QUEUE_PREFIX })
   await queue.obliterate({ force: true })
+  // The job index (src/queue/job-index.ts) is ours, not BullMQ's, so obliterate leaves it.
+  await (await queue.backend.client).del(queue.toKey(JOB_INDEX_KEY))
   await queue.close()
+  const webhooks = new Queue(WEBHOOK_QUEUE, { connection: { url: config.REDIS_URL }, prefix: config.QUEUE_PREFIX })
+  await webhooks.obliterate({ force: true })
+  await webhooks.close()
 }
 
 export interface WorkerProcess {

@@ -9,6 +9,9 @@ const base: JobSnapshot = {
   returnvalue: null,
   failedReason: undefined,
   attemptsMade: 0,
+  priority: 50,
+  queuePosition: 2,
+  processedBy: undefined,
   timestamp: Date.UTC(2026, 0, 1),
   processedOn: undefined,
   finishedOn: undefined,
@@ -17,6 +20,12 @@ const base: JobSnapshot = {
 describe('toJobDocument', () => {
   test('a waiting job is queued with empty progress', () => {
     expect(toJobDocument(base)).toMatchObject({ status: 'queued', phase: 'queued', progress: { epoch: 0, epochs: 5, percent: 0, etaSeconds: null }, startedAt: null })
+  })
+
+  test('only a queued job has a queue position; the worker that ran it stays', () => {
+    expect(toJobDocument(base)).toMatchObject({ queuePosition: 2, worker: null, priority: 50 })
+    const active = toJobDocument({ ...base, state: 'active', processedBy: 'box:42', processedOn: Date.UTC(2026, 0, 1, 1) })
+    expect(active).toMatchObject({ queuePosition: null, worker: 'box:42', startedAt: '2026-01-01T01:00:00.000Z' })
   })
 
   test('a failed job carries the code from its reason', () => {

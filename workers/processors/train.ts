@@ -2,7 +2,7 @@
  * The sandboxed training processor: BullMQ runs it in a child process, so a CPU-bound epoch cannot starve the
  * worker's lock renewal, and a tfjs abort kills one job, not the worker.
  */
-import { UnrecoverableError, type SandboxedJob } from 'bullmq'
+import { UnrecoverableError, WaitingError, type SandboxedJob } from 'bullmq'
 import { loadConfig } from '../../src/config.js'
 import { AppError } from '../../src/errors.js'
 import { createLogger, type Logger } from '../../src/logger.js'
@@ -11,7 +11,9 @@ import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '.
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere } from '../../src/ml/features.js'
 import { trainClassifier } from '../../src/ml/train-classifier.js'
-import { failureReason, type TrainModelJob, type TrainResult } from '../../src/queue/jobs.js'
+import { abortError } from '../../src/ml/abort.js'
+import { ABORT_REASON, failureReason, type TrainModelJob, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
+import { createCheckpointStore } from '../../src/storage/checkpoints.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
 import { createFeatureCache, type FeatureCache } from '../../src/storage/features.js'
 import { dataLayout } from '../../src/storage/layout.js'
@@ -26,6 +28,10 @@ const layout = dataLayout(config.DATA_DIR)
 const datasets = createDatasetStore(layout)
 const models = createModelStore(layout.models)
 const cache = createFeatureCache(layout.featureCache)
+const checkpoints = createCheckpointStore(layout.jobs)
+// The worker that forked us died (SIGKILL, OOM): stop now. Its job is recovered as stalled and resumed from the
+// last checkpoint elsewhere; training on here would race that worker to the same model id.
+process.on('disconnect', () => process.exit(1))
 // One backend per child process, chosen on its first job and reused by the next.
 let backend: ReturnType<typeof initBackend> | undefined
 // Bundled bases never change: loaded once per child process and kept for its next jobs.
@@ -90,8 +96,21 @@ function classify(err: unknown): unknown {
 
 async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger, backendName: string, signal?: AbortSignal): Promise<TrainResult> {
   const { modelId, datasetId, baseModel, options } = job.data
-  const progress = createProgressTracker(options.epochs)
+  const jobId = job.id
+  // An earlier attempt may have published the model and died before BullMQ recorded the result: answer with it.
+  if (await models.getMetadata(modelId)) {
+    const saved = await checkpoints.loadResult(jobId)
+    if (!saved) throw new AppError('TRAINING_FAILED', `model ${modelId} exists but job ${jobId} has no saved result`)
+    log.info({ modelId }, 'model already saved by an earlier attempt')
+    return saved
+  }
+  const progress = createProgressTracker(options.epochs, Date.now, previousProgress(job.progress))
   const report = (...args: Parameters<typeof progress.update>) => job.updateProgress({ ...progress.update(...args) })
+  const resumeFrom = await checkpoints.load(jobId, modelId)
+  if (resumeFrom) {
+    progress.resume(resumeFrom.epoch, resumeFrom.history)
+    log.info({ epoch: resumeFrom.epoch, epochs: options.epochs }, 'resuming from checkpoint')
+  }
 
   await report('preparing', 0)
   const dataset = await datasets.get(datasetId)
@@ -104,6 +123,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   const base = await baseFor(baseModel)
   const counted = countingCache(cache)
   try {
+    if (signal?.aborted) throw abortError(signal) // loading takes seconds and cannot be interrupted
     const examples = dataset.images.map((image) => ({
       key: image.sha256,
       label: labelIndex.get(image.label) ?? -1,
@@ -127,13 +147,19 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
         })
       },
       signal,
+      resumeFrom,
+      onCheckpoint: async (state) => {
+        if (!signal?.aborted) await checkpoints.save(jobId, modelId, state)
+      },
       onProgress: (p) => {
         void report(p.phase, p.percent / 100, p.log)
         if (p.log) log.info({ ...p.log, epochs: options.epochs }, 'epoch done')
       },
     })
+    const result: TrainResult = { modelId, metrics: outcome.metrics, trainCount: outcome.trainCount, valCount: outcome.valCount, backend: backendName, featureCache: counted.counts }
     try {
       await report('saving', 0)
+      await checkpoints.saveResult(jobId, result) // before the model, see the start of this function
       await models.save(modelId, outcome.model, {
         id: modelId,
         createdAt: new Date().toISOString(),
@@ -150,15 +176,25 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
     }
     await report('done', 1)
     log.info({ modelId, trainCount: outcome.trainCount, valCount: outcome.valCount, featureCache: counted.counts, metrics: outcome.metrics, timings: outcome.timings }, 'model trained')
-    return { modelId, metrics: outcome.metrics, trainCount: outcome.trainCount, valCount: outcome.valCount, backend: backendName, featureCache: counted.counts }
+    return result
   } finally {
     if (!isBuiltinBase(baseModel)) base.dispose()
   }
 }
 
+/** The sandbox hands the job's progress over as BullMQ stored it: JSON text. */
+function previousProgress(stored: unknown): TrainProgress | undefined {
+  try {
+    const value: unknown = typeof stored === 'string' ? JSON.parse(stored) : stored
+    return typeof value === 'object' && value !== null && 'percent' in value ? (value as TrainProgress) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export default async function processTrain(
   job: SandboxedJob<TrainModelJob, TrainResult>,
-  _token?: string,
+  token?: string,
   signal?: AbortSignal, // keep three params: BullMQ checks processor.length
 ): Promise<TrainResult> {
   const log = logger.child({ jobId: job.id, queue: job.queueName, requestId: job.data.requestId })
@@ -168,6 +204,18 @@ export default async function processTrain(
   try {
     return await train(job, log, name, signal)
   } catch (err) {
+    if (signal?.aborted && signal.reason === ABORT_REASON.shutdown) {
+      // Back to wait, not failed, with the checkpoint kept: the next worker resumes it. WaitingError tells BullMQ
+      // the job has been moved already.
+      log.info('worker stopping: job handed back to the queue')
+      await job.moveToWait(token)
+      throw new WaitingError()
+    }
+    if (signal?.aborted && signal.reason === ABORT_REASON.cancel) {
+      await checkpoints.remove(job.id)
+      log.info('job cancelled')
+      throw new UnrecoverableError(failureReason('JOB_CANCELLED', 'cancelled while running'))
+    }
     log.error({ err }, 'training failed')
     throw classify(err)
   }

@@ -50,7 +50,7 @@ export default fp(
             : undefined,
       }),
     )
-    app.decorate('trainingQueue', createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, log: app.log }))
+    app.decorate('trainingQueue', createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, retentionSeconds: config.JOB_RETENTION_SECONDS, log: app.log }))
     app.addHook('onClose', async () => {
       await app.trainingQueue.close()
       await app.predictor.close()

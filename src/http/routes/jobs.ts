@@ -2,9 +2,14 @@ import { createHash, randomInt, randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
-import type { TrainModelJob } from '../../queue/jobs.js'
+import { CURSOR_PATTERN } from '../../queue/job-index.js'
+import { PRIORITY, type TrainModelJob } from '../../queue/jobs.js'
+import { createCheckpointStore } from '../../storage/checkpoints.js'
+import { streamJobEvents } from '../job-event-stream.js'
 import { errorResponses, IdParamsSchema } from '../schemas/common.js'
 import { CreateJobSchema, JobSchema, TRAIN_DEFAULTS, type CreateJob } from '../schemas/jobs.js'
+
+const JobStatusSchema = Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')])
 
 const IdempotencyHeadersSchema = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) })
 
@@ -29,6 +34,13 @@ function trainOptions(body: CreateJob): TrainModelJob['options'] {
 
 const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { trainingQueue, datasets, config } = app
+  // The API removes the checkpoint of a job it cancels while queued (one handed back by a stopping worker has one).
+  const checkpoints = createCheckpointStore(app.layout.jobs)
+  // Open event streams end before the server closes, or close() would wait for their clients.
+  const streams = new Set<() => void>()
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end()
+  })
 
   app.post(
     '/jobs',
@@ -57,14 +69,19 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           max: config.MAX_QUEUED_JOBS_PER_KEY,
         })
       }
-      const job = await trainingQueue.enqueue(jobId, {
-        modelId: jobId,
-        owner,
-        datasetId: body.datasetId,
-        baseModel: body.baseModel ?? 'mobilenet_v2',
-        options: trainOptions(body),
-        requestId: request.id,
-      })
+      const job = await trainingQueue.enqueue(
+        jobId,
+        {
+          modelId: jobId,
+          owner,
+          datasetId: body.datasetId,
+          baseModel: body.baseModel ?? 'mobilenet_v2',
+          options: trainOptions(body),
+          requestId: request.id,
+          ...(body.webhook && { webhook: { url: body.webhook.url } }),
+        },
+        body.priority ?? PRIORITY.default,
+      )
       request.log.info({ jobId: job.id, datasetId: body.datasetId }, 'training job queued')
       return reply.code(202).header('location', `/jobs/${job.id}`).send(job)
     },
@@ -77,12 +94,19 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['jobs'],
         operationId: 'listJobs',
         summary: 'List jobs',
-        description: 'The newest jobs first, in every state.',
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ jobs: Type.Array(JobSchema) }), ...errorResponses },
+        description: 'The newest jobs first, optionally of one status; page with `cursor` (the previous page\'s `nextCursor`).',
+        querystring: Type.Object(
+          {
+            status: Type.Optional(JobStatusSchema),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+            cursor: Type.Optional(Type.String({ pattern: CURSOR_PATTERN, description: 'nextCursor of the previous page.' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ jobs: Type.Array(JobSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
       },
     },
-    async (request) => ({ jobs: await trainingQueue.list(request.query.limit ?? 50) }),
+    async (request) => trainingQueue.list({ status: request.query.status, limit: request.query.limit ?? 50, cursor: request.query.cursor }),
   )
 
   app.get('/jobs/:id', { schema: { tags: ['jobs'], operationId: 'getJob', summary: 'Get a job', description: 'Status, phase, progress with ETA, per-epoch history and, once completed, the model id and metrics.', params: IdParamsSchema, response: { 200: JobSchema, ...errorResponses } } }, async (request) => {
@@ -91,6 +115,59 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!job) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
     return job
   })
+
+  /**
+   * A queued job is cancelled at once (200, status cancelled); a running one is asked to stop (202) and ends
+   * `cancelled` within about a second, through whichever worker runs it. Cancelling a cancelled job answers 200
+   * again; a completed or failed one is 409 JOB_FINISHED.
+   */
+  app.delete(
+    '/jobs/:id',
+    { schema: { params: IdParamsSchema, response: { 200: JobSchema, 202: JobSchema, ...errorResponses } } },
+    async (request, reply) => {
+      const { id } = request.params
+      const outcome = await trainingQueue.cancel(id)
+      const job = outcome === 'missing' ? undefined : await trainingQueue.get(id)
+      if (!job) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
+      if (outcome === 'finished' && job.status !== 'cancelled') throw new AppError('JOB_FINISHED', `job ${id} has already ${job.status === 'completed' ? 'completed' : 'failed'}`)
+      if (outcome === 'cancelled') await checkpoints.remove(id)
+      request.log.info({ jobId: id, outcome }, 'job cancel')
+      return reply.code(outcome === 'requested' ? 202 : 200).send(job)
+    },
+  )
+
+  app.get(
+    '/jobs/:id/events',
+    {
+      schema: {
+        params: IdParamsSchema,
+        headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ maxLength: 64 })) }),
+        response: {
+          200: Type.String({
+            description: 'text/event-stream: `progress` events with the job document, then `completed`, `failed` or `cancelled`; ids resume through Last-Event-ID.',
+          }),
+          204: Type.Null({ description: 'Resumed after the final event: nothing more will come.' }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params
+      if (!(await trainingQueue.get(id))) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
+      reply.hijack()
+      let end: (() => void) | undefined
+      const onEnd = () => void (end && streams.delete(end))
+      try {
+        end = await streamJobEvents({ queue: trainingQueue, jobId: id, lastEventId: request.headers['last-event-id'], res: reply.raw, onEnd })
+      } catch (err) {
+        request.log.error({ err }, 'job event stream failed')
+        if (!reply.raw.headersSent) reply.raw.writeHead(503, { 'content-type': 'application/json' })
+        reply.raw.end(JSON.stringify({ error: { code: 'QUEUE_UNAVAILABLE', message: 'the job queue is unavailable' } }))
+        return
+      }
+      if (!reply.raw.writableEnded) streams.add(end)
+    },
+  )
 }
 
 export default jobRoutes

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { PRIORITY } from '../../queue/jobs.js'
 
 const BaseModelSchema = Type.Union([
   Type.Literal('mobilenet_v2'),
@@ -25,6 +26,15 @@ export const CreateJobSchema = Type.Object(
     learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, default: TRAIN_DEFAULTS.learningRate })),
     validationSplit: Type.Optional(Type.Number({ minimum: 0.05, maximum: 0.5, default: TRAIN_DEFAULTS.validationSplit })),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
+    priority: Type.Optional(
+      Type.Integer({ minimum: PRIORITY.highest, maximum: PRIORITY.lowest, default: PRIORITY.default, description: 'Lower runs first; equal priorities run in order of arrival.' }),
+    ),
+    webhook: Type.Optional(
+      Type.Object(
+        { url: Type.String({ pattern: '^https?://[^\s]+$', maxLength: 2048, description: 'POSTed once with the final job document when the job ends.' }) },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 )
@@ -48,6 +58,7 @@ export const JobSchema = Type.Object({
     epochs: Type.Integer(),
     percent: Type.Number(),
     etaSeconds: Type.Union([Type.Number(), Type.Null()]),
+    resumedFromEpoch: Type.Optional(Type.Integer({ description: 'Set when the latest attempt continued from a checkpoint after this epoch.' })),
   }),
   history: Type.Array(EpochSchema),
   datasetId: Type.String(),
@@ -59,6 +70,9 @@ export const JobSchema = Type.Object({
     validationSplit: Type.Number(),
     seed: Type.Integer(),
   }),
+  priority: Type.Integer(),
+  queuePosition: Type.Union([Type.Integer(), Type.Null()], { description: 'Jobs that start before this one while it is queued (0: next).' }),
+  worker: Type.Union([Type.String(), Type.Null()], { description: 'hostname:pid of the worker that runs it or ran it last.' }),
   attempts: Type.Integer(),
   queuedAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),

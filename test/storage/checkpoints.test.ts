@@ -1,0 +1,47 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { HeadCheckpoint } from '../../src/ml/train.js'
+import { createCheckpointStore } from '../../src/storage/checkpoints.js'
+
+let dir: string
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'imagetune-ckpt-'))
+})
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+const state: HeadCheckpoint = {
+  epoch: 3,
+  history: [{ epoch: 1, loss: 1, accuracy: 0.5, seconds: 0.1 }],
+  weights: [Float32Array.of(1, 2, 3), Float32Array.of(-0.5)],
+  optimizer: [Float32Array.of(12), Float32Array.of(0.1, 0.2, 0.3), Float32Array.of(0.4), Float32Array.of(1, 1, 1), Float32Array.of(2)],
+  order: [2, 0, 1],
+  random: 123456789,
+  best: { loss: 0.25, weights: [Float32Array.of(9, 8, 7), Float32Array.of(6)] },
+  sinceBest: 1,
+}
+
+test('a saved checkpoint reads back whole, only for its own model', async () => {
+  const store = createCheckpointStore(dir)
+  await store.save('job-1', 'model-a', state)
+  expect(await store.load('job-1', 'model-a')).toEqual(state)
+  expect(await store.load('job-1', 'model-b')).toBeUndefined()
+  expect(await store.load('job-2', 'model-a')).toBeUndefined()
+  const { best: _, ...withoutBest } = state
+  await store.save('job-1', 'model-a', withoutBest)
+  expect(await store.load('job-1', 'model-a')).toEqual(withoutBest)
+})
+
+test('a damaged checkpoint is ignored, and remove clears the job folder', async () => {
+  const store = createCheckpointStore(dir)
+  await store.save('job-3', 'model-a', state)
+  await writeFile(path.join(store.dir('job-3'), 'checkpoint', 'head.bin'), Buffer.from([8, 0, 0, 0, 123, 34, 120]))
+  expect(await store.load('job-3', 'model-a')).toBeUndefined()
+  await store.saveResult('job-3', { modelId: 'model-a', metrics: {}, trainCount: 1, valCount: 0, backend: 'wasm', featureCache: { hits: 0, misses: 1 } })
+  expect((await store.loadResult('job-3'))?.modelId).toBe('model-a')
+  await store.remove('job-3')
+  expect(await store.loadResult('job-3')).toBeUndefined()
+  expect(() => store.dir('../etc')).toThrow()
+})

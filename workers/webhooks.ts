@@ -1,0 +1,54 @@
+import { Queue, Worker } from 'bullmq'
+import type { Config } from '../src/config.js'
+import type { Logger } from '../src/logger.js'
+import { redisConnection } from '../src/queue/connection.js'
+import { createTrainingQueue } from '../src/queue/producer.js'
+import { enqueueWebhook, signature, SIGNATURE_HEADER, WEBHOOK_QUEUE, type WebhookDelivery } from '../src/queue/webhooks.js'
+
+/** A receiver gets this long to answer, ms; a slower one counts as a failed try. */
+const DELIVERY_TIMEOUT_MS = 10_000
+
+export interface WebhookWorker {
+  /** Queues the delivery for a training job that has ended for good. */
+  notify(delivery: WebhookDelivery): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Delivers webhooks: POSTs the training job's final document (as `GET /jobs/:id` shows it) as JSON, signed when
+ * WEBHOOK_SECRET is set; any answer but 2xx, or none within 10 s, is retried with backoff.
+ */
+export function startWebhookWorker(config: Config, log: Logger): WebhookWorker {
+  const jobs = createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, retentionSeconds: config.JOB_RETENTION_SECONDS, log })
+  const queueConnection = redisConnection(config.REDIS_URL, 'worker')
+  const queue = new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection: queueConnection, prefix: config.QUEUE_PREFIX })
+  queue.on('error', (err) => log.error({ err }, 'webhook queue error'))
+  const worker = new Worker<WebhookDelivery>(
+    WEBHOOK_QUEUE,
+    async (job) => {
+      const { trainJobId, url } = job.data
+      const doc = await jobs.get(trainJobId)
+      if (!doc) return // removed before delivery: nothing to tell
+      const body = JSON.stringify(doc)
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'x-imagetune-job-id': trainJobId }
+      if (config.WEBHOOK_SECRET) headers[SIGNATURE_HEADER] = signature(config.WEBHOOK_SECRET, body)
+      const response = await fetch(url, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) })
+      await response.body?.cancel()
+      if (!response.ok) throw new Error(`webhook answered ${response.status}`)
+    },
+    { connection: redisConnection(config.REDIS_URL, 'worker'), prefix: config.QUEUE_PREFIX, concurrency: 4 },
+  )
+  worker.on('error', (err) => log.error({ err }, 'webhook worker error'))
+  worker.on('failed', (job, err) => log.warn({ trainJobId: job?.data.trainJobId, url: job?.data.url, err, attempts: job?.attemptsMade }, 'webhook delivery failed'))
+  worker.on('completed', (job) => log.info({ trainJobId: job.data.trainJobId, url: job.data.url }, 'webhook delivered'))
+
+  return {
+    notify: (delivery) => enqueueWebhook(queue, delivery, config.JOB_RETENTION_SECONDS),
+    async close() {
+      await worker.close()
+      await queue.close()
+      queueConnection.disconnect()
+      await jobs.close()
+    },
+  }
+}
