@@ -123,7 +123,17 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
    */
   app.delete(
     '/jobs/:id',
-    { schema: { params: IdParamsSchema, response: { 200: JobSchema, 202: JobSchema, ...errorResponses } } },
+    {
+      schema: {
+        tags: ['jobs'],
+        operationId: 'cancelJob',
+        summary: 'Cancel a job',
+        description:
+          'A queued job is cancelled at once (200, status `cancelled`); a running one is asked to stop (202) and ends `cancelled` within about a second, from any API replica. No model is registered. A finished job answers 409 `JOB_FINISHED`.',
+        params: IdParamsSchema,
+        response: { 200: JobSchema, 202: JobSchema, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const { id } = request.params
       const outcome = await trainingQueue.cancel(id)
@@ -140,12 +150,18 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/jobs/:id/events',
     {
       schema: {
+        tags: ['jobs'],
+        operationId: 'jobEvents',
+        summary: 'Stream a job\'s progress (Server-Sent Events)',
+        description:
+          'One `progress` event with the job document per change, then one `completed`, `failed` or `cancelled` event, then the stream closes. Driven by Redis, so any API replica serves any job; reconnect with `Last-Event-ID`.',
         params: IdParamsSchema,
         headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ maxLength: 64 })) }),
         response: {
-          200: Type.String({
-            description: 'text/event-stream: `progress` events with the job document, then `completed`, `failed` or `cancelled`; ids resume through Last-Event-ID.',
-          }),
+          200: {
+            description: '`progress` events with the job document, then `completed`, `failed` or `cancelled`; ids resume through Last-Event-ID.',
+            content: { 'text/event-stream': { schema: Type.String() } },
+          },
           204: Type.Null({ description: 'Resumed after the final event: nothing more will come.' }),
           ...errorResponses,
         },

@@ -84,6 +84,7 @@ export const JobSchema = Type.Object({
       trainCount: Type.Integer(),
       valCount: Type.Integer(),
       backend: Type.String(),
+      featureCache: Type.Optional(Type.Object({ hits: Type.Integer(), misses: Type.Integer() }, { description: 'Feature-cache lookups of this job: hits skipped decoding and the base model.' })),
     }),
   ),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
