@@ -4,10 +4,25 @@ import type { Base } from './bases.js'
 import { decodeImage, toInputTensor } from './image.js'
 import { abortError } from './abort.js'
 
-/** One image to embed: `key` is its content hash (the cache key), `read` fetches its encoded bytes. */
+/**
+ * One image to embed: `key` is its cache key (the content hash, with a view suffix for augmented views), `read`
+ * fetches its encoded bytes.
+ */
 export interface FeatureItem {
   key: string
   read(): Promise<Uint8Array>
+  /** Changes the decoded `size × size × 3` pixels before embedding (an augmented view). */
+  transform?(pixels: Uint8Array, size: number): Promise<Uint8Array>
+}
+
+/** A net to embed with instead of the base's trunk, e.g. the frozen part below a fine-tuning cut. */
+export interface EmbeddingNet {
+  /** Preprocessed image → `[n, ...]` outputs, flattened per image. */
+  model: tf.LayersModel
+  /** Values per image. */
+  size: number
+  /** Cache folder name; must differ from the base's and any other net's. */
+  cacheId: string
 }
 
 export interface ExtractOptions {
@@ -20,7 +35,9 @@ export interface ExtractOptions {
   batchSize?: number
   /** Pixel limit per image, see `decodeImage`. */
   maxPixels: number
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
+  /** @defaultValue the base's trunk, cached under the base id */
+  net?: EmbeddingNet | undefined
   /** Called after each cache lookup round and each batch with images done so far. */
   onProgress?(done: number, total: number): void
 }
@@ -36,6 +53,7 @@ const CACHE_READS = 32
  */
 export async function extractFeatures(base: Base, items: FeatureItem[], opts: ExtractOptions): Promise<Float32Array[]> {
   const batchSize = Math.max(1, opts.batchSize ?? 16)
+  const net = opts.net ?? { model: base.trunk, size: base.featureSize, cacheId: base.id }
   const total = items.length
   const out: (Float32Array | undefined)[] = new Array(total)
   let done = 0
@@ -43,9 +61,9 @@ export async function extractFeatures(base: Base, items: FeatureItem[], opts: Ex
   for (let i = 0; i < total; i += CACHE_READS) {
     if (opts.signal?.aborted) throw abortError(opts.signal)
     const slice = items.slice(i, i + CACHE_READS)
-    const hits = await Promise.all(slice.map((it) => opts.cache.get(base.id, it.key)))
+    const hits = await Promise.all(slice.map((it) => opts.cache.get(net.cacheId, it.key)))
     hits.forEach((vec, j) => {
-      if (vec && vec.length === base.featureSize) {
+      if (vec && vec.length === net.size) {
         out[i + j] = vec
         done++
       }
@@ -58,7 +76,13 @@ export async function extractFeatures(base: Base, items: FeatureItem[], opts: Ex
   for (let i = 0; i < missing.length; i += batchSize) batches.push(missing.slice(i, i + batchSize))
 
   const decode = (batch: number[]) =>
-    Promise.all(batch.map(async (i) => decodeImage(await items[i]!.read(), base.inputSize, { maxPixels: opts.maxPixels })))
+    Promise.all(
+      batch.map(async (i) => {
+        const item = items[i]!
+        const pixels = await decodeImage(await item.read(), base.inputSize, { maxPixels: opts.maxPixels })
+        return item.transform ? item.transform(pixels, base.inputSize) : pixels
+      }),
+    )
 
   let next = batches.length > 0 ? decode(batches[0]!) : undefined
   for (let b = 0; b < batches.length; b++) {
@@ -67,19 +91,19 @@ export async function extractFeatures(base: Base, items: FeatureItem[], opts: Ex
     next = b + 1 < batches.length ? decode(batches[b + 1]!) : undefined
     next?.catch(() => {}) // surfaced when awaited; avoids an unhandled rejection if this batch throws first
     const batch = batches[b]!
-    const embedded = tf.tidy(() => base.trunk.predict(toInputTensor(pixels, base.inputSize, base.preprocessing)) as tf.Tensor2D)
+    const embedded = tf.tidy(() => net.model.predict(toInputTensor(pixels, base.inputSize, base.preprocessing)) as tf.Tensor)
     let flat: Float32Array
     try {
       flat = (await embedded.data()) as Float32Array
     } finally {
       embedded.dispose()
     }
-    const d = base.featureSize
+    const d = net.size
     await Promise.all(
       batch.map((i, j) => {
         const vec = flat.slice(j * d, (j + 1) * d)
         out[i] = vec
-        return opts.cache.put(base.id, items[i]!.key, vec)
+        return opts.cache.put(net.cacheId, items[i]!.key, vec)
       }),
     )
     done += batch.length
