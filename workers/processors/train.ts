@@ -8,8 +8,8 @@ import { AppError } from '../../src/errors.js'
 import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
 import { loadBase } from '../../src/ml/bases.js'
-import { trainClassifier } from '../../src/ml/train-classifier.js'
-import { failureReason, type TrainModelJob, type TrainResult } from '../../src/queue/jobs.js'
+import { fineTuneEpochs, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
+import { failureReason, type TrainModelJob, type TrainOptions, type TrainResult } from '../../src/queue/jobs.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
 import { createFeatureCache } from '../../src/storage/features.js'
 import { dataLayout } from '../../src/storage/layout.js'
@@ -26,6 +26,17 @@ const cache = createFeatureCache(layout.featureCache)
 // One backend per child process, chosen on its first job and reused by the next.
 let backend: ReturnType<typeof initBackend> | undefined
 
+/** The job's options as the ML core takes them: null (absent in JSON) becomes undefined. */
+function classifierOptions(options: TrainOptions): TrainClassifierOptions {
+  return { ...options, earlyStopping: options.earlyStopping ?? undefined, augment: options.augment ?? undefined }
+}
+
+/** What the job result and the model's metadata both say about a run beyond its metrics and history. */
+function trainingReport(outcome: Awaited<ReturnType<typeof trainClassifier>>) {
+  const { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews } = outcome
+  return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews }
+}
+
 /** Bad input fails once with its code; anything else is thrown as is and retried with backoff. */
 function classify(err: unknown): unknown {
   if (err instanceof AppError) return new UnrecoverableError(failureReason(err.code, err.message))
@@ -35,7 +46,7 @@ function classify(err: unknown): unknown {
 
 async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger, backendName: string, signal?: AbortSignal): Promise<TrainResult> {
   const { modelId, datasetId, baseModel, options } = job.data
-  const progress = createProgressTracker(options.epochs)
+  const progress = createProgressTracker(options.epochs + (options.fineTuneLayers ? fineTuneEpochs(options.epochs) : 0))
   const report = (...args: Parameters<typeof progress.update>) => job.updateProgress({ ...progress.update(...args) })
 
   await report('preparing', 0)
@@ -50,13 +61,14 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       key: image.sha256,
       label: labelIndex.get(image.label) ?? -1,
       split: image.split,
+      path: image.path,
       read: () => readFile(datasets.imageFile(datasetId, image)),
     }))
     const outcome = await trainClassifier({
       base,
       labels,
       examples,
-      options,
+      options: classifierOptions(options),
       cache,
       maxPixels: config.MAX_IMAGE_PIXELS,
       signal,
@@ -74,6 +86,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
         base: { id: base.id, inputSize: base.inputSize, preprocessing: base.preprocessing },
         metrics: outcome.metrics,
         history: outcome.history,
+        ...trainingReport(outcome),
         jobId: job.id,
         datasetId,
         params: { baseModel, ...options },
@@ -83,7 +96,15 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
     }
     await report('done', 1)
     log.info({ modelId, trainCount: outcome.trainCount, valCount: outcome.valCount, metrics: outcome.metrics }, 'model trained')
-    return { modelId, metrics: outcome.metrics, trainCount: outcome.trainCount, valCount: outcome.valCount, backend: backendName }
+    return {
+      modelId,
+      metrics: outcome.metrics,
+      trainCount: outcome.trainCount,
+      valCount: outcome.valCount,
+      backend: backendName,
+      history: outcome.history,
+      ...trainingReport(outcome),
+    }
   } finally {
     base.dispose()
   }

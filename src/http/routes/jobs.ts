@@ -1,10 +1,9 @@
-import { createHash, randomInt, randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
-import type { TrainModelJob } from '../../queue/jobs.js'
 import { errorResponses, IdParamsSchema } from '../schemas/common.js'
-import { CreateJobSchema, JobSchema, TRAIN_DEFAULTS, type CreateJob } from '../schemas/jobs.js'
+import { CreateJobSchema, JobSchema, trainOptions } from '../schemas/jobs.js'
 
 const IdempotencyHeadersSchema = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) })
 
@@ -16,17 +15,6 @@ function jobIdFor(idempotencyKey: string | undefined): string {
   return idempotencyKey ? `k-${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40)}` : randomUUID()
 }
 
-function trainOptions(body: CreateJob): TrainModelJob['options'] {
-  return {
-    epochs: body.epochs ?? TRAIN_DEFAULTS.epochs,
-    batchSize: body.batchSize ?? TRAIN_DEFAULTS.batchSize,
-    learningRate: body.learningRate ?? TRAIN_DEFAULTS.learningRate,
-    validationSplit: body.validationSplit ?? TRAIN_DEFAULTS.validationSplit,
-    // Recorded in the job, so any run can be repeated exactly.
-    seed: body.seed ?? randomInt(2 ** 31 - 1),
-  }
-}
-
 const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { trainingQueue, datasets } = app
 
@@ -35,13 +23,14 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { body: CreateJobSchema, headers: IdempotencyHeadersSchema, response: { 202: JobSchema, ...errorResponses } } },
     async (request, reply) => {
       const { body } = request
-      if (!(await datasets.get(body.datasetId))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${body.datasetId}`)
+      const dataset = await datasets.get(body.datasetId)
+      if (!dataset) throw new AppError('DATASET_NOT_FOUND', `no dataset ${body.datasetId}`)
       const jobId = jobIdFor(request.headers['idempotency-key'])
       const job = await trainingQueue.enqueue(jobId, {
         modelId: randomUUID(),
         datasetId: body.datasetId,
         baseModel: body.baseModel ?? 'mobilenet_v2',
-        options: trainOptions(body),
+        options: trainOptions(body, dataset.classes.map((c) => c.name)),
         requestId: request.id,
       })
       request.log.info({ jobId: job.id, datasetId: body.datasetId }, 'training job queued')
