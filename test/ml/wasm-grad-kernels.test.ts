@@ -32,8 +32,8 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 
 const CASES: [string, (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D, number[], number[]][] = [
   ['conv2d 3x3 stride 2 same', (x, w) => tf.conv2d(x, w, 2, 'same'), [2, 9, 9, 3], [3, 3, 3, 4]],
-  ['conv2d 1x1 valid (the matrix-product path)', (x, w) => tf.conv2d(x, w, 1, 'valid'), [3, 5, 5, 6], [1, 1, 6, 5]],
-  ['conv2d 1x1 same (the matrix-product path)', (x, w) => tf.conv2d(x, w, 1, 'same'), [2, 4, 4, 16], [1, 1, 16, 24]],
+  ['conv2d 1x1 valid (the XNNPACK path)', (x, w) => tf.conv2d(x, w, 1, 'valid'), [3, 5, 5, 6], [1, 1, 6, 5]],
+  ['conv2d 1x1 same (the XNNPACK path)', (x, w) => tf.conv2d(x, w, 1, 'same'), [2, 4, 4, 16], [1, 1, 16, 24]],
   ['conv2d 1x1 stride 2 (the JS path)', (x, w) => tf.conv2d(x, w, 2, 'same'), [2, 5, 5, 3], [1, 1, 3, 4]],
   ['depthwise 3x3 stride 1 same', (x, w) => tf.depthwiseConv2d(x, w, 1, 'same'), [2, 7, 7, 4], [3, 3, 4, 1]],
   ['depthwise 3x3 stride 2 valid, multiplier 2', (x, w) => tf.depthwiseConv2d(x, w, 2, 'valid'), [2, 8, 8, 3], [3, 3, 3, 2]],
