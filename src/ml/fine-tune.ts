@@ -29,7 +29,7 @@ export interface FineTuneOptions {
  * Keeps the weights of the best epoch by the monitored validation figure, counting the state before fine-tuning,
  * so fine-tuning never leaves the model worse on validation than the head alone.
  * @param activations one flattened `split.activationShape` per training example
- * @returns one log per epoch run and the best epoch (null when it is the starting state or without validation)
+ * @returns one log per epoch run and the epoch whose weights are kept (null when it is the starting state)
  */
 export async function fineTune(
   split: TrunkSplit,
@@ -50,6 +50,7 @@ export async function fineTune(
   const random = seededRandom(opts.seed ^ 0xf17e)
   const order = [...Array(n).keys()]
   const history: EpochLog[] = []
+  const hasValidation = (opts.validation?.activations.length ?? 0) > 0
   const tracker = bestTracker(opts.earlyStopping ?? { patience: Infinity })
   let best: tf.Tensor[] | undefined
 
@@ -137,7 +138,8 @@ export async function fineTune(
       } else if (verdict === 'stop') break
     }
     if (best) trainable.forEach((v, i) => v.assign(best![i]!))
-    const bestEpoch = tracker.bestEpoch()
+    // Without validation nothing is compared and the last epoch's weights stay.
+    const bestEpoch = hasValidation ? tracker.bestEpoch() : history.at(-1)!.epoch
     return { history, bestEpoch: bestEpoch !== null && bestEpoch >= opts.firstEpoch ? bestEpoch : null }
   } finally {
     best?.forEach((w) => w.dispose())

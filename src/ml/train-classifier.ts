@@ -91,8 +91,11 @@ export interface TrainClassifierResult {
   metrics: Metrics
   evaluatedOn: 'validation' | 'training'
   history: EpochLog[]
-  /** Epoch whose weights the model has (by the early-stopping monitor, valLoss by default); null without validation. */
-  bestEpoch: number | null
+  /**
+   * The epoch whose weights the model has: with early stopping the best by its monitor, else the head's last;
+   * after fine-tuning its best epoch, or the head's when fine-tuning never beat it on validation.
+   */
+  bestEpoch: number
   /** Wrong predictions on the evaluated set, most confident first, at most `MAX_MISCLASSIFIED`. */
   misclassified: MisclassifiedImage[]
   /** See `trainingWarnings`. */
@@ -218,7 +221,8 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
     const { head } = trained
     try {
       const history = [...trained.history]
-      let bestEpoch = trained.bestEpoch
+      // Early stopping restores its best epoch; without it the head keeps its last.
+      let bestEpoch = options.earlyStopping && trained.bestEpoch !== null ? trained.bestEpoch : trained.history.length
       if (split) {
         const tuned = await fineTune(split, head, trainRows.map((r) => embedded[r]!), trainLabels, numClasses, {
           epochs: ftEpochs,

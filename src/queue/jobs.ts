@@ -80,8 +80,8 @@ export interface TrainResult {
   backend: string
   /** 'validation', or 'training' when there was no validation split. */
   evaluatedOn?: 'validation' | 'training'
-  /** Epoch whose weights the model has, by the early-stopping monitor (valLoss by default); null without validation. */
-  bestEpoch?: number | null
+  /** Epoch whose weights the model has: with early stopping (and after fine-tuning) the best by the monitor, else the last. */
+  bestEpoch?: number
   history?: EpochRecord[]
   /** Wrong validation predictions, most confident first: dataset path, true and predicted class, score. */
   misclassified?: { path: string; true: string; predicted: string; score: number }[]

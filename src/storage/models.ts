@@ -29,8 +29,8 @@ export interface ModelMetadata {
   history: EpochLog[]
   /** 'validation', or 'training' when there was no validation split. Absent on models saved before it existed (as below). */
   evaluatedOn?: 'validation' | 'training'
-  /** Epoch whose weights the model has; null without validation. */
-  bestEpoch?: number | null
+  /** Epoch whose weights the model has: with early stopping (and after fine-tuning) the best by the monitor, else the last. */
+  bestEpoch?: number
   /** Wrong validation predictions, most confident first. */
   misclassified?: MisclassifiedImage[]
   /** Dataset and split warnings at training time. */

@@ -105,6 +105,8 @@ test('fineTuneLayers trains the top layers from cached activations; frozen layer
   expect(tuned).toHaveLength(2) // fineTuneEpochs(8)
   expect(tuned[0]!.epoch).toBe(9)
   expect(tuned[0]!.learningRate).toBeCloseTo(0.001)
+  // Fine-tuning beat the head on validation (else its weights would be the head's, checked below).
+  expect(result.bestEpoch).toBeGreaterThanOrEqual(9)
   // The tuned layers moved, the rest did not: compare the saved classifier with the untouched base.
   for (const layer of ['dw', 'pw']) expect(weightsOf(result.model, layer)).not.toEqual(trunkBefore[layer])
   for (const layer of ['conv1', 'bn1', 'bn2']) expect(weightsOf(result.model, layer)).toEqual(trunkBefore[layer])
@@ -152,6 +154,7 @@ test('an imbalanced set trains with balanced weights; a class without validation
   expect(result.classWeights!.blue).toBeCloseTo(21 / (3 * 3))
   expect(result.classWeights!.red).toBeCloseTo(21 / (3 * 9))
   expect(result.metrics.classesWithoutSupport).toEqual(['blue'])
+  expect(result.bestEpoch).toBe(8) // no early stopping: the last epoch's weights
   expect(result.metrics.perClass[2]).toMatchObject({ label: 'blue', support: 0, recall: null })
   expect(result.metrics.confusionByLabel.red).toEqual({ red: expect.any(Number), green: expect.any(Number), blue: expect.any(Number) })
   expect(result.warnings).toEqual(

@@ -217,7 +217,7 @@ export const JobSchema = Type.Object({
       valCount: Type.Integer(),
       backend: Type.String(),
       evaluatedOn: Type.Optional(Type.String()),
-      bestEpoch: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+      bestEpoch: Type.Optional(Type.Integer({ description: 'epoch whose weights the model has' })),
       history: Type.Optional(Type.Array(EpochSchema)),
       misclassified: Type.Optional(
         Type.Array(Type.Object({ path: Type.String(), true: Type.String(), predicted: Type.String(), score: Type.Number() })),
