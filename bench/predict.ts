@@ -43,7 +43,7 @@ async function writeModel(dataDir: string): Promise<void> {
     createdAt: new Date().toISOString(),
     labels: LABELS,
     base: { id: base.id, inputSize: base.inputSize, preprocessing: base.preprocessing },
-    metrics: { count: 0, accuracy: null, topK: [], labels: LABELS, perClass: [], macro: null, weighted: null, confusionMatrix: [], classesWithoutSupport: [] },
+    metrics: { count: 0, accuracy: null, topK: [], labels: LABELS, perClass: [], macro: null, weighted: null, confusionMatrix: [], confusionByLabel: {}, classesWithoutSupport: [] },
     history: [],
   })
   model.dispose()

@@ -21,6 +21,8 @@ export const HTTP_STATUS = {
   ARCHIVE_INVALID: 400,
   DATASET_INVALID: 400,
   TOO_FEW_CLASSES: 400,
+  /** Training options that do not fit the dataset or base (a class weight for a missing class, too many fine-tune layers). */
+  OPTIONS_INVALID: 400,
   IMAGE_INVALID: 400,
   IMAGE_TOO_LARGE: 413,
   IMAGE_FETCH_FAILED: 422,

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs'
+import { registerWasmGradKernels } from './wasm-grad-kernels.js'
 
 /** A backend name `initBackend` accepts as an override; '' means "pick the fastest that loads". */
 export type BackendOverride = '' | 'tensorflow' | 'wasm' | 'cpu'
@@ -73,6 +74,7 @@ async function useWasm(): Promise<string> {
   await import('@tensorflow/tfjs-backend-wasm')
   if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend did not initialise')
   await tf.ready()
+  registerWasmGradKernels()
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')
   const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')
   return `wasm (SIMD ${simd ? 'on' : 'off'}, ${threads ? 'multi-threaded' : '1 thread'})`

@@ -36,8 +36,10 @@ export interface Metrics {
   macro: AverageMetrics | null
   /** Support-weighted mean over the same classes. */
   weighted: AverageMetrics | null
-  /** `confusionMatrix[true][predicted]` counts. */
+  /** `confusionMatrix[true][predicted]` counts, rows and columns in `labels` order. */
   confusionMatrix: number[][]
+  /** The same counts by class name: `confusionByLabel[trueName][predictedName]`. */
+  confusionByLabel: Record<string, Record<string, number>>
   /** Labels with no example in the evaluation set: their recall is unknown and they are left out of averages. */
   classesWithoutSupport: string[]
 }
@@ -114,6 +116,30 @@ export function evaluate(
     macro: average(() => 1),
     weighted: average((m) => m.support),
     confusionMatrix: confusion,
+    confusionByLabel: Object.fromEntries(labels.map((t, i) => [t, Object.fromEntries(labels.map((p, j) => [p, confusion[i]![j]!]))])),
     classesWithoutSupport: perClass.filter((m) => m.support === 0).map((m) => m.label),
   }
+}
+
+/** One wrong prediction: `index` into the evaluated examples, class names, and the predicted class's score. */
+export interface Misclassification {
+  index: number
+  true: string
+  predicted: string
+  /** Probability given to the wrong class, in [0, 1]. */
+  score: number
+}
+
+/**
+ * The wrong predictions, most confident first (the ones a user should look at), at most `limit`.
+ * @param probabilities one row of class scores per example
+ */
+export function misclassifications(trueLabels: number[], probabilities: ArrayLike<number>[], labels: string[], limit: number): Misclassification[] {
+  const wrong: Misclassification[] = []
+  trueLabels.forEach((truth, index) => {
+    const row = probabilities[index]!
+    const predicted = argmax(row)
+    if (predicted !== truth) wrong.push({ index, true: labels[truth]!, predicted: labels[predicted]!, score: row[predicted]! })
+  })
+  return wrong.sort((a, b) => b.score - a.score || a.index - b.index).slice(0, limit)
 }

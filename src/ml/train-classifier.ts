@@ -2,11 +2,16 @@ import * as tf from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
 import type { FeatureCache } from '../storage/features.js'
 import type { Base } from './bases.js'
-import { evaluate, type Metrics } from './evaluate.js'
+import { IMBALANCE_RATIO } from '../datasets/dataset-warnings.js'
+import { augmentView, viewKeySuffix, type AugmentSpec } from './augment.js'
+import { evaluate, misclassifications, type Metrics } from './evaluate.js'
 import { composeClassifier } from './export.js'
-import { extractFeatures } from './features.js'
+import { extractFeatures, type FeatureItem } from './features.js'
+import { fineTune } from './fine-tune.js'
 import { stratifiedSplit } from './split.js'
 import { trainHead, type EpochLog, type HeadCheckpoint, type TrainHeadOptions } from './train.js'
+import { trainingWarnings } from './training-warnings.js'
+import { splitTrunk, type TrunkSplit } from './trunk-split.js'
 
 export type TrainPhase = 'extracting' | 'training' | 'evaluating'
 
@@ -26,21 +31,41 @@ export interface TrainExample {
   label: number
   /** A split fixed by the dataset (train/ and val/ folders); when any example says 'val', these are used. */
   split?: 'train' | 'val' | undefined
+  /** Where the image is in the dataset; reported with misclassified images and warnings. */
+  path?: string | undefined
   read(): Promise<Uint8Array>
+}
+
+/**
+ * Loss weight per class: 'auto' is 'balanced' when the largest training class has at least `IMBALANCE_RATIO`
+ * times the images of the smallest, else 'none'; or weights by class name (classes left out weigh 1).
+ */
+export type ClassWeightsSpec = 'auto' | 'balanced' | 'none' | Record<string, number>
+
+export interface TrainClassifierOptions
+  extends Partial<Pick<TrainHeadOptions, 'hiddenUnits' | 'dropout' | 'l2' | 'standardize' | 'earlyStopping' | 'optimizer' | 'labelSmoothing'>> {
+  epochs: number
+  batchSize: number
+  learningRate: number
+  /** Share of each class held out for validation when the dataset has no split of its own, in [0, 1). */
+  validationSplit: number
+  seed: number
+  /** @defaultValue 'auto' */
+  classWeights?: ClassWeightsSpec | undefined
+  /** Augmented views of the training images (never of validation images), embedded once and cached. */
+  augment?: AugmentSpec | undefined
+  /**
+   * Top tunable layers of the base to train after the head (0: head only), from cached activations below them,
+   * for `fineTuneEpochs(epochs)` epochs at `learningRate × FINE_TUNE_LR_FACTOR`. @defaultValue 0
+   */
+  fineTuneLayers?: number | undefined
 }
 
 export interface TrainClassifierInput {
   base: Base
   labels: string[]
   examples: TrainExample[]
-  options: {
-    epochs: number
-    batchSize: number
-    learningRate: number
-    /** Share of each class held out for validation when the dataset has no split of its own, in [0, 1). */
-    validationSplit: number
-    seed: number
-  } & Partial<Pick<TrainHeadOptions, 'hiddenUnits' | 'dropout' | 'l2' | 'standardize' | 'classWeights' | 'earlyStopping'>>
+  options: TrainClassifierOptions
   cache: FeatureCache
   maxPixels: number
   /** Images per trunk call during extraction. @defaultValue 16 */
@@ -49,9 +74,22 @@ export interface TrainClassifierInput {
   embed?(pixels: Uint8Array[]): Promise<Float32Array>
   signal?: AbortSignal | undefined
   onProgress?(p: TrainProgress): void
-  /** Passed to `trainHead`: continue the head's training from a checkpoint, and report one after each epoch. */
+  /**
+   * Passed to `trainHead`: continue the head's training from a checkpoint, and report one after each epoch.
+   * Fine-tuning (after the head) starts over on a resume.
+   */
   resumeFrom?: HeadCheckpoint | undefined
   onCheckpoint?: TrainHeadOptions['onCheckpoint']
+}
+
+/** A validation image the model gets wrong. */
+export interface MisclassifiedImage {
+  /** Dataset path (or the image hash when the example has none). */
+  path: string
+  true: string
+  predicted: string
+  /** Probability given to the wrong class. */
+  score: number
 }
 
 export interface TrainClassifierResult {
@@ -61,7 +99,22 @@ export interface TrainClassifierResult {
   metrics: Metrics
   evaluatedOn: 'validation' | 'training'
   history: EpochLog[]
+  /**
+   * The epoch whose weights the model has: with early stopping the best by its monitor, else the head's last;
+   * after fine-tuning its best epoch, or the head's when fine-tuning never beat it on validation.
+   */
+  bestEpoch: number
+  /** Wrong predictions on the evaluated set, most confident first, at most `MAX_MISCLASSIFIED`. */
+  misclassified: MisclassifiedImage[]
+  /** See `trainingWarnings`. */
+  warnings: string[]
+  /** Loss weight per class name as used, or null when unweighted. */
+  classWeights: Record<string, number> | null
+  /** The cut and tuned layers when fineTuneLayers > 0. */
+  fineTuned: { cutLayer: string; layers: string[] } | null
+  /** Training images, and training examples including augmented views. */
   trainCount: number
+  trainViews: number
   valCount: number
   /** Wall seconds per phase. */
   timings: { extracting: number; training: number; evaluating: number }
@@ -69,12 +122,22 @@ export interface TrainClassifierResult {
 
 const EXTRACT_SHARE = 60
 const TRAIN_SHARE = 35
+/** Fine-tuning moves pretrained filters at this fraction of the head's learning rate. */
+export const FINE_TUNE_LR_FACTOR = 0.1
+/** Misclassified images listed at most. */
+export const MAX_MISCLASSIFIED = 100
+
+/** Fine-tuning epochs after `epochs` head epochs: a quarter, at least one (each costs a pass through the top layers). */
+export function fineTuneEpochs(epochs: number): number {
+  return Math.max(1, Math.ceil(epochs / 4))
+}
 
 /**
- * Trains a classifier end to end on a loaded base: embeds every example (feature cache first), splits, trains a
- * head on the features, scores it, and composes base + head into one model. Every intermediate tensor is freed.
- * @throws AppError TOO_FEW_CLASSES / DATASET_INVALID for unusable input, image AppErrors from decoding,
- *   AbortError when `signal` aborts
+ * Trains a classifier end to end on a loaded base: splits, embeds every example and augmented view (cache first),
+ * trains a head on the features, optionally fine-tunes the base's top layers from cached activations, scores it,
+ * and composes base + head into one model. Every intermediate tensor is freed; `base` is left unchanged.
+ * @throws AppError TOO_FEW_CLASSES / DATASET_INVALID / OPTIONS_INVALID for unusable input, image AppErrors from
+ *   decoding, AbortError when `signal` aborts
  */
 export async function trainClassifier(input: TrainClassifierInput): Promise<TrainClassifierResult> {
   const { base, labels, examples, options, signal } = input
@@ -94,65 +157,175 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
     t = now
     return s
   }
-  report({ phase: 'extracting', percent: 0 })
-  const features = await extractFeatures(base, examples, {
-    cache: input.cache,
-    maxPixels: input.maxPixels,
-    batchSize: input.extractBatchSize,
-    embed: input.embed,
-    signal,
-    onProgress: (done, total) => report({ phase: 'extracting', percent: (EXTRACT_SHARE * done) / Math.max(1, total) }),
-  })
-  const extracting = lap()
-
   const { train, val } = chooseSplit(examples, options.validationSplit, options.seed)
   const present = new Set(train.map((i) => examples[i]!.label))
   if (present.size < 2) throw new AppError('TOO_FEW_CLASSES', `the training split covers ${present.size} class(es); need at least 2`)
-  const pick = (idx: number[]) => ({ features: idx.map((i) => features[i]!), labels: idx.map((i) => examples[i]!.label) })
-  const trainSet = pick(train)
-  const valSet = pick(val)
+  const perClassWeights = resolveClassWeights(options.classWeights ?? 'auto', labels, train.map((i) => examples[i]!.label))
+  const warnings = trainingWarnings(labels, examples, train, val)
 
-  report({ phase: 'training', percent: EXTRACT_SHARE, epoch: 0, epochs: options.epochs })
-  const { head, history } = await trainHead(trainSet.features, trainSet.labels, numClasses, {
-    epochs: options.epochs,
-    batchSize: options.batchSize,
-    learningRate: options.learningRate,
-    seed: options.seed,
-    hiddenUnits: options.hiddenUnits,
-    dropout: options.dropout,
-    l2: options.l2,
-    standardize: options.standardize,
-    classWeights: options.classWeights,
-    earlyStopping: options.earlyStopping,
-    validation: val.length > 0 ? valSet : undefined,
-    signal,
-    resumeFrom: input.resumeFrom,
-    onCheckpoint: input.onCheckpoint,
-    onEpoch: (log) =>
-      report({ phase: 'training', percent: EXTRACT_SHARE + (TRAIN_SHARE * log.epoch) / options.epochs, epoch: log.epoch, epochs: options.epochs, log }),
-  })
-  const training = lap()
-
+  const fineTuneLayers = options.fineTuneLayers ?? 0
+  const split = fineTuneLayers > 0 ? splitTrunk(base.trunk, base.id, fineTuneLayers) : undefined
   try {
-    report({ phase: 'evaluating', percent: EXTRACT_SHARE + TRAIN_SHARE })
-    const scored = val.length > 0 ? valSet : trainSet
-    const probs = predictRows(head, scored.features)
-    const metrics = evaluate(scored.labels, probs, labels)
-    const model = await composeClassifier(base, head)
-    const evaluating = lap()
-    report({ phase: 'evaluating', percent: 100 })
-    return {
-      model,
-      metrics,
-      evaluatedOn: val.length > 0 ? 'validation' : 'training',
-      history,
-      trainCount: train.length,
-      valCount: val.length,
-      timings: { extracting, training, evaluating },
+    // Items to embed: every example as is, then the augmented views of the training examples.
+    const views = options.augment && options.augment.views > 0 ? options.augment : undefined
+    const items: FeatureItem[] = examples.map((e) => ({ key: e.key, read: e.read }))
+    const viewOf: number[] = []
+    if (views) {
+      for (let k = 1; k <= views.views; k++) {
+        const suffix = viewKeySuffix(views, k)
+        for (const i of train) {
+          const e = examples[i]!
+          items.push({ key: `${e.key}-${suffix}`, read: e.read, transform: (pixels, size) => augmentView(pixels, size, views, e.key, k) })
+          viewOf.push(i)
+        }
+      }
+    }
+    report({ phase: 'extracting', percent: 0 })
+    const embedded = await extractFeatures(base, items, {
+      cache: input.cache,
+      maxPixels: input.maxPixels,
+      batchSize: input.extractBatchSize,
+      embed: input.embed,
+      signal,
+      net: split && { model: split.below, size: split.activationShape.reduce((a, b) => a * b, 1), cacheId: split.cacheId },
+      onProgress: (done, total) => report({ phase: 'extracting', percent: (EXTRACT_SHARE * done) / Math.max(1, total) }),
+    })
+    // With a cut, the cached values are activations; the head learns from the top part's output on them.
+    const features = split ? runTop(split, embedded, options.batchSize) : embedded
+    const extracting = lap()
+
+    const trainRows = [...train, ...viewOf.map((_, v) => examples.length + v)]
+    const labelOf = (row: number) => examples[row < examples.length ? row : viewOf[row - examples.length]!]!.label
+    const trainLabels = trainRows.map(labelOf)
+    const valSet = { features: val.map((i) => features[i]!), labels: val.map((i) => examples[i]!.label) }
+    const ftEpochs = split ? fineTuneEpochs(options.epochs) : 0
+    const totalEpochs = options.epochs + ftEpochs
+    const onEpoch = (log: EpochLog) =>
+      report({ phase: 'training', percent: EXTRACT_SHARE + (TRAIN_SHARE * log.epoch) / totalEpochs, epoch: log.epoch, epochs: totalEpochs, log })
+
+    report({ phase: 'training', percent: EXTRACT_SHARE, epoch: 0, epochs: totalEpochs })
+    const classWeights = perClassWeights ? labels.map((l) => perClassWeights[l]!) : undefined
+    const trained = await trainHead(
+      trainRows.map((r) => features[r]!),
+      trainLabels,
+      numClasses,
+      {
+        epochs: options.epochs,
+        batchSize: options.batchSize,
+        learningRate: options.learningRate,
+        optimizer: options.optimizer,
+        labelSmoothing: options.labelSmoothing,
+        seed: options.seed,
+        hiddenUnits: options.hiddenUnits,
+        dropout: options.dropout,
+        l2: options.l2,
+        standardize: options.standardize,
+        classWeights,
+        earlyStopping: options.earlyStopping,
+        validation: val.length > 0 ? valSet : undefined,
+        signal,
+        onEpoch,
+        resumeFrom: input.resumeFrom,
+        onCheckpoint: input.onCheckpoint,
+      },
+    )
+    const { head } = trained
+    try {
+      const history = [...trained.history]
+      // Early stopping restores its best epoch; without it the head keeps its last.
+      let bestEpoch = options.earlyStopping && trained.bestEpoch !== null ? trained.bestEpoch : trained.history.length
+      if (split) {
+        const tuned = await fineTune(split, head, trainRows.map((r) => embedded[r]!), trainLabels, numClasses, {
+          epochs: ftEpochs,
+          batchSize: options.batchSize,
+          learningRate: options.learningRate * FINE_TUNE_LR_FACTOR,
+          optimizer: options.optimizer,
+          labelSmoothing: options.labelSmoothing,
+          classWeights,
+          seed: options.seed,
+          firstEpoch: history.length + 1,
+          validation: val.length > 0 ? { activations: val.map((i) => embedded[i]!), labels: valSet.labels } : undefined,
+          earlyStopping: options.earlyStopping,
+          signal,
+          onEpoch,
+        })
+        history.push(...tuned.history)
+        bestEpoch = tuned.bestEpoch ?? bestEpoch
+      }
+      const training = lap()
+
+      report({ phase: 'evaluating', percent: EXTRACT_SHARE + TRAIN_SHARE })
+      const scored = val.length > 0 ? val : train
+      const scoredFeatures = split ? runTop(split, scored.map((i) => embedded[i]!), options.batchSize) : scored.map((i) => features[i]!)
+      const probs = predictRows(head, scoredFeatures)
+      const scoredLabels = scored.map((i) => examples[i]!.label)
+      const metrics = evaluate(scoredLabels, probs, labels)
+      const misclassified = misclassifications(scoredLabels, probs, labels, MAX_MISCLASSIFIED).map((m) => {
+        const e = examples[scored[m.index]!]!
+        return { path: e.path ?? e.key, true: m.true, predicted: m.predicted, score: m.score }
+      })
+      const model = await composeClassifier(base, head)
+      // The composed model owns copies of the trunk's weights; the tuned ones replace theirs by layer name.
+      if (split) for (const layer of split.tuned) model.getLayer(layer.name).setWeights(layer.getWeights())
+      const evaluating = lap()
+      report({ phase: 'evaluating', percent: 100 })
+      return {
+        model,
+        metrics,
+        evaluatedOn: val.length > 0 ? 'validation' : 'training',
+        history,
+        bestEpoch,
+        misclassified,
+        warnings,
+        classWeights: perClassWeights ?? null,
+        fineTuned: split ? { cutLayer: split.cutLayer, layers: split.tuned.map((l) => l.name) } : null,
+        trainCount: train.length,
+        trainViews: trainRows.length,
+        valCount: val.length,
+        timings: { extracting, training, evaluating },
+      }
+    } finally {
+      head.dispose()
     }
   } finally {
-    head.dispose()
+    split?.dispose()
   }
+}
+
+/** Per-class-name weights the spec comes to for these training labels; undefined when unweighted. */
+export function resolveClassWeights(spec: ClassWeightsSpec, labels: string[], trainLabels: number[]): Record<string, number> | undefined {
+  if (spec === 'none') return undefined
+  if (typeof spec === 'object') {
+    const unknown = Object.keys(spec).filter((name) => !labels.includes(name))
+    if (unknown.length > 0) throw new AppError('OPTIONS_INVALID', `classWeights names classes the dataset lacks: ${unknown.join(', ')}`)
+    return Object.fromEntries(labels.map((l) => [l, spec[l] ?? 1]))
+  }
+  const counts = new Array<number>(labels.length).fill(0)
+  for (const l of trainLabels) counts[l]!++
+  const nonEmpty = counts.filter((c) => c > 0)
+  if (spec === 'auto' && Math.max(...nonEmpty) < IMBALANCE_RATIO * Math.min(...nonEmpty)) return undefined
+  // Balanced: n / (classes × count), so each class weighs as much in total.
+  return Object.fromEntries(labels.map((l, k) => [l, counts[k] === 0 ? 0 : trainLabels.length / (nonEmpty.length * counts[k]!)]))
+}
+
+/** Features from cached activations: the split's top part in inference mode, in batches. */
+function runTop(split: TrunkSplit, activations: Float32Array[], batchSize: number): Float32Array[] {
+  const out: Float32Array[] = []
+  const d = activations[0]?.length ?? 0
+  for (let start = 0; start < activations.length; start += batchSize) {
+    const rows = activations.slice(start, start + batchSize)
+    const flat = new Float32Array(rows.length * d)
+    rows.forEach((r, i) => flat.set(r, i * d))
+    const features = tf.tidy(() => split.top.predict(tf.tensor(flat, [rows.length, ...split.activationShape])) as tf.Tensor2D)
+    try {
+      const data = features.dataSync() as Float32Array
+      const f = features.shape[1]
+      rows.forEach((_, i) => out.push(data.slice(i * f, (i + 1) * f)))
+    } finally {
+      features.dispose()
+    }
+  }
+  return out
 }
 
 /** The dataset's own split when it has a validation part, else a seeded stratified one. */

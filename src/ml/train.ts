@@ -4,23 +4,46 @@ import { seededRandom, shuffleInPlace } from './random.js'
 
 /** One epoch's figures; losses are mean categorical cross-entropy, accuracies in [0, 1]. */
 export interface EpochLog {
-  /** 1-based. */
+  /** 1-based, counting on through fine-tuning. */
   epoch: number
+  /** Set on fine-tuning epochs (the head's epochs leave it out). */
+  phase?: 'fineTune'
   /** Mean over the epoch's batches, in training mode (dropout on), as Keras reports it. */
   loss: number
   accuracy: number
   /** On the validation set after the epoch, inference mode. */
   valLoss?: number
   valAccuracy?: number
+  /** Step size the optimizer used in this epoch. */
+  learningRate: number
   /** Wall time of the epoch. */
   seconds: number
 }
 
+/** Which validation figure early stopping and the best epoch follow. */
+export type Monitor = 'valLoss' | 'valAccuracy'
+
+export interface EarlyStopping {
+  /** Epochs without improvement before training stops. */
+  patience: number
+  /** @defaultValue 'valLoss' */
+  monitor?: Monitor
+  /** Smallest change of the monitored figure that counts as an improvement. @defaultValue 0 */
+  minDelta?: number
+}
+
+/** Momentum of the 'sgd' optimizer (classical, not Nesterov). */
+export const SGD_MOMENTUM = 0.9
+
 export interface TrainHeadOptions {
   epochs: number
   batchSize: number
-  /** Adam step size. */
+  /** Optimizer step size. */
   learningRate: number
+  /** 'adam', or 'sgd' with momentum `SGD_MOMENTUM`. @defaultValue 'adam' */
+  optimizer?: 'adam' | 'sgd'
+  /** Share of each one-hot target spread evenly over all classes, in [0, 1). @defaultValue 0 */
+  labelSmoothing?: number
   /** Width of the hidden ReLU layer; 0 trains a plain softmax (logistic regression) on the features. @defaultValue 128 */
   hiddenUnits?: number
   /** Dropout rate after the hidden layer, in [0, 1). @defaultValue 0.2 */
@@ -38,14 +61,21 @@ export interface TrainHeadOptions {
   /** Seeds initialisers, shuffling and dropout masks: same seed, data and backend → same head. */
   seed: number
   validation?: { features: Float32Array[]; labels: number[] }
-  /** Stop when validation loss has not improved for `patience` epochs, and keep the best epoch's weights. */
-  earlyStopping?: { patience: number }
+  /** Stop when the monitored figure has not improved for `patience` epochs, and keep the best epoch's weights. */
+  earlyStopping?: EarlyStopping
   signal?: AbortSignal
   onEpoch?(log: EpochLog): void
   /** Continue a run from the state `onCheckpoint` gave after an epoch, as if it had never stopped. */
   resumeFrom?: HeadCheckpoint
   /** Called (and awaited) after each epoch's `onEpoch` with everything needed to resume after it. */
   onCheckpoint?(state: HeadCheckpoint): Promise<void> | void
+}
+
+/** What `bestTracker` remembers between epochs. */
+export interface TrackerState {
+  best?: { epoch: number; value: number }
+  /** Epochs since the best. */
+  since: number
 }
 
 /**
@@ -58,15 +88,15 @@ export interface HeadCheckpoint {
   history: EpochLog[]
   /** Trainable variables (hidden kernel and bias when there is a hidden layer, then the output's), flat. */
   weights: Float32Array[]
-  /** Adam's state as `optimizer.getWeights()` orders it: iteration count, first moments, second moments. */
+  /** The optimizer's state as `optimizer.getWeights()` orders it: iteration count, then its slots per variable. */
   optimizer: Float32Array[]
   /** The example order after the epoch's shuffle; each epoch shuffles the previous order again. */
   order: number[]
   /** State of the seeded generator behind shuffles and dropout masks. */
   random: number
-  /** Early stopping's best epoch so far. */
-  best?: { loss: number; weights: Float32Array[] }
-  sinceBest: number
+  tracker: TrackerState
+  /** Early stopping's best epoch's weights, when early stopping is on and an epoch improved. */
+  bestWeights?: Float32Array[]
 }
 
 /** Layer names of the head; the export step splices them onto the trunk, so they must not clash with its names. */
@@ -86,7 +116,7 @@ export async function trainHead(
   labels: number[],
   numClasses: number,
   opts: TrainHeadOptions,
-): Promise<{ head: tf.LayersModel; history: EpochLog[] }> {
+): Promise<{ head: tf.LayersModel; history: EpochLog[]; bestEpoch: number | null }> {
   const n = features.length
   const d = features[0]?.length ?? 0
   if (n === 0 || d === 0) throw new RangeError('no training features')
@@ -125,13 +155,14 @@ export async function trainHead(
           ys: tf.tidy(() => tf.oneHot(tf.tensor1d(opts.validation!.labels, 'int32'), numClasses).toFloat()) as tf.Tensor2D,
         }
       : undefined
-  const optimizer = tf.train.adam(opts.learningRate)
+  const optimizer = makeOptimizer(opts.optimizer, opts.learningRate)
+  const smoothing = opts.labelSmoothing ?? 0
   const resume = opts.resumeFrom
   const random = seededRandom(resume ? resume.random : opts.seed ^ 0x5eed)
   const order = resume ? [...resume.order] : [...Array(n).keys()]
   const history: EpochLog[] = resume ? [...resume.history] : []
-  let best: { loss: number; weights: tf.Tensor[] } | undefined
-  let sinceBest = resume?.sinceBest ?? 0
+  const tracker = bestTracker(opts.earlyStopping, resume?.tracker)
+  let best: tf.Tensor[] | undefined
 
   try {
     if (resume) {
@@ -139,8 +170,8 @@ export async function trainHead(
         throw new RangeError('the checkpoint does not fit this head (other features, classes or options)')
       }
       tf.tidy(() => trainable.forEach((v, i) => v.assign(tf.tensor(resume.weights[i]!, v.shape))))
-      if (resume.best) best = { loss: resume.best.loss, weights: resume.best.weights.map((w, i) => tf.tensor(w, trainable[i]!.shape)) }
-      await restoreAdam(optimizer, resume.optimizer, trainable)
+      best = resume.bestWeights?.map((w, i) => tf.tensor(w, trainable[i]!.shape))
+      await restoreOptimizer(optimizer, resume.optimizer, trainable)
     }
     for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= opts.epochs; epoch++) {
       const started = performance.now()
@@ -165,7 +196,7 @@ export async function trainHead(
             () => {
               const logits = logitsOf(xb, maskT)
               batchHits = tf.keep(tf.sum(tf.equal(tf.argMax(logits, 1), tf.argMax(yb, 1)).toFloat()))
-              const ce = tf.losses.softmaxCrossEntropy(yb, logits, weights)
+              const ce = tf.losses.softmaxCrossEntropy(yb, logits, weights, smoothing)
               const p = penalty()
               return (p ? tf.add(ce, p) : ce) as tf.Scalar
             },
@@ -180,7 +211,7 @@ export async function trainHead(
         hits.dispose()
         await new Promise(setImmediate) // lets abort signals, progress and lock renewals through
       }
-      const log: EpochLog = { epoch, loss: lossSum / n, accuracy: correct / n, seconds: 0 }
+      const log: EpochLog = { epoch, loss: lossSum / n, accuracy: correct / n, learningRate: opts.learningRate, seconds: 0 }
       if (val) {
         const [vl, va] = tf.tidy(() => {
           const logits = logitsOf(val.xs)
@@ -198,38 +229,36 @@ export async function trainHead(
       history.push(log)
       opts.onEpoch?.(log)
 
-      let stop = false
-      if (opts.earlyStopping && log.valLoss !== undefined) {
-        if (!best || log.valLoss < best.loss) {
-          best?.weights.forEach((w) => w.dispose())
-          best = { loss: log.valLoss, weights: trainable.map((v) => v.clone()) }
-          sinceBest = 0
-        } else stop = ++sinceBest >= opts.earlyStopping.patience
+      const verdict = tracker.observe(log)
+      if (opts.earlyStopping && verdict === 'improved') {
+        best?.forEach((w) => w.dispose())
+        best = trainable.map((v) => v.clone())
       }
+      const stop = Boolean(opts.earlyStopping) && verdict === 'stop'
       if (opts.onCheckpoint && !stop) {
         const flat = (ts: tf.Tensor[]) => Promise.all(ts.map(async (t) => Float32Array.from(await t.data())))
-        const adam = await optimizer.getWeights()
+        const slots = await optimizer.getWeights()
         await opts.onCheckpoint({
           epoch,
           history: [...history],
           weights: await flat(trainable),
-          optimizer: await flat(adam.map((w) => w.tensor)),
+          optimizer: await flat(slots.map((w) => w.tensor)),
           order: [...order],
           random: random.state,
-          best: best && { loss: best.loss, weights: await flat(best.weights) },
-          sinceBest,
+          tracker: tracker.state(),
+          ...(best && { bestWeights: await flat(best) }),
         })
-        adam[0]?.tensor.dispose() // the iteration count is a fresh scalar; the moments are the optimizer's own
+        slots[0]?.tensor.dispose() // the iteration count is a fresh scalar; the other slots are the optimizer's own
       }
       if (stop) break
     }
-    if (best) trainable.forEach((v, i) => v.assign(best!.weights[i]!))
-    return { head, history }
+    if (best) trainable.forEach((v, i) => v.assign(best![i]!))
+    return { head, history, bestEpoch: tracker.bestEpoch() }
   } catch (err) {
     head.dispose()
     throw err
   } finally {
-    best?.weights.forEach((w) => w.dispose())
+    best?.forEach((w) => w.dispose())
     optimizer.dispose()
     xs.dispose()
     ys.dispose()
@@ -238,15 +267,77 @@ export async function trainHead(
   }
 }
 
-/** Gives a fresh Adam the state `getWeights()` read from another: iteration count, then moments per variable. */
-async function restoreAdam(optimizer: tf.AdamOptimizer, state: Float32Array[], trainable: tf.Variable[]): Promise<void> {
-  if (state.length !== 1 && state.length !== 1 + 2 * trainable.length) throw new RangeError('the checkpoint\'s optimizer state does not fit this head')
+export function makeOptimizer(kind: TrainHeadOptions['optimizer'], learningRate: number): tf.Optimizer {
+  return kind === 'sgd' ? tf.train.momentum(learningRate, SGD_MOMENTUM) : tf.train.adam(learningRate)
+}
+
+/**
+ * Gives a fresh optimizer the state `getWeights()` read from another of its kind: the iteration count, then its
+ * slots (Adam: first and second moments; momentum: one accumulator) per trainable variable, in order.
+ */
+async function restoreOptimizer(optimizer: tf.Optimizer, state: Float32Array[], trainable: tf.Variable[]): Promise<void> {
+  if (state.length < 1 || (state.length - 1) % trainable.length !== 0) throw new RangeError("the checkpoint's optimizer state does not fit this head")
   const shapeOf = (i: number) => trainable[(i - 1) % trainable.length]!.shape
   const named = state.map((values, i) => ({ name: `w${i}`, tensor: i === 0 ? tf.scalar(values[0]!, 'int32') : tf.tensor(values, shapeOf(i)) }))
   try {
     await optimizer.setWeights(named)
   } finally {
     named.forEach((w) => w.tensor.dispose()) // setWeights copies them into variables of its own
+  }
+}
+
+/**
+ * Follows the monitored validation figure epoch by epoch: 'improved' when it beats the best so far by more than
+ * minDelta, 'stop' once `patience` epochs in a row did not, else 'waiting'. Without validation figures every
+ * epoch is 'waiting' and there is no best epoch.
+ */
+export function bestTracker(spec: EarlyStopping | undefined, from?: TrackerState) {
+  const monitor = spec?.monitor ?? 'valLoss'
+  const minDelta = spec?.minDelta ?? 0
+  const patience = spec?.patience ?? Infinity
+  let best = from?.best
+  let since = from?.since ?? 0
+  return {
+    state: (): TrackerState => ({ ...(best && { best: { ...best } }), since }),
+    observe(log: Pick<EpochLog, 'epoch' | 'valLoss' | 'valAccuracy'>): 'improved' | 'waiting' | 'stop' {
+      const value = log[monitor]
+      if (value === undefined) return 'waiting'
+      const gain = best === undefined ? Infinity : monitor === 'valLoss' ? best.value - value : value - best.value
+      if (gain > minDelta) {
+        best = { epoch: log.epoch, value }
+        since = 0
+        return 'improved'
+      }
+      return ++since >= patience ? 'stop' : 'waiting'
+    },
+    /** 1-based epoch with the best monitored figure, or null without validation. */
+    bestEpoch: () => best?.epoch ?? null,
+  }
+}
+
+/**
+ * The head as plain ops on its own variables, giving logits: differentiable end to end (tfjs cannot take gradients
+ * through a BatchNormalization without scale, as the frozen norm layer is), dropout off. Dispose when done.
+ */
+export function headLogits(head: tf.LayersModel): { logits(x: tf.Tensor2D): tf.Tensor2D; variables: tf.Variable[]; dispose(): void } {
+  const layer = (name: string) => head.layers.find((l) => l.name === name)
+  const norm = layer(HEAD_LAYERS.norm)
+  const stats = norm
+    ? tf.tidy(() => {
+        const [mean, variance] = norm.getWeights()
+        return { mean: tf.keep(mean!.clone()), scale: tf.keep(tf.rsqrt(tf.add(variance!, NORM_EPSILON))) }
+      })
+    : undefined
+  const hidden = layer(HEAD_LAYERS.hidden) ? variables(head, HEAD_LAYERS.hidden) : undefined
+  const output = variables(head, HEAD_LAYERS.output)
+  return {
+    logits: (x) => {
+      let h: tf.Tensor2D = stats ? tf.mul(tf.sub(x, stats.mean), stats.scale) : x
+      if (hidden) h = tf.relu(tf.add(tf.matMul(h, hidden.kernel), hidden.bias))
+      return tf.add(tf.matMul(h, output.kernel), output.bias)
+    },
+    variables: [...(hidden ? [hidden.kernel, hidden.bias] : []), output.kernel, output.bias],
+    dispose: () => stats && tf.dispose([stats.mean, stats.scale]),
   }
 }
 
@@ -307,7 +398,8 @@ function dropoutMask(rows: number, cols: number, rate: number, random: () => num
   return mask
 }
 
-function classWeightsFor(labels: number[], numClasses: number, spec: TrainHeadOptions['classWeights']): number[] | undefined {
+/** Per-example loss weights from per-class ones ('balanced' or by class index); undefined when none. */
+export function classWeightsFor(labels: number[], numClasses: number, spec: TrainHeadOptions['classWeights']): number[] | undefined {
   if (!spec) return undefined
   let perClass: number[]
   if (spec === 'balanced') {

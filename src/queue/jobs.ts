@@ -9,15 +9,31 @@ export const TRAINING_QUEUE = 'training'
 export const TRAIN_MODEL_JOB = 'train-model'
 
 /** A base model: a bundled id or any tfjs LayersModel by URL or path. */
-export type BaseModelRef = 'mobilenet_v2' | 'inception_v3' | { url: string; inputSize?: number; featureLayer?: string }
+export type BaseModelRef =
+  | 'mobilenet_v2'
+  | 'inception_v3'
+  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' }
 
-/** Hyper-parameters after defaults are applied; the worker never guesses. */
+/**
+ * Hyper-parameters after defaults are applied; the worker never guesses. Absent options are null (plain JSON).
+ * The fields after `seed` are absent on jobs queued before they existed; the ML core's defaults for an absent one
+ * equal the API's (see TRAIN_DEFAULTS in the job schema).
+ */
 export interface TrainOptions {
   epochs: number
   batchSize: number
   learningRate: number
   validationSplit: number
   seed: number
+  optimizer?: 'adam' | 'sgd'
+  labelSmoothing?: number
+  dropout?: number
+  hiddenUnits?: number
+  earlyStopping?: { patience: number; monitor: 'valLoss' | 'valAccuracy'; minDelta: number } | null
+  /** 'auto', 'balanced', 'none' or weights by class name. */
+  classWeights?: 'auto' | 'balanced' | 'none' | Record<string, number>
+  augment?: { flip: boolean; crop: boolean; rotate: boolean; brightness: boolean; contrast: boolean; views: number } | null
+  fineTuneLayers?: number
 }
 
 export interface TrainModelJob {
@@ -41,6 +57,10 @@ export interface EpochRecord {
   accuracy: number
   valLoss?: number
   valAccuracy?: number
+  /** Step size of the epoch. */
+  learningRate?: number
+  /** 'fineTune' on epochs that trained the base's top layers. */
+  phase?: 'fineTune'
   seconds: number
 }
 
@@ -59,12 +79,27 @@ export interface TrainProgress {
 
 export interface TrainResult {
   modelId: string
+  /** Accuracy, top-k, per-class precision/recall/F1/support, averages, confusion matrix (by index and by name). */
   metrics: unknown
   trainCount: number
   valCount: number
   backend: string
   /** Feature-cache lookups of this run; the worker process turns them into metrics. */
   featureCache: { hits: number; misses: number }
+  /** 'validation', or 'training' when there was no validation split. */
+  evaluatedOn?: 'validation' | 'training'
+  /** Epoch whose weights the model has: with early stopping (and after fine-tuning) the best by the monitor, else the last. */
+  bestEpoch?: number
+  history?: EpochRecord[]
+  /** Wrong validation predictions, most confident first: dataset path, true and predicted class, score. */
+  misclassified?: { path: string; true: string; predicted: string; score: number }[]
+  /** Tiny classes, imbalance, classes without validation images, identical images across classes or the split. */
+  warnings?: string[]
+  /** Loss weight per class as used; null when unweighted. */
+  classWeights?: Record<string, number> | null
+  fineTuned?: { cutLayer: string; layers: string[] } | null
+  /** Training examples including augmented views. */
+  trainViews?: number
 }
 
 /**

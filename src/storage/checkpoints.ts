@@ -20,9 +20,8 @@ interface Header {
   history: HeadCheckpoint['history']
   order: number[]
   random: number
-  sinceBest: number
-  bestLoss: number | null
-  /** Element counts of the float32 arrays that follow, in order. */
+  tracker: HeadCheckpoint['tracker']
+  /** Element counts of the float32 arrays that follow, in order; `best` is empty without best weights. */
   weights: number[]
   optimizer: number[]
   best: number[]
@@ -62,7 +61,7 @@ export function createCheckpointStore(jobsDir: string): CheckpointStore {
   return {
     dir,
     async save(jobId, modelId, state) {
-      const arrays = [...state.weights, ...state.optimizer, ...(state.best?.weights ?? [])]
+      const arrays = [...state.weights, ...state.optimizer, ...(state.bestWeights ?? [])]
       const header: Header = {
         version: VERSION,
         modelId,
@@ -71,11 +70,10 @@ export function createCheckpointStore(jobsDir: string): CheckpointStore {
         history: state.history,
         order: state.order,
         random: state.random,
-        sinceBest: state.sinceBest,
-        bestLoss: state.best?.loss ?? null,
+        tracker: state.tracker,
         weights: state.weights.map((w) => w.length),
         optimizer: state.optimizer.map((w) => w.length),
-        best: state.best?.weights.map((w) => w.length) ?? [],
+        best: state.bestWeights?.map((w) => w.length) ?? [],
       }
       // Padded to 4 bytes so the float32 arrays can be viewed in place when read back.
       let json = Buffer.from(JSON.stringify(header))
@@ -111,8 +109,8 @@ export function createCheckpointStore(jobsDir: string): CheckpointStore {
         optimizer,
         order: header.order,
         random: header.random,
-        sinceBest: header.sinceBest,
-        ...(header.bestLoss !== null && { best: { loss: header.bestLoss, weights: best } }),
+        tracker: header.tracker,
+        ...(header.best.length > 0 && { bestWeights: best }),
       }
     },
     async saveResult(jobId, result) {

@@ -5,8 +5,8 @@ import { safeJoin } from './layout.js'
 
 /** Base ids: 'mobilenet_v2', 'url-<hex>'. */
 const BASE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/
-/** Keys are content hashes (sha256 hex of the image bytes, optionally with a view suffix such as '-flip'). */
-const KEY = /^[a-f0-9]{16,128}(-[a-z0-9]{1,32})?$/
+/** Keys are content hashes (sha256 hex of the image bytes), optionally with view suffixes such as '-aug3-1f2e3d4c'. */
+const KEY = /^[a-f0-9]{16,128}(-[a-z0-9]{1,32}){0,3}$/
 const LITTLE_ENDIAN = endianness() === 'LE'
 
 /** Content-addressed feature vectors: `<dir>/<baseId>/<key>.bin`, float32 little-endian, written atomically. */

@@ -9,6 +9,7 @@ import { saveModel } from '../ml/export.js'
 import { MODEL_FILE, fileLoadHandler } from '../ml/file-io.js'
 import type { Preprocessing } from '../ml/image.js'
 import type { EpochLog } from '../ml/train.js'
+import type { MisclassifiedImage } from '../ml/train-classifier.js'
 import { publishDir, writeJsonAtomic } from './atomic.js'
 import { isId, safeJoin } from './layout.js'
 
@@ -24,7 +25,22 @@ export interface ModelMetadata {
   /** How to feed the model: square side in pixels and pixel scaling. */
   base: { id: string; inputSize: number; preprocessing: Preprocessing }
   metrics: Metrics
+  /** Per epoch: loss, accuracy, valLoss, valAccuracy, learning rate, seconds; fine-tuning epochs say so. */
   history: EpochLog[]
+  /** 'validation', or 'training' when there was no validation split. Absent on models saved before it existed (as below). */
+  evaluatedOn?: 'validation' | 'training'
+  /** Epoch whose weights the model has: with early stopping (and after fine-tuning) the best by the monitor, else the last. */
+  bestEpoch?: number
+  /** Wrong validation predictions, most confident first. */
+  misclassified?: MisclassifiedImage[]
+  /** Dataset and split warnings at training time. */
+  warnings?: string[]
+  /** Loss weight per class as used; null when unweighted. */
+  classWeights?: Record<string, number> | null
+  /** The base's cut and tuned layers when fineTuneLayers > 0. */
+  fineTuned?: { cutLayer: string; layers: string[] } | null
+  /** Training examples including augmented views. */
+  trainViews?: number
   jobId?: string | undefined
   datasetId?: string | undefined
   params?: unknown

@@ -21,7 +21,7 @@ export async function saveTinyModel(dataDir: string, id: string, labels: string[
     createdAt: new Date().toISOString(),
     labels,
     base: { id: 'tiny', inputSize: TINY_SIZE, preprocessing: 'scale_0_1' },
-    metrics: { count: 0, accuracy: null, topK: [], labels, perClass: [], macro: null, weighted: null, confusionMatrix: [], classesWithoutSupport: [] },
+    metrics: { count: 0, accuracy: null, topK: [], labels, perClass: [], macro: null, weighted: null, confusionMatrix: [], confusionByLabel: {}, classesWithoutSupport: [] },
     history: [],
   }
   await createModelStore(path.join(dataDir, 'models')).save(id, model, metadata)

@@ -10,6 +10,7 @@ import { loadBase } from '../../src/ml/bases.js'
 import { decodeImage, toInputTensor } from '../../src/ml/image.js'
 import { createPredictor } from '../../src/ml/predictor.js'
 import { trainClassifier } from '../../src/ml/train-classifier.js'
+import { splitTrunk } from '../../src/ml/trunk-split.js'
 import { createFeatureCache } from '../../src/storage/features.js'
 import { createModelStore } from '../../src/storage/models.js'
 
@@ -99,3 +100,29 @@ test('MobileNetV2: extract once, embed to 1280-d, train 3 classes, predict them,
   await predictor.close()
   expect(tf.memory().numTensors).toBe(baseline)
 })
+
+test('MobileNetV2 split for fine-tuning: the cut skips residual blocks, and below → top equals the trunk', async () => {
+  const base = await loadBase('mobilenet_v2', path.join(dir, 'bases'))
+  const before = tf.memory().numTensors
+  const x = tf.randomUniform([2, 224, 224, 3], 0, 1, 'float32', 5)
+  const expected = tf.tidy(() => (base.trunk.predict(x) as tf.Tensor).dataSync())
+  // 2: Conv_1 and block_16_project, cut right below them. 5 reaches block_15_project, inside a residual
+  // block (block_15_add adds block_14_add), so the cut falls back to block_14_add.
+  for (const [n, cut, tuned] of [
+    [2, 'block_16_depthwise_relu', ['block_16_project', 'Conv_1']],
+    [5, 'block_14_add', ['block_15_project', 'block_16_expand', 'block_16_depthwise', 'block_16_project', 'Conv_1']],
+  ] as const) {
+    const split = splitTrunk(base.trunk, base.id, n)
+    expect(split.cutLayer).toBe(cut)
+    expect(split.tuned.map((l) => l.name)).toEqual(tuned)
+    const actual = tf.tidy(() => (split.top.predict(split.below.predict(x) as tf.Tensor) as tf.Tensor).dataSync())
+    let maxDiff = 0
+    for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!))
+    expect(maxDiff).toBeLessThan(1e-4)
+    split.dispose()
+  }
+  x.dispose()
+  expect(tf.memory().numTensors).toBe(before)
+  base.dispose()
+})
+

@@ -14,13 +14,13 @@ afterAll(async () => {
 
 const state: HeadCheckpoint = {
   epoch: 3,
-  history: [{ epoch: 1, loss: 1, accuracy: 0.5, seconds: 0.1 }],
+  history: [{ epoch: 1, loss: 1, accuracy: 0.5, learningRate: 0.001, seconds: 0.1 }],
   weights: [Float32Array.of(1, 2, 3), Float32Array.of(-0.5)],
   optimizer: [Float32Array.of(12), Float32Array.of(0.1, 0.2, 0.3), Float32Array.of(0.4), Float32Array.of(1, 1, 1), Float32Array.of(2)],
   order: [2, 0, 1],
   random: 123456789,
-  best: { loss: 0.25, weights: [Float32Array.of(9, 8, 7), Float32Array.of(6)] },
-  sinceBest: 1,
+  tracker: { best: { epoch: 2, value: 0.25 }, since: 1 },
+  bestWeights: [Float32Array.of(9, 8, 7), Float32Array.of(6)],
 }
 
 test('a saved checkpoint reads back whole, only for its own model', async () => {
@@ -29,7 +29,7 @@ test('a saved checkpoint reads back whole, only for its own model', async () => 
   expect(await store.load('job-1', 'model-a')).toEqual(state)
   expect(await store.load('job-1', 'model-b')).toBeUndefined()
   expect(await store.load('job-2', 'model-a')).toBeUndefined()
-  const { best: _, ...withoutBest } = state
+  const { bestWeights: _, ...withoutBest } = state
   await store.save('job-1', 'model-a', withoutBest)
   expect(await store.load('job-1', 'model-a')).toEqual(withoutBest)
 })

@@ -10,9 +10,9 @@ import { initBackend } from '../../src/ml/backend.js'
 import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '../../src/ml/bases.js'
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere } from '../../src/ml/features.js'
-import { trainClassifier } from '../../src/ml/train-classifier.js'
+import { fineTuneEpochs, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
 import { abortError } from '../../src/ml/abort.js'
-import { ABORT_REASON, failureReason, type TrainModelJob, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
+import { ABORT_REASON, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
 import { createFeatureCache, type FeatureCache } from '../../src/storage/features.js'
@@ -87,6 +87,17 @@ function countingCache(inner: FeatureCache) {
   return { cache: counting, counts }
 }
 
+/** The job's options as the ML core takes them: null (absent in JSON) becomes undefined. */
+function classifierOptions(options: TrainOptions): TrainClassifierOptions {
+  return { ...options, earlyStopping: options.earlyStopping ?? undefined, augment: options.augment ?? undefined }
+}
+
+/** What the job result and the model's metadata both say about a run beyond its metrics and history. */
+function trainingReport(outcome: Awaited<ReturnType<typeof trainClassifier>>) {
+  const { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews } = outcome
+  return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews }
+}
+
 /** Bad input fails once with its code; anything else is thrown as is and retried with backoff. */
 function classify(err: unknown): unknown {
   if (err instanceof AppError) return new UnrecoverableError(failureReason(err.code, err.message))
@@ -104,7 +115,8 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
     log.info({ modelId }, 'model already saved by an earlier attempt')
     return saved
   }
-  const progress = createProgressTracker(options.epochs, Date.now, previousProgress(job.progress))
+  const epochs = options.epochs + (options.fineTuneLayers ? fineTuneEpochs(options.epochs) : 0)
+  const progress = createProgressTracker(epochs, Date.now, previousProgress(job.progress))
   const report = (...args: Parameters<typeof progress.update>) => job.updateProgress({ ...progress.update(...args) })
   const resumeFrom = await checkpoints.load(jobId, modelId)
   if (resumeFrom) {
@@ -128,13 +140,14 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       key: image.sha256,
       label: labelIndex.get(image.label) ?? -1,
       split: image.split,
+      path: image.path,
       read: () => readFile(datasets.imageFile(datasetId, image)),
     }))
     const outcome = await trainClassifier({
       base,
       labels,
       examples,
-      options,
+      options: classifierOptions(options),
       cache: counted.cache,
       maxPixels: config.MAX_IMAGE_PIXELS,
       embed: async (pixels) => {
@@ -156,7 +169,16 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
         if (p.log) log.info({ ...p.log, epochs: options.epochs }, 'epoch done')
       },
     })
-    const result: TrainResult = { modelId, metrics: outcome.metrics, trainCount: outcome.trainCount, valCount: outcome.valCount, backend: backendName, featureCache: counted.counts }
+    const result: TrainResult = {
+      modelId,
+      metrics: outcome.metrics,
+      trainCount: outcome.trainCount,
+      valCount: outcome.valCount,
+      backend: backendName,
+      featureCache: counted.counts,
+      history: outcome.history,
+      ...trainingReport(outcome),
+    }
     try {
       await report('saving', 0)
       await checkpoints.saveResult(jobId, result) // before the model, see the start of this function
@@ -167,6 +189,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
         base: { id: base.id, inputSize: base.inputSize, preprocessing: base.preprocessing },
         metrics: outcome.metrics,
         history: outcome.history,
+        ...trainingReport(outcome),
         jobId: job.id,
         datasetId,
         params: { baseModel, ...options },

@@ -1,13 +1,13 @@
-import { createHash, randomInt, randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
 import { CURSOR_PATTERN } from '../../queue/job-index.js'
-import { PRIORITY, type TrainModelJob } from '../../queue/jobs.js'
+import { PRIORITY } from '../../queue/jobs.js'
 import { createCheckpointStore } from '../../storage/checkpoints.js'
 import { streamJobEvents } from '../job-event-stream.js'
 import { errorResponses, IdParamsSchema } from '../schemas/common.js'
-import { CreateJobSchema, JobSchema, TRAIN_DEFAULTS, type CreateJob } from '../schemas/jobs.js'
+import { CreateJobSchema, JobSchema, trainOptions } from '../schemas/jobs.js'
 
 const JobStatusSchema = Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')])
 
@@ -19,17 +19,6 @@ const IdempotencyHeadersSchema = Type.Object({ 'idempotency-key': Type.Optional(
  */
 function jobIdFor(idempotencyKey: string | undefined): string {
   return idempotencyKey ? `k-${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40)}` : randomUUID()
-}
-
-function trainOptions(body: CreateJob): TrainModelJob['options'] {
-  return {
-    epochs: body.epochs ?? TRAIN_DEFAULTS.epochs,
-    batchSize: body.batchSize ?? TRAIN_DEFAULTS.batchSize,
-    learningRate: body.learningRate ?? TRAIN_DEFAULTS.learningRate,
-    validationSplit: body.validationSplit ?? TRAIN_DEFAULTS.validationSplit,
-    // Recorded in the job, so any run can be repeated exactly.
-    seed: body.seed ?? randomInt(2 ** 31 - 1),
-  }
 }
 
 const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -58,7 +47,8 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { body } = request
-      if (!(await datasets.get(body.datasetId))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${body.datasetId}`)
+      const dataset = await datasets.get(body.datasetId)
+      if (!dataset) throw new AppError('DATASET_NOT_FOUND', `no dataset ${body.datasetId}`)
       const jobId = jobIdFor(request.headers['idempotency-key'])
       const owner = request.principal.id
       // A retry of a job already queued is answered with it, quota or not.
@@ -76,7 +66,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           owner,
           datasetId: body.datasetId,
           baseModel: body.baseModel ?? 'mobilenet_v2',
-          options: trainOptions(body),
+          options: trainOptions(body, dataset.classes.map((c) => c.name)),
           requestId: request.id,
           ...(body.webhook && { webhook: { url: body.webhook.url } }),
         },

@@ -1,21 +1,86 @@
+import { randomInt } from 'node:crypto'
 import { Type, type Static } from 'typebox'
 import { PRIORITY } from '../../queue/jobs.js'
+import { AppError } from '../../errors.js'
+import type { TrainOptions } from '../../queue/jobs.js'
 
-const BaseModelSchema = Type.Union([
-  Type.Literal('mobilenet_v2'),
-  Type.Literal('inception_v3'),
-  Type.Object(
-    {
-      url: Type.String({ minLength: 1, maxLength: 2048 }),
-      inputSize: Type.Optional(Type.Integer({ minimum: 32, maximum: 1024 })),
-      featureLayer: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-    },
-    { additionalProperties: false },
-  ),
-])
+const BaseModelSchema = Type.Union(
+  [
+    Type.Literal('mobilenet_v2'),
+    Type.Literal('inception_v3'),
+    Type.Object(
+      {
+        url: Type.String({ minLength: 1, maxLength: 2048, description: 'model.json of a tfjs LayersModel: http(s) URL, file:// URL or path' }),
+        inputSize: Type.Optional(Type.Integer({ minimum: 32, maximum: 1024, description: 'square input side in pixels; default: the model input shape' })),
+        featureLayer: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'layer to cut at; default: the last pooling/flatten layer' })),
+        preprocessing: Type.Optional(
+          Type.Union([Type.Literal('scale_0_1'), Type.Literal('scale_-1_1')], { description: "pixel scaling the model expects; default 'scale_0_1'" }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: "pretrained network to transfer from; default 'mobilenet_v2'" },
+)
 
 /** Defaults live here, in the schema, so the docs and the worker see the same numbers. */
-export const TRAIN_DEFAULTS = { epochs: 20, batchSize: 32, learningRate: 0.001, validationSplit: 0.2 } as const
+export const TRAIN_DEFAULTS = {
+  epochs: 20,
+  batchSize: 32,
+  learningRate: 0.001,
+  validationSplit: 0.2,
+  optimizer: 'adam',
+  labelSmoothing: 0,
+  dropout: 0.2,
+  hiddenUnits: 128,
+  classWeights: 'auto',
+  fineTuneLayers: 0,
+  earlyStopping: { monitor: 'valLoss', minDelta: 0 },
+  augmentViews: 4,
+} as const
+
+const EarlyStoppingSchema = Type.Object(
+  {
+    patience: Type.Integer({ minimum: 1, maximum: 100, description: 'epochs without improvement before stopping' }),
+    monitor: Type.Optional(
+      Type.Union([Type.Literal('valLoss'), Type.Literal('valAccuracy')], { default: TRAIN_DEFAULTS.earlyStopping.monitor, description: 'validation figure followed' }),
+    ),
+    minDelta: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 1, default: TRAIN_DEFAULTS.earlyStopping.minDelta, description: 'smallest change that counts as an improvement' }),
+    ),
+  },
+  { additionalProperties: false, description: "stop when the monitored figure stalls and keep the best epoch's weights; default off" },
+)
+
+const AugmentSchema = Type.Object(
+  {
+    flip: Type.Optional(Type.Boolean({ default: false, description: 'mirror left-right (half the views)' })),
+    crop: Type.Optional(Type.Boolean({ default: false, description: 'random square crop of 75–100 % of the side' })),
+    rotate: Type.Optional(Type.Boolean({ default: false, description: 'rotate up to ±15°' })),
+    brightness: Type.Optional(Type.Boolean({ default: false, description: 'shift brightness up to ±20 %' })),
+    contrast: Type.Optional(Type.Boolean({ default: false, description: 'scale contrast by 0.8–1.2' })),
+    views: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, default: TRAIN_DEFAULTS.augmentViews, description: 'augmented views per training image' })),
+  },
+  {
+    additionalProperties: false,
+    description: 'augmented views of the training images (validation images are never augmented), embedded once and cached; at least one change must be on; default off',
+  },
+)
+
+const ClassWeightsSchema = Type.Union(
+  [
+    Type.Literal('auto'),
+    Type.Literal('balanced'),
+    Type.Literal('none'),
+    Type.Record(Type.String({ minLength: 1, maxLength: 255 }), Type.Number({ minimum: 0, maximum: 1000 }), {
+      description: 'loss weight by class name; classes left out weigh 1',
+    }),
+  ],
+  {
+    default: TRAIN_DEFAULTS.classWeights,
+    description: "'auto' (default): 'balanced' when the largest training class has ≥ 3× the images of the smallest, else 'none'; 'balanced' weighs each class by n / (classes × its count)",
+  },
+)
 
 export const CreateJobSchema = Type.Object(
   {
@@ -25,7 +90,7 @@ export const CreateJobSchema = Type.Object(
     batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, default: TRAIN_DEFAULTS.batchSize })),
     learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, default: TRAIN_DEFAULTS.learningRate })),
     validationSplit: Type.Optional(Type.Number({ minimum: 0.05, maximum: 0.5, default: TRAIN_DEFAULTS.validationSplit })),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'same dataset, options and seed give the same metrics on the same backend; default random, recorded' })),
     priority: Type.Optional(
       Type.Integer({ minimum: PRIORITY.highest, maximum: PRIORITY.lowest, default: PRIORITY.default, description: 'Lower runs first; equal priorities run in order of arrival.' }),
     ),
@@ -35,10 +100,80 @@ export const CreateJobSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    optimizer: Type.Optional(
+      Type.Union([Type.Literal('adam'), Type.Literal('sgd')], { default: TRAIN_DEFAULTS.optimizer, description: "'sgd' uses momentum 0.9" }),
+    ),
+    labelSmoothing: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 0.5, default: TRAIN_DEFAULTS.labelSmoothing, description: 'share of each target spread over all classes' }),
+    ),
+    dropout: Type.Optional(Type.Number({ minimum: 0, maximum: 0.9, default: TRAIN_DEFAULTS.dropout, description: "dropout after the head's hidden layer" })),
+    hiddenUnits: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 4096, default: TRAIN_DEFAULTS.hiddenUnits, description: 'width of the head hidden ReLU layer; 0 trains a plain softmax' }),
+    ),
+    earlyStopping: Type.Optional(EarlyStoppingSchema),
+    classWeights: Type.Optional(ClassWeightsSchema),
+    augment: Type.Optional(AugmentSchema),
+    fineTuneLayers: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 50,
+        default: TRAIN_DEFAULTS.fineTuneLayers,
+        description:
+          'top layers of the base (those with weights, batch-norm excepted) trained after the head, at a tenth of the learning rate for a quarter of the epochs (at least 1), from cached activations; 0 trains the head only',
+      }),
+    ),
   },
   { additionalProperties: false },
 )
 export type CreateJob = Static<typeof CreateJobSchema>
+
+/**
+ * The job's options with every default applied, as the worker receives them (the worker never guesses).
+ * @param classNames the dataset's classes, which explicit class weights must name
+ * @throws AppError VALIDATION for what a schema cannot say (augmentation with every change off, a weight for a
+ *   class the dataset lacks)
+ */
+export function trainOptions(body: CreateJob, classNames: string[]): TrainOptions {
+  const augment = body.augment
+  if (augment && !(augment.flip || augment.crop || augment.rotate || augment.brightness || augment.contrast)) {
+    throw new AppError('VALIDATION', 'augment needs at least one of flip, crop, rotate, brightness, contrast set to true')
+  }
+  if (typeof body.classWeights === 'object') {
+    const unknown = Object.keys(body.classWeights).filter((name) => !classNames.includes(name))
+    if (unknown.length > 0) throw new AppError('VALIDATION', `classWeights names classes the dataset lacks: ${unknown.join(', ')}`, { unknown, classes: classNames })
+  }
+  return {
+    epochs: body.epochs ?? TRAIN_DEFAULTS.epochs,
+    batchSize: body.batchSize ?? TRAIN_DEFAULTS.batchSize,
+    learningRate: body.learningRate ?? TRAIN_DEFAULTS.learningRate,
+    validationSplit: body.validationSplit ?? TRAIN_DEFAULTS.validationSplit,
+    // Recorded in the job, so any run can be repeated exactly.
+    seed: body.seed ?? randomInt(2 ** 31 - 1),
+    optimizer: body.optimizer ?? TRAIN_DEFAULTS.optimizer,
+    labelSmoothing: body.labelSmoothing ?? TRAIN_DEFAULTS.labelSmoothing,
+    dropout: body.dropout ?? TRAIN_DEFAULTS.dropout,
+    hiddenUnits: body.hiddenUnits ?? TRAIN_DEFAULTS.hiddenUnits,
+    earlyStopping: body.earlyStopping
+      ? {
+          patience: body.earlyStopping.patience,
+          monitor: body.earlyStopping.monitor ?? TRAIN_DEFAULTS.earlyStopping.monitor,
+          minDelta: body.earlyStopping.minDelta ?? TRAIN_DEFAULTS.earlyStopping.minDelta,
+        }
+      : null,
+    classWeights: body.classWeights ?? TRAIN_DEFAULTS.classWeights,
+    augment: augment
+      ? {
+          flip: augment.flip ?? false,
+          crop: augment.crop ?? false,
+          rotate: augment.rotate ?? false,
+          brightness: augment.brightness ?? false,
+          contrast: augment.contrast ?? false,
+          views: augment.views ?? TRAIN_DEFAULTS.augmentViews,
+        }
+      : null,
+    fineTuneLayers: body.fineTuneLayers ?? TRAIN_DEFAULTS.fineTuneLayers,
+  }
+}
 
 const EpochSchema = Type.Object({
   epoch: Type.Integer(),
@@ -46,6 +181,8 @@ const EpochSchema = Type.Object({
   accuracy: Type.Number(),
   valLoss: Type.Optional(Type.Number()),
   valAccuracy: Type.Optional(Type.Number()),
+  learningRate: Type.Optional(Type.Number()),
+  phase: Type.Optional(Type.Literal('fineTune')),
   seconds: Type.Number(),
 })
 
@@ -63,12 +200,21 @@ export const JobSchema = Type.Object({
   history: Type.Array(EpochSchema),
   datasetId: Type.String(),
   baseModel: BaseModelSchema,
+  // Jobs queued before an option existed lack it, so the newer ones are optional here.
   options: Type.Object({
     epochs: Type.Integer(),
     batchSize: Type.Integer(),
     learningRate: Type.Number(),
     validationSplit: Type.Number(),
     seed: Type.Integer(),
+    optimizer: Type.Optional(Type.String()),
+    labelSmoothing: Type.Optional(Type.Number()),
+    dropout: Type.Optional(Type.Number()),
+    hiddenUnits: Type.Optional(Type.Integer()),
+    earlyStopping: Type.Optional(Type.Union([Type.Unknown(), Type.Null()])),
+    classWeights: Type.Optional(Type.Unknown()),
+    augment: Type.Optional(Type.Union([Type.Unknown(), Type.Null()])),
+    fineTuneLayers: Type.Optional(Type.Integer()),
   }),
   priority: Type.Integer(),
   queuePosition: Type.Union([Type.Integer(), Type.Null()], { description: 'Jobs that start before this one while it is queued (0: next).' }),
@@ -85,6 +231,16 @@ export const JobSchema = Type.Object({
       valCount: Type.Integer(),
       backend: Type.String(),
       featureCache: Type.Optional(Type.Object({ hits: Type.Integer(), misses: Type.Integer() }, { description: 'Feature-cache lookups of this job: hits skipped decoding and the base model.' })),
+      evaluatedOn: Type.Optional(Type.String()),
+      bestEpoch: Type.Optional(Type.Integer({ description: 'epoch whose weights the model has' })),
+      history: Type.Optional(Type.Array(EpochSchema)),
+      misclassified: Type.Optional(
+        Type.Array(Type.Object({ path: Type.String(), true: Type.String(), predicted: Type.String(), score: Type.Number() })),
+      ),
+      warnings: Type.Optional(Type.Array(Type.String())),
+      classWeights: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Number()), Type.Null()])),
+      fineTuned: Type.Optional(Type.Union([Type.Object({ cutLayer: Type.String(), layers: Type.Array(Type.String()) }), Type.Null()])),
+      trainViews: Type.Optional(Type.Integer()),
     }),
   ),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
