@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { abortError } from './abort.js'
 import { seededRandom, shuffleInPlace } from './random.js'
-import { bestTracker, headLogits, makeOptimizer, type EarlyStopping, type EpochLog } from './train.js'
+import { bestTracker, headLogits, makeOptimizer, optimizeBatch, type EarlyStopping, type EpochLog } from './train.js'
 import type { TrunkSplit } from './trunk-split.js'
 
 export interface FineTuneOptions {
@@ -97,27 +97,13 @@ export async function fineTune(
       for (let start = 0; start < n; start += batchSize) {
         if (opts.signal?.aborted) throw abortError(opts.signal)
         const idx = order.slice(start, start + batchSize)
-        const [cost, hits] = tf.tidy(() => {
+        const step = await optimizeBatch(optimizer, trainable, () => {
           const xb = batchOf(activations, idx)
-          const yb = oneHot(idx.map((i) => labels[i]!))
           const weights = opts.classWeights ? tf.tensor1d(idx.map((i) => opts.classWeights![labels[i]!]!)) : undefined
-          let batchHits: tf.Scalar | undefined
-          const c = optimizer.minimize(
-            () => {
-              const logits = forward(xb)
-              batchHits = tf.keep(tf.sum(tf.equal(tf.argMax(logits, 1), tf.argMax(yb, 1)).toFloat()))
-              return loss(logits, yb, weights)
-            },
-            true,
-            trainable,
-          )!
-          return [c, batchHits!]
+          return { targets: oneHot(idx.map((i) => labels[i]!)), logits: () => forward(xb), loss: (logits, targets) => loss(logits, targets, weights) }
         })
-        lossSum += (await cost.data())[0]! * idx.length
-        correct += (await hits.data())[0]!
-        cost.dispose()
-        hits.dispose()
-        await new Promise(setImmediate) // lets abort signals, progress and lock renewals through
+        lossSum += step.loss * idx.length
+        correct += step.hits
       }
       const log: EpochLog = {
         epoch: opts.firstEpoch + e,

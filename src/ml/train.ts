@@ -185,31 +185,23 @@ export async function trainHead(
         }
         const idx = order.slice(start, start + batchSize)
         const mask = hidden && rate > 0 ? dropoutMask(idx.length, hiddenUnits, rate, random) : undefined
-        const [cost, hits] = tf.tidy(() => {
+        const step = await optimizeBatch(optimizer, trainable, () => {
           const index = tf.tensor1d(idx, 'int32')
           const xb = tf.gather(xs, index)
-          const yb = tf.gather(ys, index)
           const weights = exampleWeights ? tf.tensor1d(idx.map((i) => exampleWeights[i]!)) : undefined
           const maskT = mask ? tf.tensor2d(mask, [idx.length, hiddenUnits]) : undefined
-          let batchHits: tf.Scalar | undefined
-          const c = optimizer.minimize(
-            () => {
-              const logits = logitsOf(xb, maskT)
-              batchHits = tf.keep(tf.sum(tf.equal(tf.argMax(logits, 1), tf.argMax(yb, 1)).toFloat()))
-              const ce = tf.losses.softmaxCrossEntropy(yb, logits, weights, smoothing)
+          return {
+            targets: tf.gather(ys, index),
+            logits: () => logitsOf(xb, maskT),
+            loss: (logits, targets) => {
+              const ce = tf.losses.softmaxCrossEntropy(targets, logits, weights, smoothing)
               const p = penalty()
               return (p ? tf.add(ce, p) : ce) as tf.Scalar
             },
-            true,
-            trainable,
-          )!
-          return [c, batchHits!]
+          }
         })
-        lossSum += (await cost.data())[0]! * idx.length
-        correct += (await hits.data())[0]!
-        cost.dispose()
-        hits.dispose()
-        await new Promise(setImmediate) // lets abort signals, progress and lock renewals through
+        lossSum += step.loss * idx.length
+        correct += step.hits
       }
       const log: EpochLog = { epoch, loss: lossSum / n, accuracy: correct / n, learningRate: opts.learningRate, seconds: 0 }
       if (val) {
@@ -264,6 +256,42 @@ export async function trainHead(
     ys.dispose()
     val?.xs.dispose()
     val?.ys.dispose()
+  }
+}
+
+/** One batch of a training step: one-hot targets, the forward pass, and the loss to minimise. */
+export interface TrainingBatch {
+  targets: tf.Tensor2D
+  logits(): tf.Tensor2D
+  loss(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar
+}
+
+/**
+ * One optimizer step over `trainable` on the batch that `makeBatch` builds (inside a tidy, so its tensors go), then
+ * a yield to the event loop so abort signals, progress and lock renewals get through.
+ * @returns the batch's mean loss and how many of its examples the pre-step logits got right
+ */
+export async function optimizeBatch(optimizer: tf.Optimizer, trainable: tf.Variable[], makeBatch: () => TrainingBatch): Promise<{ loss: number; hits: number }> {
+  const [cost, hits] = tf.tidy(() => {
+    const batch = makeBatch()
+    let batchHits: tf.Scalar | undefined
+    const c = optimizer.minimize(
+      () => {
+        const logits = batch.logits()
+        batchHits = tf.keep(tf.sum(tf.equal(tf.argMax(logits, 1), tf.argMax(batch.targets, 1)).toFloat()))
+        return batch.loss(logits, batch.targets)
+      },
+      true,
+      trainable,
+    )!
+    return [c, batchHits!]
+  })
+  try {
+    return { loss: (await cost.data())[0]!, hits: (await hits.data())[0]! }
+  } finally {
+    cost.dispose()
+    hits.dispose()
+    await new Promise(setImmediate)
   }
 }
 

@@ -6,10 +6,9 @@ import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
-import * as tf from '@tensorflow/tfjs'
-import { saveModel } from '../../src/ml/export.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
+import { writeTinyBase } from '../helpers/tiny-base.js'
 
 const SIZE = 32
 let service: TestService
@@ -30,17 +29,7 @@ beforeAll(async () => {
   worker = startWorkerProcess(service.config)
   // A tiny base served over HTTP, as any tfjs LayersModel could be.
   const dir = path.join(service.config.DATA_DIR, 'tiny-base')
-  const init = (seed: number) => tf.initializers.glorotUniform({ seed })
-  const model = tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [SIZE, SIZE, 3], filters: 8, kernelSize: 3, strides: 2, activation: 'relu', name: 'conv1', kernelInitializer: init(1) }),
-      tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, activation: 'relu', name: 'conv2', kernelInitializer: init(2) }),
-      tf.layers.globalAveragePooling2d({ name: 'pool' }),
-      tf.layers.dense({ units: 4, activation: 'softmax', name: 'orig_head', kernelInitializer: init(3) }),
-    ],
-  })
-  await saveModel(model, dir)
-  model.dispose()
+  await writeTinyBase(dir, { size: SIZE, headUnits: 4 })
   server = createServer((req, res) => {
     readFile(path.join(dir, path.basename(req.url ?? '')))
       .then((data) => res.writeHead(200).end(data))

@@ -21,6 +21,7 @@ import { trainClassifier } from '../../src/ml/train-classifier.js'
 import { seededRandom } from '../../src/ml/random.js'
 import { createFeatureCache } from '../../src/storage/features.js'
 import { createModelStore, type ModelMetadata } from '../../src/storage/models.js'
+import { writeTinyBase } from '../helpers/tiny-base.js'
 
 const SIZE = 32
 const MAX_PIXELS = 1_000_000
@@ -33,22 +34,6 @@ const LABELS = ['red', 'green', 'blue']
 
 let dir: string
 let base: Base
-
-/** A small conv net shaped like the real ones: convs → global pool ('pool') → its own dense head. */
-async function writeTinyBase(target: string): Promise<string> {
-  const init = (seed: number) => tf.initializers.glorotUniform({ seed })
-  const model = tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [SIZE, SIZE, 3], filters: 8, kernelSize: 3, strides: 2, activation: 'relu', name: 'conv1', kernelInitializer: init(1) }),
-      tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, activation: 'relu', name: 'conv2', kernelInitializer: init(2) }),
-      tf.layers.globalAveragePooling2d({ name: 'pool' }),
-      tf.layers.dense({ units: 5, activation: 'softmax', name: 'orig_head', kernelInitializer: init(3) }),
-    ],
-  })
-  await saveModel(model, target)
-  model.dispose()
-  return path.join(target, 'model.json')
-}
 
 /** A noisy solid-colour PNG: class `c`, variant `v`. */
 async function image(c: number, v: number, size = 40): Promise<Buffer> {
@@ -94,7 +79,7 @@ function blobs(n: number, d: number, classes: number, seed: number) {
 beforeAll(async () => {
   await initBackend('wasm')
   dir = await mkdtemp(path.join(tmpdir(), 'imagetune-ml-'))
-  const url = await writeTinyBase(path.join(dir, 'tiny'))
+  const url = await writeTinyBase(path.join(dir, 'tiny'), { size: SIZE, headUnits: 5 })
   base = await loadBase({ url }, path.join(dir, 'bases'))
 })
 
