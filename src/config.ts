@@ -55,6 +55,11 @@ const ConfigSchema = Type.Object({
   JOB_RETENTION_SECONDS: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }),
   /** Key for the `x-imagetune-signature: sha256=<hex HMAC>` header on webhook calls; empty sends them unsigned. */
   WEBHOOK_SECRET: Type.String({ default: '' }),
+  /**
+   * Comma-separated host names a job's webhook may call even when they resolve to loopback, private, link-local or
+   * metadata addresses (e.g. an internal service). Empty: webhooks go to public addresses only.
+   */
+  WEBHOOK_URL_ALLOWLIST: Type.String({ default: '' }),
   /** `npm start` runs a training worker beside the API; a scaled-out API (compose) sets this false. */
   EMBEDDED_WORKER: Type.Boolean({ default: true }),
   /** Training jobs one worker process runs at once; a GPU worker runs one. */

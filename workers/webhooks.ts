@@ -1,5 +1,7 @@
-import { Queue, Worker } from 'bullmq'
+import { Queue, UnrecoverableError, Worker } from 'bullmq'
 import type { Config } from '../src/config.js'
+import { AppError } from '../src/errors.js'
+import { checkedAddress, parseAllowList, systemResolver } from '../src/http/ssrf-guard.js'
 import type { Logger } from '../src/logger.js'
 import { redisConnection } from '../src/queue/connection.js'
 import { createTrainingQueue } from '../src/queue/producer.js'
@@ -19,6 +21,7 @@ export interface WebhookWorker {
  * WEBHOOK_SECRET is set; any answer but 2xx, or none within 10 s, is retried with backoff.
  */
 export function startWebhookWorker(config: Config, log: Logger): WebhookWorker {
+  const addressCheck = { allowHosts: parseAllowList(config.WEBHOOK_URL_ALLOWLIST), resolve: systemResolver }
   const jobs = createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, retentionSeconds: config.JOB_RETENTION_SECONDS, log })
   const queueConnection = redisConnection(config.REDIS_URL, 'worker')
   const queue = new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection: queueConnection, prefix: config.QUEUE_PREFIX })
@@ -29,6 +32,10 @@ export function startWebhookWorker(config: Config, log: Logger): WebhookWorker {
       const { trainJobId, url } = job.data
       const doc = await jobs.get(trainJobId)
       if (!doc) return // removed before delivery: nothing to tell
+      // Checked again here: DNS may have changed since the job was posted. A forbidden address is not retried.
+      await checkedAddress(new URL(url).hostname, addressCheck).catch((err: unknown) => {
+        throw err instanceof AppError && err.code === 'URL_FORBIDDEN' ? new UnrecoverableError(err.message) : err
+      })
       const body = JSON.stringify(doc)
       const headers: Record<string, string> = { 'content-type': 'application/json', 'x-imagetune-job-id': trainJobId }
       if (config.WEBHOOK_SECRET) headers[SIGNATURE_HEADER] = signature(config.WEBHOOK_SECRET, body)

@@ -25,7 +25,8 @@ const workers: WorkerProcess[] = []
 
 beforeAll(async () => {
   // A short lock so a killed worker's job is recovered in seconds (see TRAIN_LOCK_MS).
-  service = await startTestService({ TRAIN_LOCK_MS: '5000', WEBHOOK_SECRET: SECRET })
+  // The webhook receiver listens on loopback, which only an allow-listed host may reach.
+  service = await startTestService({ TRAIN_LOCK_MS: '5000', WEBHOOK_SECRET: SECRET, WEBHOOK_URL_ALLOWLIST: '127.0.0.1' })
   const form = new FormData()
   form.append('file', new Blob([new Uint8Array(await makeZip(await makeImageFolder({ 'red-circle': 6, 'blue-stripes': 6 }, { size: 48 })))]), 'small.zip')
   const response = await fetch(`${service.url}/datasets`, { method: 'POST', body: form })

@@ -74,6 +74,19 @@ test('unknown job → 404 JOB_NOT_FOUND', async () => {
   expect(((await response.json()) as any).error.code).toBe('JOB_NOT_FOUND')
 })
 
+test.each([
+  ['http://127.0.0.1:9/hook', 403, 'URL_FORBIDDEN'],
+  ['http://169.254.169.254/latest/meta-data', 403, 'URL_FORBIDDEN'],
+  ['http://[::1]/hook', 403, 'URL_FORBIDDEN'],
+  ['http://localhost/hook', 403, 'URL_FORBIDDEN'],
+  ['ftp://example.com/hook', 400, 'VALIDATION'],
+  ['https:// spaced.example/hook', 400, 'VALIDATION'],
+])('a webhook to %s is refused (%i %s): the service must not POST into its own network', async (url, status, code) => {
+  const response = await postJob({ datasetId, epochs: 1, webhook: { url } })
+  expect(response.status).toBe(status)
+  expect(((await response.json()) as any).error.code).toBe(code)
+})
+
 test('a job whose dataset vanished fails once, with DATASET_NOT_FOUND, in a real worker', async () => {
   const job = (await (await postJob({ datasetId, epochs: 1 }, { 'idempotency-key': 'vanishing' })).json()) as any
   await rm(path.join(service.config.DATA_DIR, 'datasets', datasetId), { recursive: true })

@@ -6,6 +6,8 @@ import { CURSOR_PATTERN } from '../../queue/job-index.js'
 import { PRIORITY } from '../../queue/jobs.js'
 import { createCheckpointStore } from '../../storage/checkpoints.js'
 import { streamJobEvents } from '../job-event-stream.js'
+import { parseAllowList, systemResolver } from '../ssrf-guard.js'
+import { checkWebhookUrl } from '../webhook-url.js'
 import { errorResponses, IdParamsSchema } from '../schemas/common.js'
 import { CreateJobSchema, JobSchema, trainOptions } from '../schemas/jobs.js'
 
@@ -23,6 +25,7 @@ function jobIdFor(idempotencyKey: string | undefined): string {
 
 const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { trainingQueue, datasets, config } = app
+  const webhookCheck = { allowHosts: parseAllowList(config.WEBHOOK_URL_ALLOWLIST), resolve: systemResolver }
   // The API removes the checkpoint of a job it cancels while queued (one handed back by a stopping worker has one).
   const checkpoints = createCheckpointStore(app.layout.jobs)
   // Open event streams end before the server closes, or close() would wait for their clients.
@@ -49,6 +52,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { body } = request
       const dataset = await datasets.get(body.datasetId)
       if (!dataset) throw new AppError('DATASET_NOT_FOUND', `no dataset ${body.datasetId}`)
+      if (body.webhook) await checkWebhookUrl(body.webhook.url, webhookCheck)
       const jobId = jobIdFor(request.headers['idempotency-key'])
       const owner = request.principal.id
       // A retry of a job already queued is answered with it, quota or not.

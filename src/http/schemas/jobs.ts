@@ -96,7 +96,7 @@ export const CreateJobSchema = Type.Object(
     ),
     webhook: Type.Optional(
       Type.Object(
-        { url: Type.String({ pattern: '^https?://[^\s]+$', maxLength: 2048, description: 'POSTed once with the final job document when the job ends.' }) },
+        { url: Type.String({ pattern: '^https?://\\S+$', maxLength: 2048, description: 'POSTed once with the final job document when the job ends.' }) },
         { additionalProperties: false },
       ),
     ),
