@@ -122,6 +122,13 @@ export interface TrainClassifierResult {
 
 const EXTRACT_SHARE = 60
 const TRAIN_SHARE = 35
+
+/** How far into its own phase a progress report is, 0–1, for callers that weigh the phases differently. */
+export function phaseFraction(p: TrainProgress): number {
+  const [start, end] =
+    p.phase === 'extracting' ? [0, EXTRACT_SHARE] : p.phase === 'training' ? [EXTRACT_SHARE, EXTRACT_SHARE + TRAIN_SHARE] : [EXTRACT_SHARE + TRAIN_SHARE, 100]
+  return Math.min(1, Math.max(0, (p.percent - start) / (end - start)))
+}
 /** Fine-tuning moves pretrained filters at this fraction of the head's learning rate. */
 export const FINE_TUNE_LR_FACTOR = 0.1
 /** Misclassified images listed at most. */

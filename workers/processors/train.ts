@@ -10,7 +10,7 @@ import { initBackend } from '../../src/ml/backend.js'
 import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '../../src/ml/bases.js'
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere } from '../../src/ml/features.js'
-import { fineTuneEpochs, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
+import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
 import { abortError } from '../../src/ml/abort.js'
 import { ABORT_REASON, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
@@ -165,7 +165,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
         if (!signal?.aborted) await checkpoints.save(jobId, modelId, state)
       },
       onProgress: (p) => {
-        void report(p.phase, p.percent / 100, p.log)
+        void report(p.phase, phaseFraction(p), p.log)
         if (p.log) log.info({ ...p.log, epochs: options.epochs }, 'epoch done')
       },
     })
