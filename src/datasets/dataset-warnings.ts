@@ -38,18 +38,26 @@ export function datasetWarnings({ classes, images, hasSplit }: WarningInput): st
     }
   }
 
-  const firstByHash = new Map<string, { label: string; path: string }>()
+  const firstByHash = new Map<string, { label: string; path: string; split?: 'train' | 'val' }>()
   const identical: string[] = []
+  // The same image in train/ and val/ flatters the validation figures: the model is scored on what it learned from.
+  const leaked: string[] = []
   for (const image of images) {
     const first = firstByHash.get(image.sha256)
     if (!first) firstByHash.set(image.sha256, image)
     else if (first.label !== image.label) {
       identical.push(`identical image in classes ${first.label} and ${image.label}: ${first.path}, ${image.path}`)
+    } else if (hasSplit && first.split !== image.split) {
+      leaked.push(`identical image in train and val: ${first.path}, ${image.path}`)
     }
   }
-  warnings.push(...identical.slice(0, MAX_IDENTICAL_LISTED))
-  if (identical.length > MAX_IDENTICAL_LISTED) {
-    warnings.push(`${identical.length - MAX_IDENTICAL_LISTED} more identical images in different classes`)
-  }
+  listCapped(warnings, identical, 'more identical images in different classes')
+  listCapped(warnings, leaked, 'more identical images in both train and val')
   return warnings
+}
+
+/** Lists the first MAX_IDENTICAL_LISTED of `items`, then one line counting the rest. */
+function listCapped(warnings: string[], items: string[], rest: string): void {
+  warnings.push(...items.slice(0, MAX_IDENTICAL_LISTED))
+  if (items.length > MAX_IDENTICAL_LISTED) warnings.push(`${items.length - MAX_IDENTICAL_LISTED} ${rest}`)
 }

@@ -234,6 +234,15 @@ describe('dataset store', () => {
     ])
   })
 
+  test('warns when the same image sits in train/ and val/ (validation would score what was learned)', async () => {
+    const train = await makeImageFolder({ cat: 6, dog: 6 }, { prefix: 'train/' })
+    const val = await makeImageFolder({ cat: 2, dog: 2 }, { prefix: 'val/', seedOffset: 500 })
+    val.push({ path: 'val/cat/leak.png', data: train[0]!.data })
+    const manifest = await ingest(await makeZip([...train, ...val]))
+    expect(manifest.hasSplit).toBe(true)
+    expect(manifest.warnings).toEqual(['identical image in train and val: images/cat/000.png, images/cat/leak.png'])
+  })
+
   test('fewer than 2 classes → TOO_FEW_CLASSES and nothing left on disk', async () => {
     const before = await allEntries()
     const err = await expectAppError(ingest(await makeZip(await makeImageFolder({ only: 5 }, { prefix: 'top/' }))), 'TOO_FEW_CLASSES')
