@@ -40,6 +40,10 @@ export async function buildApp(config: Config, logger: Logger) {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.MAX_JSON_BYTES }, app.getDefaultJsonParser('error', 'error'))
 
+  // Every answer names its request, so a caller can quote it and an operator can find it in the logs (reqId).
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
   await app.register(errorHandler)
   await app.register(auth, { config })
   await app.register(rateLimit, { config })

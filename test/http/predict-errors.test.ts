@@ -38,6 +38,15 @@ test('GET /predict without a URL is a 400', async () => {
   expect(((await response.json()) as any).error.code).toBe('VALIDATION')
 })
 
+test('every response names its request: the x-request-id sent, or a generated one', async () => {
+  const chosen = await fetch(`${service.url}/healthz`, { headers: { 'x-request-id': 'trace-42' } })
+  expect(chosen.headers.get('x-request-id')).toBe('trace-42')
+  await chosen.body?.cancel()
+  const generated = await fetch(`${service.url}/nope`)
+  expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+  await generated.body?.cancel()
+})
+
 test('health and readiness answer', async () => {
   expect((await fetch(`${service.url}/healthz`)).status).toBe(200)
   const ready = await fetch(`${service.url}/readyz`)

@@ -26,7 +26,7 @@ export default fp(
           title: 'imagetune',
           version: '0.1.0',
           description:
-            'Upload a labelled image set, fine-tune a pretrained CNN with TensorFlow.js, serve predictions. Every error is `{"error": {"code", "message", "details"?}}`. Send `x-request-id` to find a request in the logs, where it is `reqId` (one is generated when absent).',
+            'Upload a labelled image set, fine-tune a pretrained CNN with TensorFlow.js, serve predictions. Every error is `{"error": {"code", "message", "details"?}}`. Every response carries `x-request-id` (the one sent, or a generated one); the logs name it `reqId`.',
         },
         tags: [
           { name: 'datasets', description: 'ImageFolder archives, validated and stored' },
