@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
 import type { ModelMetadata, ModelStore } from '../storage/models.js'
+import { runnableClassifier, type RunnableClassifier } from './fast-classifier.js'
 import { toInputTensor } from './image.js'
 
 /** Runs forward passes of stored classifiers on already decoded pixels. One per tfjs backend instance (thread). */
@@ -39,6 +40,7 @@ export function runnerMemory(runner: Pick<ModelRunner, 'loadedCount'>): RunnerMe
 
 interface Loaded {
   model: tf.LayersModel
+  runnable: RunnableClassifier
   meta: ModelMetadata
 }
 
@@ -62,7 +64,10 @@ export function createModelRunner(opts: ModelRunnerOptions): ModelRunner {
 
   const dispose = (entry: Entry): Promise<void> =>
     entry.loading.then(
-      ({ model }) => void model.dispose(),
+      ({ model, runnable }) => {
+        runnable.dispose()
+        model.dispose()
+      },
       () => {},
     )
   const evict = async (id: string): Promise<void> => {
@@ -107,11 +112,12 @@ export function createModelRunner(opts: ModelRunnerOptions): ModelRunner {
     const meta = await opts.models.getMetadata(id)
     if (!meta) throw new AppError('MODEL_NOT_FOUND', `no model '${id}'`)
     const model = await opts.models.load(id)
+    const runnable = runnableClassifier(model)
     const s = meta.base.inputSize
     tf.tidy(() => {
-      model.predict(tf.zeros([1, s, s, 3])) // warm-up: the first real request is not the slow one
+      runnable.predict(tf.zeros([1, s, s, 3])) // warm-up: the first real request is not the slow one
     })
-    return { model, meta }
+    return { model, runnable, meta }
   }
 
   return {
@@ -119,8 +125,8 @@ export function createModelRunner(opts: ModelRunnerOptions): ModelRunner {
     async run(modelId, pixels) {
       const entry = acquire(modelId)
       try {
-        const { model, meta } = await entry.loading
-        const probs = tf.tidy(() => model.predict(toInputTensor(pixels, meta.base.inputSize, meta.base.preprocessing)) as tf.Tensor2D)
+        const { runnable, meta } = await entry.loading
+        const probs = tf.tidy(() => runnable.predict(toInputTensor(pixels, meta.base.inputSize, meta.base.preprocessing)))
         try {
           return (await probs.data()) as Float32Array
         } finally {

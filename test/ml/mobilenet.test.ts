@@ -8,6 +8,7 @@ import sharp from 'sharp'
 import { initBackend } from '../../src/ml/backend.js'
 import { loadBase } from '../../src/ml/bases.js'
 import { decodeImage, toInputTensor } from '../../src/ml/image.js'
+import { runnableClassifier } from '../../src/ml/fast-classifier.js'
 import { createPredictor } from '../../src/ml/predictor.js'
 import { trainClassifier } from '../../src/ml/train-classifier.js'
 import { splitTrunk } from '../../src/ml/trunk-split.js'
@@ -88,6 +89,17 @@ test('MobileNetV2: extract once, embed to 1280-d, train 3 classes, predict them,
     metrics: result.metrics,
     history: result.history,
   })
+  // Predictions run the stored classifier's trunk on fused ops; they must match the LayersModel.
+  const runnable = runnableClassifier(result.model)
+  expect(runnable.fast).toBe(true)
+  const decoded = await Promise.all([png(0, 20), png(1, 21), png(2, 22)].map(async (p) => decodeImage(await p, base.inputSize, { maxPixels: MAX_PIXELS })))
+  const gap = tf.tidy(() => {
+    const batch = toInputTensor(decoded, base.inputSize, base.preprocessing)
+    return tf.max(tf.abs(tf.sub(result.model.predict(batch) as tf.Tensor, runnable.predict(batch))))
+  })
+  expect((await gap.data())[0]).toBeLessThan(1e-4)
+  gap.dispose()
+  runnable.dispose()
   result.model.dispose()
   base.dispose()
   expect(tf.memory().numTensors).toBe(baseline)
