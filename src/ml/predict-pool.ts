@@ -1,9 +1,8 @@
-import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { AppError, isErrorCode } from '../errors.js'
 import type { BackendOverride } from './backend.js'
 import type { ModelRunner, RunnerMemory } from './model-runner.js'
+import { startTsThread } from './thread-pool.js'
 
 /** What each prediction thread is started with. */
 export interface ThreadData {
@@ -40,13 +39,7 @@ interface Thread {
   pending: Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>
 }
 
-const THREAD_ENTRY = fileURLToPath(new URL('./predict-thread.ts', import.meta.url))
-const TSX_CJS = createRequire(import.meta.url).resolve('tsx/cjs')
-/**
- * The thread runs TypeScript through tsx's CommonJS require hook. Node 20 does not apply `--import tsx` (ESM
- * hooks) to a worker's entry, and under jest there is no loader at all; the require hook works in both.
- */
-const BOOTSTRAP = `require(${JSON.stringify(TSX_CJS)}); require(${JSON.stringify(THREAD_ENTRY)})`
+const THREAD_ENTRY = new URL('./predict-thread.ts', import.meta.url)
 
 /**
  * A pool of prediction threads. Runs go to the thread with the fewest in flight; each thread loads the models it
@@ -60,7 +53,7 @@ export function createPredictPool(opts: PredictPoolOptions): PredictPool {
   let closed = false
 
   const start = (slot: number): Thread => {
-    const thread: Thread = { worker: new Worker(BOOTSTRAP, { eval: true, workerData: data }), pending: new Map() }
+    const thread: Thread = { worker: startTsThread(THREAD_ENTRY, data), pending: new Map() }
     const fail = (err: Error) => {
       if (threads[slot] === thread) threads[slot] = undefined
       for (const { reject } of thread.pending.values()) reject(err)

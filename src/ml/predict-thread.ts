@@ -1,15 +1,16 @@
 /**
  * Entry of one prediction thread (see `predict-pool.ts`): its own tfjs backend instance and model LRU, answering
- * `PoolRequest`s with `PoolResponse`s. Loaded through tsx's CommonJS hook, so no top-level await here.
+ * `PoolRequest`s with `PoolResponse`s. Started by `startTsThread`.
  */
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
 import { AppError } from '../errors.js'
 import { createModelStore } from '../storage/models.js'
 import { initBackend } from './backend.js'
 import { createModelRunner, runnerMemory } from './model-runner.js'
 import type { PoolRequest, PoolResponse, ThreadData } from './predict-pool.js'
+import { threadData } from './thread-pool.js'
 
-const data = workerData as ThreadData
+const data = threadData<ThreadData>()
 const port = parentPort!
 const runner = createModelRunner({ models: createModelStore(data.modelsDir), maxLoaded: data.maxLoaded })
 const ready = initBackend(data.backend)

@@ -35,6 +35,19 @@ interface Task {
 const BOOT = new URL('./ts-thread.mjs', import.meta.url)
 
 /**
+ * Starts one worker thread running the TypeScript module `entry` (under tsx and under jest alike, see
+ * ts-thread.mjs); the module reads `data` with `threadData()`.
+ */
+export function startTsThread(entry: URL, data: unknown): Worker {
+  return new Worker(BOOT, { workerData: { entry: entry.href, data } })
+}
+
+/** In a thread started by `startTsThread`: the `data` it was given. */
+export function threadData<T>(): T {
+  return (workerData as { data: T }).data
+}
+
+/**
  * Starts the threads and resolves once every one has initialised.
  * @throws the first thread's init error (all threads are stopped then)
  */
@@ -61,7 +74,7 @@ export async function createThreadPool<Req, Res>(opts: ThreadPoolOptions): Promi
     }
   }
 
-  const workers = Array.from({ length: size }, () => new Worker(BOOT, { workerData: { entry: opts.entry.href, data: opts.data } }))
+  const workers = Array.from({ length: size }, () => startTsThread(opts.entry, opts.data))
   const ready = workers.map(
     (worker) =>
       new Promise<void>((resolve, reject) => {
@@ -133,7 +146,7 @@ export function serveThread<Req, Res>(init: (data: unknown) => Promise<(req: Req
     message: err instanceof Error ? err.message : String(err),
     code: (err as { code?: unknown } | null)?.code,
   })
-  init((workerData as { data: unknown }).data).then(
+  init(threadData()).then(
     (handle) => {
       port.on('message', ({ id, req }: { id: number; req: Req }) => {
         handle(req).then(
