@@ -93,7 +93,10 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
             },
           })
           request.log.info({ datasetId: manifest.id, images: manifest.imageCount, rejected: manifest.rejected.length }, 'dataset stored')
-          return reply.code(201).header('location', `/datasets/${manifest.id}`).send(datasetView(manifest))
+          // Returned, not sent: the answer leaves after the clean-up and the slot release below, so a client that
+          // uploads again on receiving it is never refused by its own finished upload.
+          reply.code(201).header('location', `/datasets/${manifest.id}`)
+          return datasetView(manifest)
         } finally {
           // A failed clean-up must not replace the error the client needs to see (say, an unusable uploads/).
           await rm(upload, { force: true }).catch((err: unknown) => request.log.warn({ err, upload }, 'upload not removed'))
