@@ -32,7 +32,8 @@ export const HTTP_STATUS = {
   BASE_MODEL_INVALID: 422,
   TRAINING_FAILED: 500,
   QUEUE_UNAVAILABLE: 503,
-  STORAGE_UNAVAILABLE: 507,
+  /** The store cannot be used now: a full or unwritable disk, an unreachable bucket, refused credentials. */
+  STORAGE_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const
 

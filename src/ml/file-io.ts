@@ -28,6 +28,23 @@ export function fileLoadHandler(modelJsonPath: string): tf.io.IOHandler {
   }
 }
 
+/** The model.json tfjs writes for `artifacts`, with one weights file: `WEIGHTS_FILE`. */
+function modelJsonFor(artifacts: tf.io.ModelArtifacts): tf.io.ModelJSON {
+  const json: tf.io.ModelJSON = {
+    modelTopology: artifacts.modelTopology as tf.io.ModelJSON['modelTopology'],
+    format: artifacts.format ?? 'layers-model',
+    generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+    convertedBy: artifacts.convertedBy ?? null,
+    weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
+  }
+  if (artifacts.trainingConfig !== undefined) json.trainingConfig = artifacts.trainingConfig
+  if (artifacts.userDefinedMetadata !== undefined) json.userDefinedMetadata = artifacts.userDefinedMetadata
+  return json
+}
+
+const weightBytes = (artifacts: tf.io.ModelArtifacts) =>
+  new Uint8Array(artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData))
+
 /**
  * A tfjs save handler writing `<dir>/model.json` and `<dir>/weights.bin` (each atomically), the layout
  * `tf.loadLayersModel('file or http URL of model.json')` reads back, in Node and in a browser.
@@ -35,21 +52,46 @@ export function fileLoadHandler(modelJsonPath: string): tf.io.IOHandler {
 export function fileSaveHandler(dir: string): tf.io.IOHandler {
   return {
     save: async (artifacts) => {
-      const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData)
-      const json: tf.io.ModelJSON = {
-        modelTopology: artifacts.modelTopology as tf.io.ModelJSON['modelTopology'],
-        format: artifacts.format ?? 'layers-model',
-        generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
-        convertedBy: artifacts.convertedBy ?? null,
-        weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
-      }
-      if (artifacts.trainingConfig !== undefined) json.trainingConfig = artifacts.trainingConfig
-      if (artifacts.userDefinedMetadata !== undefined) json.userDefinedMetadata = artifacts.userDefinedMetadata
-      await writeFileAtomic(path.join(dir, WEIGHTS_FILE), new Uint8Array(weightData))
-      await writeJsonAtomic(path.join(dir, MODEL_FILE), json)
+      await writeFileAtomic(path.join(dir, WEIGHTS_FILE), weightBytes(artifacts))
+      await writeJsonAtomic(path.join(dir, MODEL_FILE), modelJsonFor(artifacts))
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) }
     },
   }
+}
+
+/**
+ * A model as the bytes of its files (`model.json` + `weights.bin`), the form the store keeps and a browser
+ * loads from `GET /models/:id/model.json`.
+ */
+export async function modelToFiles(model: tf.LayersModel): Promise<Record<string, Uint8Array>> {
+  const artifacts = await toArtifacts(model)
+  return { [MODEL_FILE]: Buffer.from(JSON.stringify(modelJsonFor(artifacts))), [WEIGHTS_FILE]: weightBytes(artifacts) }
+}
+
+/** A tfjs load handler over a model's files in memory (as `modelToFiles` made them or the store returns them). */
+export function filesLoadHandler(files: Record<string, Uint8Array>): tf.io.IOHandler {
+  return {
+    load: async () => {
+      const modelJson = files[MODEL_FILE]
+      if (!modelJson) throw new Error(`the model has no ${MODEL_FILE}`)
+      const json = JSON.parse(Buffer.from(modelJson).toString('utf8')) as tf.io.ModelJSON
+      return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+        const parts = manifest.flatMap((group) =>
+          group.paths.map((p) => {
+            const bytes = files[decodeURIComponent(p)]
+            if (!bytes) throw new Error(`the model has no weights file ${p}`)
+            return bytes
+          }),
+        )
+        return [manifest.flatMap((group) => group.weights), toArrayBuffer(Buffer.concat(parts))]
+      })
+    },
+  }
+}
+
+/** Loads a model from its files' bytes. */
+export function modelFromFiles(files: Record<string, Uint8Array>): Promise<tf.LayersModel> {
+  return tf.loadLayersModel(filesLoadHandler(files))
 }
 
 /** Captures what `model.save` would write, in memory (topology, specs, one weight buffer). */

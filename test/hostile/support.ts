@@ -3,6 +3,7 @@
  * "normal prediction" is cheap, and the after-each-attack check that the service still works.
  */
 import { deflateSync, crc32 } from 'node:zlib'
+import { modelToFiles } from '../../src/ml/file-io.js'
 import * as tf from '@tensorflow/tfjs'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
@@ -68,7 +69,7 @@ export async function storeTinyModel(service: TestService): Promise<void> {
   const model = tf.sequential({
     layers: [tf.layers.globalAveragePooling2d({ inputShape: [TINY_SIZE, TINY_SIZE, 3] }), tf.layers.dense({ units: 2, activation: 'softmax' })],
   })
-  await service.app.models.save(TINY_MODEL, model, {
+  await service.app.models.save(TINY_MODEL, await modelToFiles(model), {
     id: TINY_MODEL,
     createdAt: new Date().toISOString(),
     labels: ['a', 'b'],

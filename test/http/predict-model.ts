@@ -1,5 +1,6 @@
 /** A tiny stored classifier (32 px input, a conv and a dense layer) for HTTP tests that need a model, not accuracy. */
 import path from 'node:path'
+import { modelToFiles } from '../../src/ml/file-io.js'
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import { createModelStore, type ModelMetadata } from '../../src/storage/models.js'
@@ -24,7 +25,7 @@ export async function saveTinyModel(dataDir: string, id: string, labels: string[
     metrics: { count: 0, accuracy: null, topK: [], labels, perClass: [], macro: null, weighted: null, confusionMatrix: [], confusionByLabel: {}, classesWithoutSupport: [] },
     history: [],
   }
-  await createModelStore(path.join(dataDir, 'models')).save(id, model, metadata)
+  await createModelStore(path.join(dataDir, 'models')).save(id, await modelToFiles(model), metadata)
   model.dispose()
   return metadata
 }

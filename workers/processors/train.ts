@@ -13,22 +13,29 @@ import { embedHere } from '../../src/ml/features.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
 import { abortError } from '../../src/ml/abort.js'
 import { ABORT_REASON, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/ml/checkpoint-codec.js'
+import { modelToFiles } from '../../src/ml/file-io.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
-import { createFeatureCache, type FeatureCache } from '../../src/storage/features.js'
+import { createFeatureCache, layeredFeatureCache, type FeatureCache } from '../../src/storage/features.js'
+import { cachedImageReader } from '../../src/storage/image-cache.js'
 import { dataLayout } from '../../src/storage/layout.js'
 import { createModelStore } from '../../src/storage/models.js'
+import { openStores } from '../../src/storage/open-store.js'
 import { createProgressTracker } from '../progress.js'
-import { readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 
 const config = loadConfig()
 const logger = createLogger(config.LOG_LEVEL, 'train-processor')
 const layout = dataLayout(config.DATA_DIR)
-const datasets = createDatasetStore(layout)
-const models = createModelStore(layout.models)
-const cache = createFeatureCache(layout.featureCache)
-const checkpoints = createCheckpointStore(layout.jobs)
+// Datasets, models, checkpoints and features live in the shared store; DATA_DIR keeps bases, fetched images and
+// features near at hand, and may be wiped between jobs.
+const stores = await openStores(config)
+const datasets = createDatasetStore(layout, stores.shared)
+const models = createModelStore(stores.shared)
+const cache = stores.shared.remote ? layeredFeatureCache(createFeatureCache(stores.local), createFeatureCache(stores.shared)) : createFeatureCache(stores.shared)
+const checkpoints = createCheckpointStore(stores.shared)
+const readImage = cachedImageReader(datasets, stores.shared, stores.local)
 // The worker that forked us died (SIGKILL, OOM): stop now. Its job is recovered as stalled and resumed from the
 // last checkpoint elsewhere; training on here would race that worker to the same model id.
 process.on('disconnect', () => process.exit(1))
@@ -110,7 +117,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   const jobId = job.id
   // An earlier attempt may have published the model and died before BullMQ recorded the result: answer with it.
   if (await models.getMetadata(modelId)) {
-    const saved = await checkpoints.loadResult(jobId)
+    const saved = (await checkpoints.loadResult(jobId)) as TrainResult | undefined
     if (!saved) throw new AppError('TRAINING_FAILED', `model ${modelId} exists but job ${jobId} has no saved result`)
     log.info({ modelId }, 'model already saved by an earlier attempt')
     return saved
@@ -118,7 +125,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   const epochs = options.epochs + (options.fineTuneLayers ? fineTuneEpochs(options.epochs) : 0)
   const progress = createProgressTracker(epochs, Date.now, previousProgress(job.progress))
   const report = (...args: Parameters<typeof progress.update>) => job.updateProgress({ ...progress.update(...args) })
-  const resumeFrom = await checkpoints.load(jobId, modelId)
+  const resumeFrom = decodeCheckpoint(await checkpoints.load(jobId), modelId)
   if (resumeFrom) {
     progress.resume(resumeFrom.epoch, resumeFrom.history)
     log.info({ epoch: resumeFrom.epoch, epochs: options.epochs }, 'resuming from checkpoint')
@@ -141,7 +148,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       label: labelIndex.get(image.label) ?? -1,
       split: image.split,
       path: image.path,
-      read: () => readFile(datasets.imageFile(datasetId, image)),
+      read: () => readImage(datasetId, image),
     }))
     const outcome = await trainClassifier({
       base,
@@ -162,7 +169,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       signal,
       resumeFrom,
       onCheckpoint: async (state) => {
-        if (!signal?.aborted) await checkpoints.save(jobId, modelId, state)
+        if (!signal?.aborted) await checkpoints.save(jobId, encodeCheckpoint(modelId, state))
       },
       onProgress: (p) => {
         void report(p.phase, phaseFraction(p), p.log)
@@ -182,7 +189,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
     try {
       await report('saving', 0)
       await checkpoints.saveResult(jobId, result) // before the model, see the start of this function
-      await models.save(modelId, outcome.model, {
+      await models.save(modelId, await modelToFiles(outcome.model), {
         id: modelId,
         createdAt: new Date().toISOString(),
         labels,

@@ -4,7 +4,6 @@ import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
 import { CURSOR_PATTERN } from '../../queue/job-index.js'
 import { PRIORITY } from '../../queue/jobs.js'
-import { createCheckpointStore } from '../../storage/checkpoints.js'
 import { streamJobEvents } from '../job-event-stream.js'
 import { parseAllowList, systemResolver } from '../ssrf-guard.js'
 import { checkWebhookUrl } from '../webhook-url.js'
@@ -27,7 +26,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { trainingQueue, datasets, config } = app
   const webhookCheck = { allowHosts: parseAllowList(config.WEBHOOK_URL_ALLOWLIST), resolve: systemResolver }
   // The API removes the checkpoint of a job it cancels while queued (one handed back by a stopping worker has one).
-  const checkpoints = createCheckpointStore(app.layout.jobs)
+  const { checkpoints } = app
   // Open event streams end before the server closes, or close() would wait for their clients.
   const streams = new Set<() => void>()
   app.addHook('preClose', async () => {
