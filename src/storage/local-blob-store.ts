@@ -122,8 +122,9 @@ export function localBlobStore(root: string): BlobStore {
         await rm(doomed, { recursive: true, force: true })
         return true
       }),
-    publish: (prefix, source) =>
+    publish: (prefix, source, marker) =>
       guard(async () => {
+        if ('files' in source && !Object.hasOwn(source.files, marker)) throw new Error(`publication of ${prefix} lacks its marker ${marker}`)
         const target = file(prefix)
         const parent = path.dirname(target)
         await mkdir(parent, { recursive: true })

@@ -67,14 +67,15 @@ export function s3BlobStore(where: S3Location): S3BlobStore {
   const relative = (key: string) => (where.prefix ? key.slice(where.prefix.length + 1) : key)
 
   /** Any failure of the store itself as STORAGE_UNAVAILABLE, naming the cause the operator must fix. */
-  const unavailable = (err: unknown): AppError => {
-    if (err instanceof AppError) return err
-    const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } }
-    const cause = e.code ?? e.name ?? 'Error'
+  const unavailable = (err: unknown): unknown => {
+    if (err instanceof AppError || !isStoreError(err)) return err
+    const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string }; $metadata?: { httpStatusCode?: number } }
+    // Network failures come wrapped by the SDK; the errno (ECONNREFUSED, ENOTFOUND, ETIMEDOUT) is what to fix.
+    const cause = e.cause?.code ?? e.code ?? /\b(E[A-Z]{3,})\b/.exec(e.message ?? '')?.[1] ?? e.name ?? 'Error'
     let message: string
     if (e.name === 'NoSuchBucket') message = `bucket '${bucket}' does not exist at ${server}`
     else if (CREDENTIALS.has(e.name ?? '') || e.$metadata?.httpStatusCode === 403) message = `the object store at ${server} refused the credentials (${e.name}): check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role`
-    else if (e.$metadata?.httpStatusCode === undefined) message = `the object store at ${server} is unreachable (${cause}: ${e.message ?? ''})`
+    else if (e.$metadata?.httpStatusCode === undefined) message = `the object store at ${server} is unreachable (${cause})`
     else message = `the object store at ${server} failed (${e.$metadata.httpStatusCode} ${e.name})`
     return new AppError('STORAGE_UNAVAILABLE', message, { cause, store: `s3://${bucket}/${where.prefix}` })
   }
@@ -84,6 +85,11 @@ export function s3BlobStore(where: S3Location): S3BlobStore {
     } catch (err) {
       throw unavailable(err)
     }
+  }
+  /** Errors of the SDK or the network (they carry `$metadata` or an errno); anything else is a bug of ours. */
+  const isStoreError = (err: unknown) => {
+    const e = err as { $metadata?: unknown; code?: unknown; name?: string } | undefined
+    return e !== undefined && ('$metadata' in e || CREDENTIALS.has(e.name ?? '') || (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)))
   }
   const isNotFound = (err: unknown) => NOT_FOUND.has((err as { name?: string }).name ?? '')
 

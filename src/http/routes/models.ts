@@ -33,6 +33,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!opened) throw new AppError('NOT_FOUND', `model ${id} has no file ${file}`)
     reply.header('etag', opened.etag).header('cache-control', IMMUTABLE)
     if (matchesIfNoneMatch(request.headers['if-none-match'], opened.etag)) {
+      opened.body.on('error', () => {}) // a file stream still opening reports its own destruction
       opened.body.destroy()
       return reply.code(304).send()
     }
