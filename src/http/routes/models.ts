@@ -45,7 +45,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }))
 
   // Static segments win over `/models/:id` in the router, so `aliases` is never taken for a model id.
-  app.get('/models/aliases', { schema: { tags: ['models'], operationId: 'listAliases', summary: 'List model aliases', description: 'Every alias and the model id it points at.', response: { 200: AliasListSchema } } }, async () => ({
+  app.get('/models/aliases', { schema: { tags: ['models'], operationId: 'listAliases', summary: 'List model aliases', description: 'Every alias and the model id it points at, by name.', response: { 200: AliasListSchema } } }, async () => ({
     aliases: Object.entries(await aliases.list()).map(([name, modelId]) => ({ name, modelId })),
   }))
 
