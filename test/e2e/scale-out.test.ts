@@ -79,6 +79,7 @@ test('upload on API 1, train on a standalone worker, list and predict on API 2; 
   expect((await json(`${api2.url}/models`)).body.models.map((m: any) => m.id)).toEqual([modelId])
   const image = await makeImage('red-circle', { size: 48, seed: 99 })
   const predicted = await json(`${api2.url}/predict?model=${modelId}&topK=2`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(image) })
+  expect(predicted.body.error).toBeUndefined()
   expect(predicted.status).toBe(200)
   expect(predicted.body.predictions).toHaveLength(2)
   const served = await fetch(`${api2.url}/models/${modelId}/model.json`)
