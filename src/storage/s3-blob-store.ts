@@ -15,7 +15,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage'
 import { AppError } from '../errors.js'
 import type { BlobStore, PublishSource } from './blob-store.js'
-import type { S3Location } from './storage-url.js'
+import { StorageConfigError, type S3Location } from './storage-url.js'
 
 /** Parts of a streamed upload (S3's minimum is 5 MiB); two in flight bound an upload's memory to ~16 MiB. */
 const PART_BYTES = 8 * 1024 * 1024
@@ -225,7 +225,7 @@ export function s3BlobStore(where: S3Location): S3BlobStore {
       } catch (err) {
         const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
         if (status === 404 || (err as { name?: string }).name === 'NoSuchBucket') {
-          throw new Error(`STORAGE_URL: bucket '${bucket}' does not exist at ${server}; create it first (see README, "Scale out")`)
+          throw new StorageConfigError(`STORAGE_URL: bucket '${bucket}' does not exist at ${server}; create it first (see README, "Scale out")`)
         }
       }
     },

@@ -11,6 +11,11 @@ export interface S3Location {
   region?: string
 }
 
+/** STORAGE_URL cannot work as written (malformed, or its bucket is missing): the process must not start. */
+export class StorageConfigError extends Error {
+  override name = 'StorageConfigError'
+}
+
 /** S3 bucket naming rules (3–63 characters, lowercase, digits, dots, hyphens). */
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
 const QUERY_KEYS = new Set(['endpoint', 'forcePathStyle', 'region'])
@@ -21,19 +26,19 @@ export function parseStorageUrl(value: string): S3Location {
   try {
     url = new URL(value)
   } catch {
-    throw new Error(`STORAGE_URL is not a URL: ${value}`)
+    throw new StorageConfigError(`STORAGE_URL is not a URL: ${value}`)
   }
-  if (url.protocol !== 's3:') throw new Error(`STORAGE_URL must start with s3:// (empty means DATA_DIR), got ${url.protocol}//`)
+  if (url.protocol !== 's3:') throw new StorageConfigError(`STORAGE_URL must start with s3:// (empty means DATA_DIR), got ${url.protocol}//`)
   const bucket = url.hostname
-  if (!BUCKET.test(bucket)) throw new Error(`STORAGE_URL names no valid bucket (3–63 lowercase letters, digits, '.', '-'): '${bucket}'`)
+  if (!BUCKET.test(bucket)) throw new StorageConfigError(`STORAGE_URL names no valid bucket (3–63 lowercase letters, digits, '.', '-'): '${bucket}'`)
   for (const key of url.searchParams.keys()) {
-    if (!QUERY_KEYS.has(key)) throw new Error(`STORAGE_URL has an unknown parameter '${key}' (known: endpoint, forcePathStyle, region)`)
+    if (!QUERY_KEYS.has(key)) throw new StorageConfigError(`STORAGE_URL has an unknown parameter '${key}' (known: endpoint, forcePathStyle, region)`)
   }
   const endpoint = url.searchParams.get('endpoint') ?? undefined
-  if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) throw new Error(`STORAGE_URL endpoint must be an http(s) URL, got '${endpoint}'`)
+  if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) throw new StorageConfigError(`STORAGE_URL endpoint must be an http(s) URL, got '${endpoint}'`)
   const forcePathStyle = url.searchParams.get('forcePathStyle')
   if (forcePathStyle !== null && forcePathStyle !== 'true' && forcePathStyle !== 'false') {
-    throw new Error(`STORAGE_URL forcePathStyle must be true or false, got '${forcePathStyle}'`)
+    throw new StorageConfigError(`STORAGE_URL forcePathStyle must be true or false, got '${forcePathStyle}'`)
   }
   const region = url.searchParams.get('region') || undefined
   const prefix = decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '')

@@ -101,6 +101,8 @@ test('upload on API 1, train on a standalone worker, list and predict on API 2; 
   expect(finished.error).toBeUndefined()
   expect(finished).toMatchObject({ status: 'completed', worker: rescue.name })
   expect(finished.progress.resumedFromEpoch).toBeGreaterThanOrEqual(3)
+  // The rescue worker's DATA_DIR started empty: every feature came from the shared cache the first worker filled.
+  expect(finished.result.featureCache).toEqual({ hits: 12, misses: 0 })
   const models = (await json(`${api2.url}/models`)).body.models
   expect(models.filter((m: any) => m.jobId === long.body.id)).toHaveLength(1)
   expect(models).toHaveLength(2)
