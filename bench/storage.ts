@@ -85,12 +85,24 @@ interface Service {
   stop(): Promise<void>
 }
 
+/** Every service started, so a failed run stops them all. */
+const started: ChildProcess[] = []
+
 async function startService(env: Record<string, string>, logFile: string): Promise<Service> {
   const port = await freePort()
   const log = openSync(logFile, 'a')
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: REPO, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', log, log] })
+  started.push(child)
   const url = `http://127.0.0.1:${port}`
-  await until('the service', 60_000, async () => ((await fetch(`${url}/readyz`)).ok ? true : undefined))
+  let last = ''
+  await until('the service', 60_000, async () => {
+    const response = await fetch(`${url}/readyz`)
+    last = await response.text()
+    return response.ok ? true : undefined
+  }).catch((err: Error) => {
+    child.kill('SIGKILL')
+    throw new Error(`${err.message}; /readyz said ${last}`)
+  })
   return {
     url,
     child,
@@ -204,6 +216,7 @@ try {
   }
   console.log(JSON.stringify({ bench: 'storage', ...results, cores: os.availableParallelism(), loadAverageBefore: loadBefore, loadAverageAfter: os.loadavg().map((x) => round(x)) }))
 } finally {
+  for (const child of started) if (child.exitCode === null) child.kill('SIGKILL')
   await server.close()
   await rm(work, { recursive: true, force: true })
 }

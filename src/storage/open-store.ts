@@ -29,6 +29,11 @@ export async function openStores(config: StoreConfig, { verify = false } = {}): 
   const local = localBlobStore(path.resolve(config.DATA_DIR))
   if (!config.STORAGE_URL) return { shared: local, local }
   const shared = s3BlobStore(parseStorageUrl(config.STORAGE_URL))
-  if (verify) await shared.verifyBucket()
+  if (verify) {
+    await shared.verifyBucket().catch((err: unknown) => {
+      shared.close()
+      throw err
+    })
+  }
   return { shared, local }
 }

@@ -217,8 +217,19 @@ export function s3BlobStore(where: S3Location): S3BlobStore {
           if ('dir' in source) await rm(source.dir, { recursive: true, force: true })
         }
       }),
-    // A list of one key under the prefix: checks the endpoint, the credentials and the bucket without writing.
-    probe: () => guard(async () => void (await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: where.prefix ? `${where.prefix}/` : undefined, MaxKeys: 1 })))),
+    // HeadBucket checks the endpoint, the credentials and the bucket (it needs the same s3:ListBucket right as the
+    // repositories' listings) without writing or listing; a list of one key trips s3rver's paging.
+    probe: () =>
+      guard(async () => {
+        try {
+          await client.send(new HeadBucketCommand({ Bucket: bucket }))
+        } catch (err) {
+          if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+            throw new AppError('STORAGE_UNAVAILABLE', `bucket '${bucket}' does not exist at ${server}`, { cause: 'NoSuchBucket', store: `s3://${bucket}/${where.prefix}` })
+          }
+          throw err
+        }
+      }),
     async verifyBucket() {
       try {
         await client.send(new HeadBucketCommand({ Bucket: bucket }))
