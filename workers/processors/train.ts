@@ -105,8 +105,12 @@ function trainingReport(outcome: Awaited<ReturnType<typeof trainClassifier>>) {
   return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews }
 }
 
-/** Bad input fails once with its code; anything else is thrown as is and retried with backoff. */
+/**
+ * Bad input fails once with its code; anything else is thrown as is and retried with backoff, including a store
+ * that is unreachable for now (STORAGE_UNAVAILABLE: the bucket may be back for the next attempt).
+ */
 function classify(err: unknown): unknown {
+  if (err instanceof AppError && err.code === 'STORAGE_UNAVAILABLE') return new Error(failureReason(err.code, err.message))
   if (err instanceof AppError) return new UnrecoverableError(failureReason(err.code, err.message))
   if (err instanceof Error && err.name === 'AbortError') return new UnrecoverableError(failureReason('JOB_CANCELLED', 'the job was cancelled'))
   return err
