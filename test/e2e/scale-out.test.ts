@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { readdir, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import path from 'node:path'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestS3, type TestS3 } from '../helpers/s3.js'
@@ -75,6 +76,11 @@ test('upload on API 1, train on a standalone worker, list and predict on API 2; 
   const done = await untilJob(api2, job.body.id, 'the job to finish on the worker', (d) => d.status === 'completed' || d.status === 'failed', 90_000)
   expect(done).toMatchObject({ status: 'completed', worker: worker.name })
   const modelId: string = done.result.modelId
+  // The worker fetched each image once into its own cache, by content hash.
+  const fetched = await readdir(path.join(worker.dataDir, 'cache', 'images'), { recursive: true, withFileTypes: true })
+  const names = fetched.filter((entry) => entry.isFile()).map((entry) => entry.name)
+  expect(names).toHaveLength(12)
+  expect(names.every((name) => /^[0-9a-f]{64}$/.test(name))).toBe(true)
 
   expect((await json(`${api2.url}/models`)).body.models.map((m: any) => m.id)).toEqual([modelId])
   const image = await makeImage('red-circle', { size: 48, seed: 99 })
