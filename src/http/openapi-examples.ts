@@ -88,6 +88,15 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: 
   listDatasets: { response: { datasets: [dataset] } },
   getDataset: { response: { ...dataset, rejected: [] } },
   deleteDataset: {},
+  listDatasetImages: {
+    response: {
+      items: [
+        { path: 'images/daisy/0001.jpg', label: 'daisy', url: `/datasets/${DATASET_ID}/images/daisy/0001.jpg` },
+        { path: 'images/daisy/0002.jpg', label: 'daisy', url: `/datasets/${DATASET_ID}/images/daisy/0002.jpg` },
+      ],
+      nextCursor: 'bzoy',
+    },
+  },
   createJob: {
     request: { datasetId: DATASET_ID, epochs: 20, seed: 7 },
     response: { ...job, status: 'queued', phase: 'queued', progress: { epoch: 0, epochs: 20, percent: 0, etaSeconds: null }, history: [], queuePosition: 0, worker: null, startedAt: null },
@@ -98,6 +107,7 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: 
   jobEvents: {},
   listModels: { response: { models: [model] } },
   getModel: { response: model },
+  renameModel: { request: { name: 'Flowers, with augmentation' }, response: { ...model, name: 'Flowers, with augmentation' } },
   getModelJson: {
     response: {
       format: 'layers-model',
