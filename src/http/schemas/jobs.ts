@@ -194,7 +194,9 @@ export const JobSchema = Type.Object({
     epoch: Type.Integer(),
     epochs: Type.Integer(),
     percent: Type.Number(),
-    etaSeconds: Type.Union([Type.Number(), Type.Null()]),
+    etaSeconds: Type.Union([Type.Number(), Type.Null()], {
+      description: 'Seconds left, from measured rates: while extracting features, the extraction left (training time is unknown until an epoch has run); from the first epoch on, the whole job. Null while unknown.',
+    }),
     resumedFromEpoch: Type.Optional(Type.Integer({ description: 'Set when the latest attempt continued from a checkpoint after this epoch.' })),
   }),
   history: Type.Array(EpochSchema),
