@@ -239,7 +239,7 @@ browserTest('the train form: one screen of simple choices with an estimate; adva
   await page.locator('#opt-epochs').fill('3')
   await page.locator('#opt-earlyStopping-patience').fill('')
   await page.getByRole('button', { name: 'Start training' }).click()
-  await expect(page.locator('#opt-earlyStopping-patience-error').innerText()).resolves.toBe('This is needed.')
+  await page.locator('#opt-earlyStopping-patience-error', { hasText: 'This is needed.' }).waitFor()
   await expect(page.locator('#opt-epochs-error').innerText()).resolves.toBe('')
   expect(await page.locator('.train-form .error').count()).toBe(0)
   await page.close()
@@ -300,12 +300,15 @@ browserTest('try it: a non-image is named as such, a refused URL is explained, a
 
   await page.locator('#try-url').fill('http://127.0.0.1:9/cat.png')
   await page.getByRole('button', { name: 'Predict', exact: true }).click()
-  await expect(page.locator('#try-url-error').innerText()).resolves.toContain('private, local and cloud-metadata addresses are refused')
+  await page.locator('#try-url-error', { hasText: 'private, local and cloud-metadata addresses are refused' }).waitFor()
   expect(await page.getByRole('dialog', { name: 'API key' }).isVisible()).toBe(false)
 
   const images = await Promise.all(CLASSES.map(async (c, i) => ({ name: `${c}.png`, mimeType: 'image/png', buffer: await makeImage(c, { size: 64, seed: 500 + i }) })))
   await page.locator('#batch-input').setInputFiles(images)
-  await page.locator('#batch-table tbody tr td.num:not(:empty)').nth(2).waitFor()
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll('#batch-table tbody td:nth-child(2)')]
+    return cells.length === 3 && cells.every((td) => td.textContent !== 'asking…')
+  })
   expect(await page.locator('#batch-table tbody tr td:first-child').allInnerTexts()).toEqual(images.map((i) => i.name))
 
   await page.locator('#try-threshold').fill('100')
