@@ -11,6 +11,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import sharp from 'sharp'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
@@ -22,6 +23,8 @@ const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
 const DESKTOP = { width: 1280, height: 860 }
 const PHONE = { width: 390, height: 844 }
 const CLASSES = ['blue-stripes', 'green-checker', 'red-circle'] as const
+/** `SCREENSHOTS=1` refreshes the README's compare and gallery pictures in docs/screenshots/. */
+const KEEP_SCREENSHOTS = process.env.SCREENSHOTS === '1'
 
 if (!CHROMIUM) console.warn('test/ui/dashboard-newcomer: skipped, no chromium at /usr/bin/chromium (apt-get install -y chromium; .ci/run does)')
 const browserTest = CHROMIUM ? test : test.skip
@@ -90,6 +93,13 @@ async function open(page: Page, hash: string, ready: string, base = service.url)
   await page.goto(`${base}/ui/#${hash}`)
   await page.waitForFunction(() => document.title !== 'imagetune')
   await page.locator(ready).first().waitFor()
+}
+
+/** A PNG of the page for the README, reduced to a 256-colour palette; only with SCREENSHOTS=1. */
+async function shot(page: Page, name: string) {
+  if (!KEEP_SCREENSHOTS) return
+  const png = await page.screenshot({ fullPage: true, type: 'png', scale: 'css' })
+  await sharp(png).png({ palette: true, quality: 90, compressionLevel: 9 }).toFile(path.resolve('docs/screenshots', `${name}.png`))
 }
 
 /** axe-core's violations on the page as it stands: rule id and the elements it names. */
@@ -335,6 +345,7 @@ browserTest('the dataset gallery pages one class at a time; moving and dropping 
   await page.waitForFunction(() => document.querySelectorAll('#gallery-grid li').length === 11)
   await page.locator('#gallery-grid input[type=checkbox]').first().check()
   await expect(page.locator('#gallery-selected').innerText()).resolves.toBe('1 selected')
+  await shot(page, 'dataset')
   const revisions = Boolean((await api('GET', '/docs/openapi.json')).paths['/datasets/{id}/revisions'])
   await expect(page.locator('#move-selected').isDisabled()).resolves.toBe(!revisions)
   await expect(page.locator('#no-revisions').isVisible()).resolves.toBe(!revisions)
@@ -360,6 +371,7 @@ browserTest('models are renamed, compared, given an alias that moves, and delete
   const rows = await page.locator('#compare-table tbody th[scope=row]').allTextContents()
   expect(rows).toEqual(expect.arrayContaining(['Accuracy', 'Macro F1', 'Training time', 'Round kept', ...CLASSES, 'Training rounds (differs)']))
   expect(await page.locator('.compare-matrices table').count()).toBe(2)
+  await shot(page, 'compare')
 
   const alias = `prod-${randomUUID().slice(0, 6)}`
   for (const model of [earlyModel, fullModel]) {
