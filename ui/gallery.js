@@ -39,7 +39,8 @@ export async function gallery(dataset, signal) {
       toast(`${what}: new dataset “${created.name}”`)
       location.hash = `#/datasets/${created.id}`
     } catch (err) {
-      status.replaceChildren(errorBox(err), err.details ? h('pre', { class: 'details' }, JSON.stringify(err.details, null, 2)) : null)
+      const problems = Array.isArray(err.details?.problems) ? err.details.problems : []
+      status.replaceChildren(errorBox(err), problems.length > 1 ? h('ul', { class: 'problems' }, problems.map((p) => h('li', {}, p))) : null)
     }
   }
 

@@ -335,20 +335,34 @@ browserTest('try it: a non-image is named as such, a refused URL is explained, a
   await page.close()
 })
 
-browserTest('the dataset gallery pages one class at a time; moving and dropping wait for a server with revisions', async () => {
+browserTest('the dataset gallery pages one class at a time; selected images move or drop into a new revision', async () => {
   const page = await context.newPage()
   await open(page, `/datasets/${datasetId}`, '#gallery-grid img[src^="blob:"]')
   // blue-stripes: 8 training, 3 checking and the planted red circle.
   expect(await page.locator('#gallery-grid li').count()).toBe(12)
   expect(await page.locator('#gallery-grid .file-name').first().innerText()).toMatch(/^\d{3}(-\d)?\.png · (train|val)$/)
-  await page.locator('#gallery-class').selectOption('red-circle')
+  await expect(page.locator('#no-revisions').count()).resolves.toBe(0)
+  // The red circle filed under blue-stripes goes where it belongs, and one green checker is dropped.
+  await page.locator('#gallery-grid li[data-path="images/blue-stripes/planted.png"] input[type=checkbox]').check()
+  await expect(page.locator('#gallery-selected').innerText()).resolves.toBe('1 selected')
+  await page.locator('#move-to').selectOption('red-circle')
+  await shot(page, 'dataset')
+  await page.locator('#move-selected').click()
+  await page.waitForURL((url) => !url.hash.endsWith(datasetId) && url.hash.startsWith('#/datasets/'))
+  const moved = page.url().split('/').at(-1)!
+  const revision = await api('GET', `/datasets/${moved}`)
+  expect(revision).toMatchObject({ parentId: datasetId, imageCount: 34 })
+  expect(revision.classes).toEqual([{ name: 'blue-stripes', count: 11 }, { name: 'green-checker', count: 11 }, { name: 'red-circle', count: 12 }])
+  expect((await api('GET', `/datasets/${datasetId}`)).classes.find((c: { name: string }) => c.name === 'blue-stripes').count).toBe(12)
+
+  await open(page, `/datasets/${moved}`, '#gallery-grid img[src^="blob:"]')
+  await page.locator('#gallery-class').selectOption('green-checker')
   await page.waitForFunction(() => document.querySelectorAll('#gallery-grid li').length === 11)
   await page.locator('#gallery-grid input[type=checkbox]').first().check()
-  await expect(page.locator('#gallery-selected').innerText()).resolves.toBe('1 selected')
-  await shot(page, 'dataset')
-  const revisions = Boolean((await api('GET', '/docs/openapi.json')).paths['/datasets/{id}/revisions'])
-  await expect(page.locator('#move-selected').isDisabled()).resolves.toBe(!revisions)
-  await expect(page.locator('#no-revisions').isVisible()).resolves.toBe(!revisions)
+  await page.locator('#drop-selected').click()
+  await page.waitForURL((url) => !url.hash.endsWith(moved))
+  const dropped = await api('GET', `/datasets/${page.url().split('/').at(-1)}`)
+  expect(dropped).toMatchObject({ parentId: moved, imageCount: 33 })
   await page.close()
 })
 
