@@ -8,7 +8,8 @@ const cell = (content, best) => h('td', { class: best ? 'num best' : 'num' }, co
 /** A row of figures, the best one (highest, or lowest with `lower`) marked. */
 function figureRow(name, values, format, { lower = false } = {}) {
   const numbers = values.filter((v) => typeof v === 'number')
-  const best = numbers.length > 1 ? (lower ? Math.min(...numbers) : Math.max(...numbers)) : undefined
+  // A tie everywhere has no best: a star on every cell would say nothing.
+  const best = new Set(numbers).size > 1 ? (lower ? Math.min(...numbers) : Math.max(...numbers)) : undefined
   return h('tr', {}, h('th', { scope: 'row' }, name), values.map((v) => cell(format(v), typeof v === 'number' && v === best)))
 }
 
