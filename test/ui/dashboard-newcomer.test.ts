@@ -18,7 +18,9 @@ import { makeImage } from '../helpers/images.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file))
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // A synthetic camera that needs no permission prompt, so the webcam path runs for real.
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']
 const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
 const DESKTOP = { width: 1280, height: 860 }
 const PHONE = { width: 390, height: 844 }
@@ -301,7 +303,7 @@ browserTest('the model page shows the kept round and the real misclassified imag
   await page.close()
 })
 
-browserTest('try it: a non-image is named as such, a refused URL is explained, a batch gets a table, the threshold says "not sure"', async () => {
+browserTest('try it: a non-image is named as such, a refused URL is explained, a batch gets a table, the threshold says "not sure", the webcam predicts', async () => {
   const page = await context.newPage()
   await open(page, `/models/${fullModel}`, '#try-zone')
   await dropFile(page, 'notes.txt', 'text/plain', Buffer.from('not a picture').toString('base64'))
@@ -332,6 +334,14 @@ browserTest('try it: a non-image is named as such, a refused URL is explained, a
   await page.locator('#try-threshold').fill('100')
   await expect(page.locator('#try-verdict').innerText()).resolves.toMatch(/^Not sure \(best guess/)
   await expect(page.locator('#threshold-value').textContent()).resolves.toBe('100%')
+
+  // The webcam: a live view, and its current frame goes to the model.
+  await page.locator('#try-threshold').fill('0')
+  await page.locator('#try-answer').evaluate((el) => el.replaceChildren())
+  await page.getByRole('button', { name: 'Use the webcam' }).click()
+  await page.waitForFunction(() => ((document.querySelector('#camera video') as HTMLVideoElement | null)?.videoWidth ?? 0) > 0)
+  await page.getByRole('button', { name: 'Predict this frame' }).click()
+  await expect(page.locator('#try-verdict').innerText()).resolves.toMatch(new RegExp(`^(${CLASSES.join('|')})$`))
   await page.close()
 })
 
