@@ -8,11 +8,14 @@ import { errorBox, h, pct, toast } from './dom.js'
 const PAGE = 60
 const fileOf = (path) => path.split('/').at(-1)
 
-/** The newest completed job on this dataset: its result carries labelIssues and nearDuplicates when the server finds them. */
+/**
+ * What the newest model trained on this dataset found: its metadata carries labelIssues and nearDuplicates where
+ * the server computes them (models outlive the job records, which expire).
+ */
 async function latestFindings(datasetId, signal) {
-  const { jobs } = await api('/jobs?status=completed&limit=100', { signal }).catch(() => ({ jobs: [] }))
-  const job = jobs.find((j) => j.datasetId === datasetId && j.result)
-  return { labelIssues: job?.result?.labelIssues ?? [], nearDuplicates: job?.result?.nearDuplicates ?? [], jobId: job?.id }
+  const { models } = await api('/models', { signal }).catch(() => ({ models: [] }))
+  const model = models.find((m) => m.datasetId === datasetId)
+  return { labelIssues: model?.labelIssues ?? [], nearDuplicates: model?.nearDuplicates ?? [], modelId: model?.id }
 }
 
 function thumb(datasetId, path, signal) {
@@ -92,7 +95,7 @@ export async function gallery(dataset, signal) {
   const issues = findings.labelIssues.length
     ? h('section', { 'aria-labelledby': 'issues-h', id: 'label-issues' },
         h('h3', { id: 'issues-h' }, `Possibly mislabelled (${findings.labelIssues.length})`),
-        h('p', { class: 'muted' }, 'The last training run thought these look like another class. Check each one.'),
+        h('p', { class: 'muted' }, 'The latest model trained on this dataset thought these look like another class. Check each one.'),
         h('ul', { class: 'thumbs' }, findings.labelIssues.slice(0, 48).map((issue) => h('li', {},
           thumb(dataset.id, issue.path, signal),
           h('small', {}, h('strong', {}, issue.label), ' → looks like ', h('strong', {}, issue.suggested), ` (${pct(issue.confidence, 0)})`),
