@@ -237,7 +237,7 @@ export async function modelPage({ main, id, signal }) {
       h('h1', {}, shown, ' ', h('code', { class: 'muted' }, shortId(id))),
       h('p', { class: 'muted' }, `${labels.length} classes · base ${model.base?.id ?? '?'} · trained ${ago(model.createdAt)}`, dataset ? [' on ', h('a', { href: `#/datasets/${dataset.id}` }, dataset.name)] : null, model.jobId ? [' · ', h('a', { href: `#/jobs/${model.jobId}` }, 'training job')] : null)),
     h('div', { class: 'row' },
-      h('button', { type: 'button', class: 'ghost', id: 'rename-model', onclick: () => { head.replaceChildren(renameForm(model, shown, reload)); head.querySelector('input').focus() } }, 'Rename'),
+      h('button', { type: 'button', class: 'ghost', id: 'rename-model', onclick: () => { head.replaceChildren(h('div', { class: 'rename' }, h('h1', {}, 'Rename ', shown), renameForm(model, shown, reload))); head.querySelector('input').focus() } }, 'Rename'),
       h('button', { type: 'button', class: 'ghost danger', id: 'delete-model', onclick: () => deleteModel(model, shown, myAliases, status) }, 'Delete')))
   const status = h('div')
   showHead()
