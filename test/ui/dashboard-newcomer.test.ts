@@ -172,7 +172,11 @@ browserTest('at 390 px the overview does not scroll sideways and every job cell 
   expect(cells.map(([label]) => label)).toEqual(['Job', 'Dataset', 'Status', 'Progress', 'Queued'])
   for (const [label, right] of cells) expect({ label, inside: (right as number) <= PHONE.width }).toEqual({ label, inside: true })
 
-  await open(page, `/models/${fullModel}`, '#try-zone')
+  // No page scrolls sideways on a phone.
+  for (const [hash, ready] of [['/upload', '#dataset-name'], ['/train', '#job-estimate strong'], [`/datasets/${datasetId}`, '#gallery-grid li'], [`/jobs/${earlyModel}`, '#job-summary'], [`/compare?ids=${fullModel},${earlyModel}`, '#compare-table'], [`/models/${fullModel}`, '#try-zone']] as const) {
+    await open(page, hash, ready)
+    expect({ hash, width: await page.evaluate(() => document.documentElement.scrollWidth) }).toEqual({ hash, width: PHONE.width })
+  }
   await dropFile(page, 'probe.png', 'image/png', (await makeImage('red-circle', { size: 64, seed: 77 })).toString('base64'))
   await page.locator('#try-answer .predictions').waitFor()
   const answerTop = await page.locator('#try-answer').evaluate((el) => el.getBoundingClientRect().top)
