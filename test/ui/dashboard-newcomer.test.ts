@@ -356,6 +356,16 @@ browserTest('the dataset gallery pages one class at a time; selected images move
   expect(await page.locator('#gallery-grid li').count()).toBe(12)
   expect(await page.locator('#gallery-grid .file-name').first().innerText()).toMatch(/^\d{3}(-\d)?\.png · (train|val)$/)
   await expect(page.locator('#no-revisions').count()).resolves.toBe(0)
+  // Label issues show where the server finds them (issue 16's job result fields); an older server's models lack the
+  // fields, and the page must then show no such section rather than fail.
+  const jobDoc = (await api('GET', '/docs/openapi.json')).paths['/jobs/{id}'].get.responses['200'].content['application/json'].schema
+  if (jobDoc.properties.result.properties.labelIssues) {
+    const issues = page.locator('#label-issues')
+    await expect(issues.locator('li', { hasText: 'planted.png' }).innerText()).resolves.toMatch(/blue-stripes → looks like red-circle/)
+    await expect(issues.locator('li', { hasText: 'planted.png' }).getByRole('button', { name: 'Move to red-circle' }).count()).resolves.toBe(1)
+  } else {
+    await expect(page.locator('#label-issues, #near-duplicates').count()).resolves.toBe(0)
+  }
   // The red circle filed under blue-stripes goes where it belongs, and one green checker is dropped.
   await page.locator('#gallery-grid li[data-path="images/blue-stripes/planted.png"] input[type=checkbox]').check()
   await expect(page.locator('#gallery-selected').innerText()).resolves.toBe('1 selected')
