@@ -47,7 +47,7 @@ const WORDS = {
 const SUGGESTED = { 'earlyStopping.patience': 5, 'augment.flip': true, 'augment.crop': true }
 
 /** What each time budget sets; every other option keeps the server's default. */
-export const BUDGETS = {
+const BUDGETS = {
   quick: { label: 'Quick', help: 'A first look: 10 rounds, nothing extra.', set: { epochs: 10, earlyStopping: null, augment: null } },
   standard: { label: 'Standard', help: 'Good for most sets: up to 30 rounds, stops when it stops improving, mirrored copies.', set: { epochs: 30, earlyStopping: { patience: 5 }, augment: { flip: true, crop: false, rotate: false, brightness: false, contrast: false } } },
   thorough: { label: 'Thorough', help: 'Best for small sets: up to 100 rounds, more varied copies. Takes longest.', set: { epochs: 100, earlyStopping: { patience: 10 }, augment: { flip: true, crop: true, rotate: false, brightness: true, contrast: false } } },
@@ -123,7 +123,7 @@ const inactive = (control) => {
 }
 
 /** Reads the controls back into a body; nested objects are sent only when switched on. */
-export function readForm(form, datasetId) {
+function readForm(form, datasetId) {
   const body = { datasetId }
   for (const control of form.querySelectorAll('[data-path]')) {
     const kind = control.dataset.kind
@@ -184,7 +184,7 @@ function showFieldError(form, path, message) {
  * The field a server complaint is about: Ajv names it (`body/earlyStopping must have required property
  * 'patience'`, `body/epochs must be <= 500`); the job rules start with the option's name (`augment needs …`).
  */
-export function errorPath(message) {
+function errorPath(message) {
   const ajv = /^body\/([\w/]+) (.*)$/.exec(message)
   if (ajv) {
     const required = /must have required property '(\w+)'/.exec(ajv[2])
