@@ -68,14 +68,19 @@ export async function gallery(dataset, signal) {
   dropButton.addEventListener('click', () => revise({ drop: [...selected] }, `Dropped ${selected.size}`))
 
   let cursor = null
+  /** Bumped on each class switch, so a page still in flight for the previous class is thrown away. */
+  let generation = 0
   async function load(reset) {
     if (reset) {
       grid.replaceChildren()
       cursor = null
+      generation += 1
     }
+    const mine = generation
     const query = new URLSearchParams({ class: classSelect.value, limit: String(PAGE) })
     if (cursor) query.set('cursor', cursor)
     const page = await api(`/datasets/${dataset.id}/images?${query}`, { signal })
+    if (mine !== generation) return
     for (const item of page.items) {
       const box = h('input', { type: 'checkbox', checked: selected.has(item.path), 'aria-label': `select ${fileOf(item.path)}` })
       box.addEventListener('change', () => {

@@ -274,6 +274,11 @@ browserTest('the job page: early stop and kept round in words, settings in words
 
   const long = await api('POST', '/jobs', { datasetId, epochs: 500, seed: 9 })
   await open(page, `/jobs/${long.id}`, '#job-cancel:not([hidden])')
+  // Time left is claimed only once the worker has measured an epoch, and then from its pace (issue 19 item 2).
+  await page.locator('#job-eta', { hasText: /^· about \d+ (s|min \d+ s) left$/ }).waitFor({ timeout: 60_000 })
+  const eta = (await api('GET', `/jobs/${long.id}`)).progress
+  expect(eta.epoch).toBeGreaterThan(0)
+  expect(eta.percent).toBeLessThan(20)
   await page.locator('#job-cancel').click()
   const dialog = page.getByRole('dialog', { name: 'Cancel this job?' })
   await dialog.waitFor()
@@ -351,6 +356,20 @@ browserTest('try it: a non-image is named as such, a refused URL is explained, a
 
 browserTest('the dataset gallery pages one class at a time; selected images move or drop into a new revision', async () => {
   const page = await context.newPage()
+  // A class larger than one page: 60 thumbnails, then "Show more" for the rest.
+  const form = new FormData()
+  form.append('file', new Blob([new Uint8Array(await makeZip(await makeImageFolder({ many: 65, few: 5 }, { size: 16 })))]), 'many.zip')
+  const big = (await (await fetch(`${service.url}/datasets`, { method: 'POST', body: form })).json()) as { id: string }
+  await open(page, `/datasets/${big.id}`, '#gallery-grid li')
+  expect(await page.locator('#gallery-grid li').count()).toBe(5)
+  await page.locator('#gallery-class').selectOption('many')
+  await page.waitForFunction(() => document.querySelectorAll('#gallery-grid li').length === 60)
+  await expect(page.locator('#gallery-more').isVisible()).resolves.toBe(true)
+  await page.locator('#gallery-more').click()
+  await page.waitForFunction(() => document.querySelectorAll('#gallery-grid li').length === 65)
+  await expect(page.locator('#gallery-more').isHidden()).resolves.toBe(true)
+  expect(new Set(await page.locator('#gallery-grid li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-path')))).size).toBe(65)
+
   await open(page, `/datasets/${datasetId}`, '#gallery-grid img[src^="blob:"]')
   // blue-stripes: 8 training, 3 checking and the planted red circle.
   expect(await page.locator('#gallery-grid li').count()).toBe(12)
