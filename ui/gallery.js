@@ -95,7 +95,17 @@ export async function gallery(dataset, signal) {
     more.hidden = !cursor
   }
   classSelect.addEventListener('change', () => load(true))
-  more.addEventListener('click', () => load(false))
+  more.addEventListener('click', async () => {
+    // One page at a time: a second click before the first answers would ask for the same cursor again.
+    more.disabled = true
+    try {
+      await load(false)
+    } catch (err) {
+      status.replaceChildren(errorBox(err))
+    } finally {
+      more.disabled = false
+    }
+  })
 
   const issues = findings.labelIssues.length
     ? h('section', { 'aria-labelledby': 'issues-h', id: 'label-issues' },
