@@ -94,7 +94,7 @@ export async function gallery(dataset, signal) {
     cursor = page.nextCursor
     more.hidden = !cursor
   }
-  classSelect.addEventListener('change', () => load(true))
+  classSelect.addEventListener('change', () => load(true).catch((err) => signal.aborted || status.replaceChildren(errorBox(err))))
   more.addEventListener('click', async () => {
     // One page at a time: a second click before the first answers would ask for the same cursor again.
     more.disabled = true
