@@ -30,7 +30,7 @@ export function fileLoadHandler(modelJsonPath: string): tf.io.IOHandler {
 
 /**
  * A tfjs save handler writing `<dir>/model.json` and `<dir>/weights.bin` (each atomically), the layout
- * `tf.loadLayersModel('file or http URL of model.json')` reads back, in Node and in a browser.
+ * `tf.loadLayersModel` (or `tf.loadGraphModel`) reads back from the file or HTTP URL of model.json, in Node and in a browser.
  */
 export function fileSaveHandler(dir: string): tf.io.IOHandler {
   return {
@@ -45,6 +45,8 @@ export function fileSaveHandler(dir: string): tf.io.IOHandler {
       }
       if (artifacts.trainingConfig !== undefined) json.trainingConfig = artifacts.trainingConfig
       if (artifacts.userDefinedMetadata !== undefined) json.userDefinedMetadata = artifacts.userDefinedMetadata
+      // A GraphModel's signature names its input and output nodes (`model.predict` uses it).
+      if (artifacts.signature !== undefined) json.signature = artifacts.signature
       await writeFileAtomic(path.join(dir, WEIGHTS_FILE), new Uint8Array(weightData))
       await writeJsonAtomic(path.join(dir, MODEL_FILE), json)
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) }
