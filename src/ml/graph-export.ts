@@ -69,6 +69,8 @@ export async function composeGraphClassifier(base: GraphBase, head: tf.LayersMod
           inputs: signature?.inputs,
           outputs: { probs: { name: PROBS_NODE, dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '-1' }, { size: String(classes) }] } } },
         },
+        // For whoever holds only model.json: what to feed it (the model's metadata.json says the same).
+        userDefinedMetadata: { imagetune: { base: base.id, inputSize: base.inputSize, preprocessing: base.preprocessing, output: PROBS_NODE } },
       }
       return await tf.loadGraphModel(tf.io.fromMemory(artifacts))
     } finally {
