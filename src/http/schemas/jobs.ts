@@ -144,9 +144,13 @@ export type CreateJob = Static<typeof CreateJobSchema>
  * The job's options with every default applied, as the worker receives them (the worker never guesses).
  * @param classNames the dataset's classes, which explicit class weights must name
  * @throws AppError VALIDATION for what a schema cannot say (augmentation with every change off, a weight for a
- *   class the dataset lacks)
+ *   class the dataset lacks, fine-tuning a GraphModel base)
  */
 export function trainOptions(body: CreateJob, classNames: string[]): TrainOptions {
+  // A bundled GraphModel base is frozen constants, not layers (a GraphModel by URL is found out when it loads).
+  if ((body.baseModel ?? DEFAULT_BASE_MODEL) === 'mobilenet_v3_coco' && (body.fineTuneLayers ?? 0) > 0) {
+    throw new AppError('VALIDATION', "fineTuneLayers needs a LayersModel base: 'mobilenet_v3_coco' trains the head only (choose mobilenet_v2 or inception_v3 to fine-tune)")
+  }
   const augment = body.augment
   if (augment && !(augment.flip || augment.crop || augment.rotate || augment.brightness || augment.contrast)) {
     throw new AppError('VALIDATION', 'augment needs at least one of flip, crop, rotate, brightness, contrast set to true')
