@@ -4,10 +4,10 @@ import { print, type CommandContext } from '../context.js'
 import { watchJob, type Job } from './jobs.js'
 
 /** Bundled base names (anything else is a model.json URL or path). */
-const BUILTIN_BASES = ['mobilenet_v3_coco', 'mobilenet_v2', 'inception_v3']
+const BUILTIN_BASES = ['mobilenet_v2', 'inception_v3', 'mobilenet_v3_coco']
 
 const USAGE =
-  'usage: imagetune train --dataset ID [--epochs N] [--batch-size N] [--learning-rate X] [--validation-split X] [--seed N] [--base mobilenet_v3_coco|mobilenet_v2|inception_v3|URL] [--watch]'
+  'usage: imagetune train --dataset ID [--epochs N] [--batch-size N] [--learning-rate X] [--validation-split X] [--seed N] [--base mobilenet_v2|inception_v3|mobilenet_v3_coco|URL] [--watch]'
 
 /** A number option, or a usage error naming it. */
 function numberOption(name: string, value: string | undefined, integer: boolean): number | undefined {
