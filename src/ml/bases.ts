@@ -17,7 +17,7 @@ export type LayersBuiltinId = 'mobilenet_v2' | 'inception_v3'
 export type GraphBuiltinId = 'mobilenet_v3_coco'
 export type BuiltinBaseId = LayersBuiltinId | GraphBuiltinId
 
-/** A LayersModel by `model.json` URL or path; see `BaseModelRef`. */
+/** A LayersModel or GraphModel by `model.json` URL or path; see `BaseModelRef`. */
 export type UrlBaseRef = { url: string; inputSize?: number; featureLayer?: string; preprocessing?: Preprocessing }
 
 /**
@@ -67,8 +67,9 @@ export type Base = LayersBase | GraphBase
 /**
  * The bundled GraphModel bases. `mobilenet_v3_coco`: the MobileNetV3-CenterNet object detector of the
  * `@vladmandic/human` package (MIT), trained on COCO; its backbone's last feature map (480 channels, before the
- * CenterNet head) mean-pooled is a general image embedding. Measured (docs/benchmarks.md): 320 px beats 224, 256 and
- * 416; it wants raw 0–255 RGB (scaling to [0, 1] costs ~40 points of probe accuracy).
+ * CenterNet head) mean-pooled is a general image embedding. Measured (docs/benchmarks.md, linear probe on emoji
+ * drawings): 320 px 0.813 = 416 px 0.813 > 224 px 0.787, so 320 at 59% of 416's pixels; raw 0–255 RGB (the graph
+ * normalises inside; pixels scaled to [0, 1] give 0.673).
  */
 const GRAPH_BUILTINS: Record<GraphBuiltinId, { modelJson: () => string; featureNode: string; inputSize: number; preprocessing: Preprocessing }> = {
   mobilenet_v3_coco: {
@@ -123,10 +124,13 @@ export function baseId(ref: BaseModelRef): string {
 }
 
 /**
- * Loads a base and cuts it at its feature layer. Built-ins are extracted from the nsfwjs package once into
- * `<basesDir>/<id>/` (model.json + weights.bin, published atomically; two racing processes are fine) and read
- * from there. The result is warmed up (one prediction) so the first real batch is not slow.
- * @throws AppError BASE_MODEL_INVALID for an unknown id, an unreadable or non-Layers model, a bad layer.
+ * Loads a base and cuts it at its feature layer (or node). nsfwjs built-ins are extracted from the package once
+ * into `<basesDir>/<id>/` (model.json + weights.bin, published atomically; two racing processes are fine) and read
+ * from there; `mobilenet_v3_coco` is read in place from `@vladmandic/human`. A model by URL or path is a GraphModel
+ * base when its model.json says `format: 'graph-model'`, else a LayersModel base. The result is warmed up (one
+ * prediction) so the first real batch is not slow.
+ * @throws AppError BASE_MODEL_INVALID for an unknown id, an unreadable model, a bad layer or node, a GraphModel
+ *   without featureLayer and inputSize
  */
 export async function loadBase(ref: LayersBuiltinId, basesDir: string): Promise<LayersBase>
 export async function loadBase(ref: GraphBuiltinId, basesDir: string): Promise<GraphBase>
