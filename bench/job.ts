@@ -41,7 +41,8 @@ import json, sys, time, random
 import torch, torchvision
 from PIL import Image
 from torchvision import transforms
-files, labels, arch, size = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+files, labels, arch, size, threads = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+torch.set_num_threads(threads)  # its default here is 1, not the cores
 torch.manual_seed(1); random.seed(1)
 t0 = time.perf_counter()
 model = getattr(torchvision.models, arch)(weights=None).eval()
@@ -182,7 +183,7 @@ try {
   )
   const torchLabels = names.map((n) => classNames.indexOf(n.split('/')[0]!))
   const torchRun = JSON.parse(
-    execFileSync(PYTHON, ['-c', TORCH_JOB, JSON.stringify(torchFiles), JSON.stringify(torchLabels), PARTNER.arch, String(PARTNER.size)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    execFileSync(PYTHON, ['-c', TORCH_JOB, JSON.stringify(torchFiles), JSON.stringify(torchLabels), PARTNER.arch, String(PARTNER.size), String(os.availableParallelism())], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
       .trim()
       .split('\n')
       .pop()!,

@@ -40,12 +40,14 @@ export interface GraphTrunk {
  * batch gives the same features as its images one by one.
  * @param handler where the model.json and weights come from (file handler, `tf.io.http`, `tf.io.fromMemory`)
  * @param inputSize side of the square input the base is fed, used to warm it up and to measure the feature size
- * @throws AppError BASE_MODEL_INVALID when it is not a graph model, has no single image placeholder, no such node,
- *   or the node's output is not `[n, h, w, c]`
+ * @throws AppError BASE_MODEL_INVALID when its files cannot be read, it is not a graph model, has no single image
+ *   placeholder, no such node, or the node's output is not `[n, h, w, c]`
  */
 export async function loadGraphTrunk(handler: tf.io.IOHandler, featureNode: string, inputSize: number): Promise<GraphTrunk> {
   if (!handler.load) throw new AppError('BASE_MODEL_INVALID', 'the base model handler cannot load')
-  const loaded = await handler.load()
+  const loaded = await handler.load().catch((err: unknown) => {
+    throw new AppError('BASE_MODEL_INVALID', `cannot read the base graph: ${err instanceof Error ? err.message : String(err)}`)
+  })
   if (loaded.format !== 'graph-model') throw new AppError('BASE_MODEL_INVALID', `expected a graph-model, got '${loaded.format ?? 'unknown'}'`)
   const artifacts = withFreeInputShape(loaded)
   const topology = artifacts.modelTopology as GraphTopology

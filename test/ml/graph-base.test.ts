@@ -11,11 +11,12 @@ import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import { initBackend } from '../../src/ml/backend.js'
-import { loadBase, type GraphBase } from '../../src/ml/bases.js'
+import { loadBase, loadGraphBase, type GraphBase } from '../../src/ml/bases.js'
 import { runnableClassifier } from '../../src/ml/fast-classifier.js'
 import { PROBS_NODE } from '../../src/ml/graph-export.js'
 import type { GraphTopology } from '../../src/ml/graph-base.js'
 import { decodeImage, toInputTensor } from '../../src/ml/image.js'
+import { bytesLoadHandler } from '../../src/ml/file-io.js'
 import { createPredictor } from '../../src/ml/predictor.js'
 import { trainClassifier } from '../../src/ml/train-classifier.js'
 import { createFeatureCache } from '../../src/storage/features.js'
@@ -176,4 +177,25 @@ test('any GraphModel by path is a base given its node and input size; a bad node
   const bases = path.join(dir, 'bases')
   await expect(loadBase({ url: CENTERNET_JSON, inputSize: 320 }, bases)).rejects.toMatchObject({ code: 'BASE_MODEL_INVALID' })
   await expect(loadBase({ url: CENTERNET_JSON, featureLayer: 'no/such/node', inputSize: 320 }, bases)).rejects.toMatchObject({ code: 'BASE_MODEL_INVALID' })
+})
+
+test('a GraphModel base loads from bytes in memory (model.json + weight files), as an uploaded base would', async () => {
+  const files = { 'centernet.bin': new Uint8Array(await readFile(path.join(path.dirname(CENTERNET_JSON), 'centernet.bin'))) }
+  const handler = bytesLoadHandler(await readFile(CENTERNET_JSON), files)
+  const uploaded = await loadGraphBase('uploaded-test', handler, { featureNode: NODE, inputSize: 320, preprocessing: 'raw_0_255' })
+  try {
+    expect(uploaded).toMatchObject({ kind: 'graph', id: 'uploaded-test', featureSize: 480 })
+    const pixels = [await decodeImage(await png(2, 1), 320, { maxPixels: MAX_PIXELS })]
+    const [x, y] = tf.tidy(() => {
+      const input = toInputTensor(pixels, 320, 'raw_0_255')
+      return [uploaded.embed(input), base.embed(input)].map((t) => t.dataSync() as Float32Array)
+    })
+    expect(maxDiff(x!, y!)).toBe(0)
+  } finally {
+    uploaded.dispose()
+  }
+  await expect(loadGraphBase('broken', bytesLoadHandler(await readFile(CENTERNET_JSON), {}), { featureNode: NODE, inputSize: 320, preprocessing: 'raw_0_255' })).rejects.toMatchObject({
+    code: 'BASE_MODEL_INVALID',
+    message: expect.stringContaining('centernet.bin'),
+  })
 })
