@@ -44,8 +44,7 @@ try {
     const ref: UrlBaseRef = { url: GRAPH, featureLayer: 'tower_0/extern1/hard_swish/mul_1', inputSize: size, preprocessing }
     const base = await loadBase(ref, path.join(work, 'bases'))
     const pool = await createFeaturePool({ base: ref, basesDir: path.join(work, 'bases'), threads: availableParallelism() })
-    // A URL base's cache id is its URL's hash: one cache folder per variant keeps them apart.
-    const cache = createFeatureCache(path.join(work, `cache-${size}-${preprocessing}`))
+    const cache = createFeatureCache(path.join(work, 'cache')) // each variant has its own base id, so its own folder
     const accuracy = []
     try {
       for (let seed = 1; seed <= SEEDS; seed++) {

@@ -29,7 +29,7 @@ export type UrlBaseRef = { url: string; inputSize?: number; featureLayer?: strin
 export type BaseModelRef = BuiltinBaseId | UrlBaseRef
 
 interface BaseCommon {
-  /** 'mobilenet_v2', 'inception_v3', 'mobilenet_v3_coco' or 'url-<16 hex of sha256(url)>'; names the feature cache folder. */
+  /** 'mobilenet_v2', 'inception_v3', 'mobilenet_v3_coco' or 'url-<16 hex>' (see `baseId`); names the feature cache folder. */
   id: string
   /** Side of the square input in pixels. */
   inputSize: number
@@ -117,10 +117,14 @@ export function isBuiltinBase(value: unknown): value is BuiltinBaseId {
   return typeof value === 'string' && (Object.hasOwn(BUILTINS, value) || Object.hasOwn(GRAPH_BUILTINS, value))
 }
 
-/** The id a ref's base gets; custom bases are keyed by a hash of their URL. */
+/**
+ * The id a ref's base gets, which names its feature cache folder; custom bases are keyed by a hash of their URL and
+ * of what changes their features (cut layer or node, input size, scaling), so two cuts of one file never share a cache.
+ */
 export function baseId(ref: BaseModelRef): string {
   if (typeof ref === 'string') return ref
-  return `url-${createHash('sha256').update(ref.url).digest('hex').slice(0, 16)}`
+  const key = JSON.stringify([ref.url, ref.featureLayer ?? null, ref.inputSize ?? null, ref.preprocessing ?? 'scale_0_1'])
+  return `url-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`
 }
 
 /**

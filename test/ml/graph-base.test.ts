@@ -11,7 +11,7 @@ import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import { initBackend } from '../../src/ml/backend.js'
-import { loadBase, loadGraphBase, type GraphBase } from '../../src/ml/bases.js'
+import { baseId, loadBase, loadGraphBase, type GraphBase } from '../../src/ml/bases.js'
 import { runnableClassifier } from '../../src/ml/fast-classifier.js'
 import { PROBS_NODE } from '../../src/ml/graph-export.js'
 import type { GraphTopology } from '../../src/ml/graph-base.js'
@@ -165,6 +165,9 @@ test('any GraphModel by path is a base given its node and input size; a bad node
   try {
     expect(byPath).toMatchObject({ kind: 'graph', featureSize: 480, inputSize: 320 })
     expect(byPath.id).toMatch(/^url-[0-9a-f]{16}$/)
+    // Another size or node of the same file embeds differently, so it must not share the feature cache.
+    expect(baseId({ url: CENTERNET_JSON, featureLayer: NODE, inputSize: 224, preprocessing: 'raw_0_255' })).not.toBe(byPath.id)
+    expect(baseId({ url: CENTERNET_JSON, featureLayer: 'tower_0/extern1/hard_swish/mul', inputSize: 320, preprocessing: 'raw_0_255' })).not.toBe(byPath.id)
     const pixels = [await decodeImage(await png(1, 1), 320, { maxPixels: MAX_PIXELS })]
     const [x, y] = tf.tidy(() => {
       const input = toInputTensor(pixels, 320, 'raw_0_255')
