@@ -8,11 +8,15 @@ import { isErrorCode, type ErrorCode } from '../errors.js'
 export const TRAINING_QUEUE = 'training'
 export const TRAIN_MODEL_JOB = 'train-model'
 
-/** A base model: a bundled id or any tfjs LayersModel by URL or path. */
+/** A base model: a bundled id or any tfjs LayersModel or GraphModel by URL or path. */
 export type BaseModelRef =
   | 'mobilenet_v2'
   | 'inception_v3'
-  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' }
+  | 'mobilenet_v3_coco'
+  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' | 'raw_0_255' }
+
+/** The base a job gets when `POST /jobs` names none. */
+export const DEFAULT_BASE_MODEL: BaseModelRef = 'mobilenet_v2'
 
 /**
  * Hyper-parameters after defaults are applied; the worker never guesses. Absent options are null (plain JSON).
