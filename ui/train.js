@@ -53,6 +53,13 @@ const BUDGETS = {
   thorough: { label: 'Thorough', help: 'Best for small sets: up to 100 rounds, more varied copies. Takes longest.', set: { epochs: 100, earlyStopping: { patience: 10 }, augment: { flip: true, crop: true, rotate: false, brightness: true, contrast: false } } },
 }
 
+/** What sets the bundled bases apart, for the picker. */
+const BASE_HINTS = {
+  mobilenet_v2: 'mobilenet_v2 is fast.',
+  inception_v3: 'inception_v3 is slower and sometimes more accurate.',
+  mobilenet_v3_coco: 'mobilenet_v3_coco knows everyday objects well; it cannot fine-tune base layers.',
+}
+
 /** A schema's choice of constants (`anyOf` of `const`/`enum`), or undefined. */
 function choices(schema) {
   const options = (schema.anyOf ?? schema.oneOf ?? []).flatMap((s) => (s.const !== undefined ? [s.const] : s.enum ?? []))
@@ -216,6 +223,8 @@ export async function trainPage({ main, params, signal }) {
   const { datasetId: _datasetId, baseModel: baseSchema, ...options } = properties
   const bases = baseSchema ? choices(baseSchema) ?? ['mobilenet_v2'] : ['mobilenet_v2']
   const baseSelect = h('select', { id: 'job-base', 'aria-describedby': 'job-base-help' }, bases.map((b) => h('option', { value: b, selected: b === (baseSchema?.default ?? bases[0]) }, b)))
+  const baseHint = h('span', {}, BASE_HINTS[baseSelect.value] ?? '')
+  baseSelect.addEventListener('change', () => (baseHint.textContent = BASE_HINTS[baseSelect.value] ?? ''))
   const budgetChoice = h('fieldset', { class: 'budget', 'aria-describedby': 'budget-help' },
     h('legend', {}, 'Time budget'),
     Object.entries(BUDGETS).map(([key, b]) => h('label', { class: 'budget-option' },
@@ -258,7 +267,7 @@ export async function trainPage({ main, params, signal }) {
     },
     h('div', { class: 'simple' },
       h('div', { class: 'field' }, h('label', { for: 'job-dataset' }, 'Dataset'), datasetSelect),
-      h('div', { class: 'field' }, h('label', { for: 'job-base' }, 'Pretrained base'), baseSelect, h('small', { id: 'job-base-help', class: 'muted' }, 'The network whose knowledge of images is reused. mobilenet_v2 is fast; inception_v3 is slower and sometimes more accurate.')),
+      h('div', { class: 'field' }, h('label', { for: 'job-base' }, 'Pretrained base'), baseSelect, h('small', { id: 'job-base-help', class: 'muted' }, 'The pretrained network whose knowledge of images is reused; the server’s default is picked. ', baseHint)),
       budgetChoice),
     advanced,
     h('div', { class: 'row spread submit-row' }, estimate, submit),

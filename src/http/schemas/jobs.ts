@@ -30,6 +30,8 @@ const BaseModelSchema = Type.Union(
     ),
   ],
   {
+    // Declared as the schema's default too, so clients (the dashboard's base picker) read it rather than the prose.
+    default: DEFAULT_BASE_MODEL,
     description:
       `pretrained network to transfer from; default '${String(DEFAULT_BASE_MODEL)}'. mobilenet_v2 (224 px) and inception_v3 (299 px): nsfwjs's Keras models; ` +
       'mobilenet_v3_coco (320 px): the COCO-trained MobileNetV3-CenterNet backbone of @vladmandic/human, a GraphModel (head-only: no fineTuneLayers)',
