@@ -19,6 +19,8 @@ export const HTTP_STATUS = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   ARCHIVE_INVALID: 400,
+  /** A multipart body the parser cannot read: no boundary, cut short, a broken part header. */
+  MULTIPART_INVALID: 400,
   DATASET_INVALID: 400,
   TOO_FEW_CLASSES: 400,
   /** Training options that do not fit the dataset or base (a class weight for a missing class, too many fine-tune layers). */

@@ -8,6 +8,7 @@ import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
 import type { DatasetManifest } from '../../storage/datasets.js'
 import { asStorageError } from '../../storage/storage-error.js'
+import { asMultipartError } from '../multipart-errors.js'
 import { errorResponses, IdParamsSchema, NoContentSchema } from '../schemas/common.js'
 import { DatasetSchema, DatasetSummarySchema } from '../schemas/datasets.js'
 import { DatasetUploadSchema } from '../schemas/documented-bodies.js'
@@ -63,7 +64,9 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
 
       async function receive() {
-        const part = await request.file({ limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1 } })
+        const part = await request.file({ limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1 } }).catch((err: unknown) => {
+          throw asMultipartError(err)
+        })
         if (!part || part.fieldname !== 'file') {
           throw new AppError('VALIDATION', 'the multipart body needs the archive in a field named "file"')
         }
@@ -80,7 +83,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
             await pipeline(part.file, createWriteStream(upload))
           } catch (err) {
             if ((err as { code?: string }).code === FILE_TOO_LARGE) throw tooLarge()
-            throw asStorageError(err)
+            throw asStorageError(asMultipartError(err))
           }
           if (part.file.truncated) throw tooLarge()
           const manifest = await datasets.create(upload, {

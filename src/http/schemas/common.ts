@@ -15,7 +15,7 @@ const errorResponse = (description: string) => Type.Object(ErrorSchema.propertie
 
 /** Error responses every route may give. */
 export const errorResponses = {
-  400: errorResponse('Bad input (VALIDATION, IMAGE_INVALID, ARCHIVE_INVALID, DATASET_INVALID, TOO_FEW_CLASSES)'),
+  400: errorResponse('Bad input (VALIDATION, IMAGE_INVALID, ARCHIVE_INVALID, MULTIPART_INVALID, DATASET_INVALID, TOO_FEW_CLASSES)'),
   401: errorResponse('No valid API key (UNAUTHORIZED)'),
   403: errorResponse('The key lacks the scope, or the URL points at a forbidden address (FORBIDDEN, URL_FORBIDDEN)'),
   404: errorResponse('No such resource (NOT_FOUND, DATASET_NOT_FOUND, JOB_NOT_FOUND, MODEL_NOT_FOUND, ALIAS_NOT_FOUND)'),
