@@ -32,6 +32,8 @@ export const HTTP_STATUS = {
   TOO_MANY_UPLOADS: 429,
   TOO_MANY_QUEUED_JOBS: 429,
   BASE_MODEL_INVALID: 422,
+  /** An Idempotency-Key sent again with a different body (IETF Idempotency-Key draft, Stripe). */
+  IDEMPOTENCY_KEY_REUSED: 422,
   TRAINING_FAILED: 500,
   QUEUE_UNAVAILABLE: 503,
   STORAGE_UNAVAILABLE: 507,

@@ -43,10 +43,34 @@ test('a queued job is readable, listed, and keeps its defaults', async () => {
   expect(((await del.json()) as any).error.code).toBe('DATASET_IN_USE')
 })
 
-test('the same Idempotency-Key returns the same job', async () => {
-  const first = (await (await postJob({ datasetId, epochs: 2 }, { 'idempotency-key': 'abc-123' })).json()) as any
-  const second = (await (await postJob({ datasetId, epochs: 2 }, { 'idempotency-key': 'abc-123' })).json()) as any
-  expect(second.id).toBe(first.id)
+test('a retry with the same Idempotency-Key answers the original job unchanged, and it is listed once', async () => {
+  // The seed is drawn per request and queuedAt is the time of adding: a retry that built a new document differs in both.
+  const first = await postJob({ datasetId, epochs: 3 }, { 'idempotency-key': 'abc-123' })
+  expect(first.status).toBe(202)
+  const original = (await first.json()) as any
+  await new Promise((resolve) => setTimeout(resolve, 20)) // a new queuedAt would differ by at least this
+  const retry = await postJob({ epochs: 3, datasetId }, { 'idempotency-key': 'abc-123' }) // same body, other key order
+  expect(retry.status).toBe(202)
+  expect(retry.headers.get('location')).toBe(`/jobs/${original.id}`)
+  const again = (await retry.json()) as any
+  expect(again).toEqual(original)
+  expect((await (await fetch(`${service.url}/jobs/${original.id}`)).json()) as any).toEqual(original)
+
+  const listed = (await (await fetch(`${service.url}/jobs?limit=500`)).json()) as any
+  expect(listed.jobs.filter((j: { id: string }) => j.id === original.id)).toHaveLength(1)
+  // Another key is another job.
+  const other = (await (await postJob({ datasetId, epochs: 3 }, { 'idempotency-key': 'abc-124' })).json()) as any
+  expect(other.id).not.toBe(original.id)
+})
+
+test('the same Idempotency-Key with a different body is 422 IDEMPOTENCY_KEY_REUSED and changes nothing', async () => {
+  const original = (await (await postJob({ datasetId, epochs: 3 }, { 'idempotency-key': 'reused-key' })).json()) as any
+  const reused = await postJob({ datasetId, epochs: 7 }, { 'idempotency-key': 'reused-key' })
+  expect(reused.status).toBe(422)
+  expect(((await reused.json()) as any).error.code).toBe('IDEMPOTENCY_KEY_REUSED')
+  const stored = (await (await fetch(`${service.url}/jobs/${original.id}`)).json()) as any
+  expect(stored).toEqual(original)
+  expect(stored.options.epochs).toBe(3)
 })
 
 test.each([
