@@ -28,7 +28,9 @@ function choices(schema) {
 const words = (name) => name.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase())
 
 /** One form control for a schema property, or null for shapes a form cannot express simply. */
-function field(name, schema, path) {
+function field(name, nullable, path) {
+  // A group the API also takes as null ("off", as job documents show it) is drawn as its object form.
+  const schema = Array.isArray(nullable.type) && nullable.type.includes('object') ? { ...nullable, type: 'object' } : nullable
   const id = `opt-${path.join('-')}`
   const label = h('label', { for: id }, words(name))
   const help = HELP[name] ?? schema.description
@@ -104,7 +106,7 @@ export async function trainPage({ main, params, signal }) {
   const chosen = params.get('dataset') ?? datasets[0].id
   const datasetSelect = h('select', { id: 'job-dataset', required: true }, datasets.map((d) => h('option', { value: d.id, selected: d.id === chosen }, `${d.name} — ${d.imageCount} images, ${d.classes.length} classes`)))
   const { datasetId: _datasetId, ...options } = properties
-  const simple = Object.entries(options).filter(([, s]) => s.type !== 'object' && !(s.anyOf && !choices(s)))
+  const simple = Object.entries(options).filter(([, s]) => s.type !== 'object' && !s.type?.includes?.('object') && !(s.anyOf && !choices(s)))
   const complex = Object.entries(options).filter(([name]) => !simple.some(([n]) => n === name))
   const status = h('div', { 'aria-live': 'polite' })
   const submit = h('button', { type: 'submit' }, 'Start training')

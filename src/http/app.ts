@@ -30,7 +30,8 @@ export async function buildApp(config: Config, logger: Logger) {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // Unknown fields are an error, not something to strip silently.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    // allowUnionTypes: option groups are `type: ['object', 'null']` (see schemas/jobs.ts).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allowUnionTypes: true } },
     bodyLimit: config.MAX_IMAGE_BYTES,
   }).withTypeProvider<TypeBoxTypeProvider>()
 

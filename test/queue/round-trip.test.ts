@@ -73,6 +73,21 @@ test('the same Idempotency-Key with a different body is 422 IDEMPOTENCY_KEY_REUS
   expect(stored.options.epochs).toBe(3)
 })
 
+test('every options document a job shows is accepted back by POST /jobs and gives the same options', async () => {
+  const queued = [
+    (await (await postJob({ datasetId, epochs: 2 })).json()) as any, // augment and earlyStopping off: null
+    (await (await postJob({ datasetId, epochs: 2, augment: { flip: true }, earlyStopping: { patience: 2 }, classWeights: { 'red-circle': 2 }, fineTuneLayers: 1 })).json()) as any,
+  ]
+  expect(queued[0].options).toMatchObject({ augment: null, earlyStopping: null })
+  for (const { id } of queued) {
+    const doc = (await (await fetch(`${service.url}/jobs/${id}`)).json()) as any
+    const response = await postJob({ datasetId: doc.datasetId, baseModel: doc.baseModel, priority: doc.priority, ...doc.options })
+    const body = (await response.json()) as any
+    expect([response.status, body.error]).toEqual([202, undefined])
+    expect(body.options).toEqual(doc.options)
+  }
+})
+
 test.each([
   [{ datasetId: 'x', epochs: 2, colour: 'red' }, 400, 'VALIDATION'],
   [{ datasetId: 'x', epochs: 0 }, 400, 'VALIDATION'],
