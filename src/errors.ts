@@ -16,6 +16,8 @@ export const HTTP_STATUS = {
   JOB_FINISHED: 409,
   JOB_CANCELLED: 409,
   MODEL_NOT_READY: 409,
+  /** A model that aliases point at; `details.aliases` names them. */
+  MODEL_IN_USE: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   ARCHIVE_INVALID: 400,

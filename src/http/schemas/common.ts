@@ -19,7 +19,7 @@ export const errorResponses = {
   401: errorResponse('No valid API key (UNAUTHORIZED)'),
   403: errorResponse('The key lacks the scope, or the URL points at a forbidden address (FORBIDDEN, URL_FORBIDDEN)'),
   404: errorResponse('No such resource (NOT_FOUND, DATASET_NOT_FOUND, JOB_NOT_FOUND, MODEL_NOT_FOUND, ALIAS_NOT_FOUND)'),
-  409: errorResponse('Conflicts with the resource state (DATASET_IN_USE, JOB_FINISHED, JOB_CANCELLED, MODEL_NOT_READY)'),
+  409: errorResponse('Conflicts with the resource state (DATASET_IN_USE, JOB_FINISHED, JOB_CANCELLED, MODEL_NOT_READY, MODEL_IN_USE)'),
   413: errorResponse('Body over a size limit (PAYLOAD_TOO_LARGE, IMAGE_TOO_LARGE); details name the limit'),
   415: errorResponse('Content type not accepted (UNSUPPORTED_MEDIA_TYPE)'),
   422: errorResponse('Well-formed but unusable input (IMAGE_FETCH_FAILED, BASE_MODEL_INVALID, IDEMPOTENCY_KEY_REUSED)'),
