@@ -31,6 +31,16 @@ const ConfigSchema = Type.Object({
   MAX_DATASET_CLASSES: Type.Integer({ minimum: 2, default: 1_000 }),
   /** Dataset uploads one API process ingests at once; more answer 429 (each holds a disk stream and a sharp decode). */
   MAX_CONCURRENT_UPLOADS: Type.Integer({ minimum: 1, default: 4 }),
+  /**
+   * Of those, how many one API key (or client IP, when open) may hold, so one client cannot hold every slot; more
+   * answer 429. Keep it below MAX_CONCURRENT_UPLOADS.
+   */
+  MAX_CONCURRENT_UPLOADS_PER_CLIENT: Type.Integer({ minimum: 1, default: 2 }),
+  /**
+   * An upload that sends no byte for this long is aborted with 408 and its slot and temporary file released, ms: a
+   * client that sends a multipart head and then nothing must not hold a slot. @defaultValue 15 s
+   */
+  UPLOAD_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
   /** Unfinished (queued or running) training jobs one API key (or client IP, when open) may have; more answer 429. */
   MAX_QUEUED_JOBS_PER_KEY: Type.Integer({ minimum: 1, default: 20 }),
   /** Largest JSON body, bytes; a job request is well under 1 KiB. */

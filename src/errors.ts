@@ -18,6 +18,8 @@ export const HTTP_STATUS = {
   MODEL_NOT_READY: 409,
   /** A model that aliases point at; `details.aliases` names them. */
   MODEL_IN_USE: 409,
+  /** A body that stopped arriving (UPLOAD_IDLE_TIMEOUT_MS without a byte). */
+  REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   ARCHIVE_INVALID: 400,
