@@ -23,7 +23,7 @@ export interface WebhookWorker {
 export function startWebhookWorker(config: Config, log: Logger): WebhookWorker {
   const addressCheck = { allowHosts: parseAllowList(config.WEBHOOK_URL_ALLOWLIST), resolve: systemResolver }
   const jobs = createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, retentionSeconds: config.JOB_RETENTION_SECONDS, log })
-  const queueConnection = redisConnection(config.REDIS_URL, 'worker')
+  const queueConnection = redisConnection(config.REDIS_URL, 'worker', log)
   const queue = new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection: queueConnection, prefix: config.QUEUE_PREFIX })
   queue.on('error', (err) => log.error({ err }, 'webhook queue error'))
   const worker = new Worker<WebhookDelivery>(
@@ -43,7 +43,7 @@ export function startWebhookWorker(config: Config, log: Logger): WebhookWorker {
       await response.body?.cancel()
       if (!response.ok) throw new Error(`webhook answered ${response.status}`)
     },
-    { connection: redisConnection(config.REDIS_URL, 'worker'), prefix: config.QUEUE_PREFIX, concurrency: 4 },
+    { connection: redisConnection(config.REDIS_URL, 'worker', log), prefix: config.QUEUE_PREFIX, concurrency: 4 },
   )
   worker.on('error', (err) => log.error({ err }, 'webhook worker error'))
   worker.on('failed', (job, err) => log.warn({ trainJobId: job?.data.trainJobId, url: job?.data.url, err, attempts: job?.attemptsMade }, 'webhook delivery failed'))

@@ -51,7 +51,7 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const checkpoints = createCheckpointStore(dataLayout(config.DATA_DIR).jobs)
   const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, PROCESSOR, {
     name,
-    connection: redisConnection(config.REDIS_URL, 'worker'),
+    connection: redisConnection(config.REDIS_URL, 'worker', log),
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.TRAIN_LOCK_MS,
@@ -67,8 +67,8 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const pool = (worker as unknown as { childPool?: ChildPool }).childPool // BullMQ keeps its sandbox pool private
   if (!pool) throw new Error('the training worker has no sandbox pool')
   watchSandboxes(pool, config.TRAIN_HEARTBEAT_TIMEOUT_MS, (pid, silentMs) => log.error({ pid, silentMs }, 'training sandbox stopped beating: killed, its job is retried'))
-  const control = redisConnection(config.REDIS_URL, 'worker')
-  const eventsConnection = redisConnection(config.REDIS_URL, 'worker')
+  const control = redisConnection(config.REDIS_URL, 'worker', log)
+  const eventsConnection = redisConnection(config.REDIS_URL, 'worker', log)
   const events = new QueueEvents(TRAINING_QUEUE, { connection: eventsConnection, prefix: config.QUEUE_PREFIX })
   const webhooks = startWebhookWorker(config, log)
   let stopping = false

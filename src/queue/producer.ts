@@ -71,7 +71,7 @@ async function queueCall<T>(log: LogSink, what: string, call: () => Promise<T>):
 }
 
 export function createTrainingQueue(opts: { redisUrl: string; prefix: string; retentionSeconds: number; log: LogSink }): TrainingQueue {
-  const connection: Redis = redisConnection(opts.redisUrl, 'api')
+  const connection: Redis = redisConnection(opts.redisUrl, 'api', opts.log)
   const queue = new Queue<TrainModelJob, TrainResult>(TRAINING_QUEUE, { connection, prefix: opts.prefix })
   queue.on('error', (err) => opts.log.error({ err }, 'training queue error'))
   // A job cancelled while queued never reaches a worker, so its webhook is queued from here.
