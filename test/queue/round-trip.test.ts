@@ -118,6 +118,8 @@ test.each([
   ['http://169.254.169.254/latest/meta-data', 403, 'URL_FORBIDDEN'],
   ['http://[::1]/hook', 403, 'URL_FORBIDDEN'],
   ['http://localhost/hook', 403, 'URL_FORBIDDEN'],
+  ['http://[2002:a9fe:a9fe::1]/hook', 403, 'URL_FORBIDDEN'], // 6to4 of the metadata address
+  ['http://[::10.0.0.1]/hook', 403, 'URL_FORBIDDEN'], // IPv4-compatible
   ['ftp://example.com/hook', 400, 'VALIDATION'],
   ['https:// spaced.example/hook', 400, 'VALIDATION'],
 ])('a webhook to %s is refused (%i %s): the service must not POST into its own network', async (url, status, code) => {
