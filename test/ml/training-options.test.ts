@@ -12,8 +12,9 @@ import { initBackend } from '../../src/ml/backend.js'
 import { loadBase, type Base } from '../../src/ml/bases.js'
 import { saveModel } from '../../src/ml/export.js'
 import { seededRandom } from '../../src/ml/random.js'
-import { bestTracker } from '../../src/ml/train.js'
+import { bestTracker, type HeadCheckpoint } from '../../src/ml/train.js'
 import { resolveClassWeights, trainClassifier, type TrainClassifierOptions, type TrainExample } from '../../src/ml/train-classifier.js'
+import { createCheckpointStore } from '../../src/storage/checkpoints.js'
 import { createFeatureCache } from '../../src/storage/features.js'
 
 const SIZE = 32
@@ -116,6 +117,47 @@ test('fineTuneLayers trains the top layers from cached activations; frozen layer
   expect(folders).toEqual([expect.stringMatching(/^url-[0-9a-f]{16}-at-[0-9a-f]{8}$/)])
   result.model.dispose()
   expect(tf.memory().numTensors).toBe(before)
+})
+
+test('a run stopped during fine-tuning resumes from its stored checkpoint there and ends where the uninterrupted run ends', async () => {
+  const data = await examples([8, 8, 8])
+  const cache = createFeatureCache(path.join(dir, 'cache-ft-resume'))
+  const options: TrainClassifierOptions = { ...BASE_OPTIONS, epochs: 12, fineTuneLayers: 2 } // 3 fine-tuning epochs
+  const store = createCheckpointStore(path.join(dir, 'jobs'))
+  const states: HeadCheckpoint[] = []
+  const whole = await trainClassifier({ base, labels: LABELS, examples: data, options, cache, maxPixels: MAX_PIXELS, onCheckpoint: (c) => void states.push(c) })
+  const headEpochs = whole.history.filter((h) => h.phase !== 'fineTune').length
+  const during = states.filter((c) => c.fineTune)
+  expect(during.map((c) => c.epoch)).toEqual([headEpochs + 1, headEpochs + 2, headEpochs + 3])
+
+  // Through the store, as a crashed worker's successor reads it.
+  await store.save('ft-job', 'ft-model', during[0]!)
+  const stored = (await store.load('ft-job', 'ft-model'))!
+  expect(stored.fineTune).toEqual({ headEpochs, headBestEpoch: expect.any(Number) })
+  const before = tf.memory().numTensors
+  const ran: number[] = []
+  const resumed = await trainClassifier({
+    base,
+    labels: LABELS,
+    examples: data,
+    options,
+    cache,
+    maxPixels: MAX_PIXELS,
+    resumeFrom: stored,
+    onProgress: (p) => void (p.log && ran.push(p.log.epoch)),
+  })
+  expect(ran).toEqual([headEpochs + 2, headEpochs + 3]) // neither the head nor the first fine-tuning epoch again
+  expect(resumed.history.map((h) => h.epoch)).toEqual(whole.history.map((h) => h.epoch))
+  expect(resumed.history.at(-1)!.loss).toBeCloseTo(whole.history.at(-1)!.loss, 4)
+  expect(resumed.bestEpoch).toBe(whole.bestEpoch)
+  for (const layer of ['dw', 'pw', 'head_output']) {
+    const a = weightsOf(whole.model, layer).flat()
+    const b = weightsOf(resumed.model, layer).flat()
+    expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))).toBeLessThan(1e-4)
+  }
+  resumed.model.dispose()
+  expect(tf.memory().numTensors).toBe(before)
+  whole.model.dispose()
 })
 
 test('fineTuneLayers beyond the base is OPTIONS_INVALID', async () => {
