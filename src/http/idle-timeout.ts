@@ -4,7 +4,8 @@ import { AppError } from '../errors.js'
 /**
  * Rejects with 408 `REQUEST_TIMEOUT` once the request's connection has been idle (no byte in or out) for `idleMs`.
  * Listening on the request's `timeout` event keeps Node from destroying the socket, so the 408 can still be sent;
- * `stop` restores the connection's own timeout (keep-alive reuses it for the next request).
+ * `stop` (once the body is in, and again at the end: it may be called twice) restores the connection's own timeout
+ * (keep-alive reuses it for the next request).
  */
 export function idleTimeout(raw: IncomingMessage, idleMs: number): { timedOut: Promise<never>; stop(): void } {
   const socket = raw.socket

@@ -114,6 +114,8 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
             throw asStorageError(asMultipartError(err))
           }
           if (part.file.truncated) throw tooLarge()
+          // The body is in: ingestion may take long with nothing on the wire, and is not the client's stall.
+          idle.stop()
           const manifest = await datasets.create(upload, {
             name,
             limits: {
