@@ -4,22 +4,26 @@
  */
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import path from 'node:path'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
+import { writeTinyBase } from '../helpers/tiny-base.js'
 
-/** Many epochs of batch size 1 on a dozen images: long enough to interrupt. */
-const LONG_JOB = { epochs: 40, batchSize: 1, seed: 5 }
+/** Many epochs of batch size 1 on a dozen images: long enough to interrupt. The base is tiny: it is not the point. */
+const LONG_JOB = { epochs: 60, batchSize: 1, seed: 5 }
 /** The issue's bound: on defaults another worker runs a SIGKILLed worker's job within this, ms. */
 const RECOVERY_BOUND_MS = 60_000
 
 let service: TestService
 let datasetId: string
+let baseUrl: string
 const workers: WorkerProcess[] = []
 
 beforeAll(async () => {
   service = await startTestService() // TRAIN_LOCK_MS and the stall check on their defaults
+  baseUrl = await writeTinyBase(path.join(service.config.DATA_DIR, 'tiny-base'), { size: 32, headUnits: 4 })
   const form = new FormData()
-  form.append('file', new Blob([new Uint8Array(await makeZip(await makeImageFolder({ red: 6, blue: 6 }, { size: 48 })))]), 'small.zip')
+  form.append('file', new Blob([new Uint8Array(await makeZip(await makeImageFolder({ red: 6, blue: 6 }, { size: 32 })))]), 'small.zip')
   const response = await fetch(`${service.url}/datasets`, { method: 'POST', body: form })
   expect(response.status).toBe(201)
   datasetId = ((await response.json()) as { id: string }).id
@@ -39,8 +43,9 @@ function startWorker(name: string, overrides: Record<string, number> = {}) {
   return Object.assign(worker, { name: `${hostname()}:${worker.child.pid}` })
 }
 
-async function postJob(): Promise<{ id: string }> {
-  const response = await fetch(`${service.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId, ...LONG_JOB }) })
+async function postJob(epochs = LONG_JOB.epochs): Promise<{ id: string }> {
+  const body = { datasetId, baseModel: { url: baseUrl }, ...LONG_JOB, epochs }
+  const response = await fetch(`${service.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
   expect(response.status).toBe(202)
   return (await response.json()) as { id: string }
 }
@@ -84,7 +89,7 @@ test('on default settings a SIGKILLed worker\'s job runs again on another worker
 
 test('a sandbox that is alive but stuck (SIGSTOP) is killed by the heartbeat watchdog and its job completes', async () => {
   const worker = startWorker('stuck-worker', { TRAIN_HEARTBEAT_TIMEOUT_MS: 3_000 })
-  const job = await postJob()
+  const job = await postJob(12) // only long enough to stop it mid-way: the retry trains the rest
   await untilJob(job.id, 'training', (d) => d.status === 'active' && d.progress.epoch >= 2, 60_000)
   const [sandbox] = childPids(worker.child.pid!)
   expect(sandbox).toBeDefined()
