@@ -143,4 +143,10 @@ test('a job with every option reports best epoch, misclassified images, warnings
     expect(model.body[field]).toEqual(result[field])
   }
   expect(model.body.history).toEqual(result.history)
+
+  // The model's params are options the API returned: POST /jobs takes them back and queues the same options.
+  const again = await post({ datasetId: model.body.datasetId, ...model.body.params })
+  expect([again.status, again.body.error]).toEqual([202, undefined])
+  expect(again.body.options).toEqual(done.options)
+  expect((await fetch(`${service.url}/jobs/${again.body.id}`, { method: 'DELETE' })).status).toBeLessThan(300)
 })
