@@ -78,8 +78,12 @@ function describe(path, schema) {
 /** A message slot under each field; the server's and the browser's complaints about the field go there. */
 const errorSlot = (id) => h('p', { class: 'field-error', id: `${id}-error` })
 
+/** A group the API also takes as null ("off", as job documents show it) is drawn as its object form. */
+const asObjectForm = (schema) => (Array.isArray(schema.type) && schema.type.includes('object') ? { ...schema, type: 'object' } : schema)
+
 /** One form control for a schema property, or null for shapes a form cannot express simply. */
-function field(name, schema, path) {
+function field(name, nullable, path) {
+  const schema = asObjectForm(nullable)
   const id = fieldId(path)
   const { label: text, help } = describe(path, schema)
   const label = h('label', { for: id }, text)
@@ -236,8 +240,8 @@ export async function trainPage({ main, params, signal }) {
   const submit = h('button', { type: 'submit' }, 'Start training')
   const advanced = h('details', { class: 'advanced', id: 'advanced' }, h('summary', {}, 'Advanced options'),
     h('p', { class: 'muted' }, 'Filled in with the server’s defaults and your time budget.'),
-    h('div', { class: 'grid' }, Object.entries(options).filter(([, s]) => s.type !== 'object').map(([name, schema]) => field(name, schema, [name]))),
-    Object.entries(options).filter(([, s]) => s.type === 'object').map(([name, schema]) => field(name, schema, [name])))
+    h('div', { class: 'grid' }, Object.entries(options).filter(([, s]) => asObjectForm(s).type !== 'object').map(([name, schema]) => field(name, schema, [name]))),
+    Object.entries(options).filter(([, s]) => asObjectForm(s).type === 'object').map(([name, schema]) => field(name, schema, [name])))
   const form = h(
     'form',
     {

@@ -142,6 +142,7 @@ const ERROR_EXAMPLES: Record<string, { code: string; message: string }> = {
   '401': { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <API key>' },
   '403': { code: 'FORBIDDEN', message: "this API key lacks the 'train' scope" },
   '404': { code: 'DATASET_NOT_FOUND', message: `no dataset ${DATASET_ID}` },
+  '408': { code: 'REQUEST_TIMEOUT', message: 'no bytes received for 15000 ms; the upload was aborted' },
   '409': { code: 'DATASET_IN_USE', message: `dataset ${DATASET_ID} is used by a queued or running job` },
   '413': { code: 'PAYLOAD_TOO_LARGE', message: 'upload exceeds 2147483648 bytes' },
   '415': { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send multipart/form-data with the archive in a field named "file"' },

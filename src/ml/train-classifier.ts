@@ -215,12 +215,15 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
 
     report({ phase: 'training', percent: EXTRACT_SHARE, epoch: 0, epochs: totalEpochs })
     const classWeights = perClassWeights ? labels.map((l) => perClassWeights[l]!) : undefined
+    // A checkpoint taken during fine-tuning holds the head's variables too: the head is built but not trained again.
+    const resume = input.resumeFrom
+    const fineTuneResume = split && resume?.fineTune ? resume : undefined
     const trained = await trainHead(
       trainRows.map((r) => features[r]!),
       trainLabels,
       numClasses,
       {
-        epochs: options.epochs,
+        epochs: fineTuneResume ? 0 : options.epochs,
         batchSize: options.batchSize,
         learningRate: options.learningRate,
         optimizer: options.optimizer,
@@ -235,16 +238,22 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         validation: val.length > 0 ? valSet : undefined,
         signal,
         onEpoch,
-        resumeFrom: input.resumeFrom,
+        resumeFrom: fineTuneResume || resume?.fineTune ? undefined : resume,
         onCheckpoint: input.onCheckpoint,
       },
     )
     const { head } = trained
     try {
-      const history = [...trained.history]
+      const headEpochs = fineTuneResume?.fineTune?.headEpochs
+      const history = fineTuneResume ? fineTuneResume.history.slice(0, headEpochs) : [...trained.history]
       // Early stopping restores its best epoch; without it the head keeps its last.
-      let bestEpoch = options.earlyStopping && trained.bestEpoch !== null ? trained.bestEpoch : trained.history.length
+      let bestEpoch = fineTuneResume
+        ? fineTuneResume.fineTune!.headBestEpoch ?? history.length
+        : options.earlyStopping && trained.bestEpoch !== null
+          ? trained.bestEpoch
+          : trained.history.length
       if (split) {
+        const headDone = { headEpochs: history.length, headBestEpoch: bestEpoch }
         const tuned = await fineTune(split, head, trainRows.map((r) => embedded[r]!), trainLabels, numClasses, {
           epochs: ftEpochs,
           batchSize: options.batchSize,
@@ -258,6 +267,11 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
           earlyStopping: options.earlyStopping,
           signal,
           onEpoch,
+          // Fine-tuning's own counts inside; the stored checkpoint counts the head's epochs too.
+          resumeFrom: fineTuneResume && { ...fineTuneResume, epoch: fineTuneResume.epoch - headDone.headEpochs, history: fineTuneResume.history.slice(headDone.headEpochs) },
+          onCheckpoint: input.onCheckpoint
+            ? (state) => input.onCheckpoint!({ ...state, epoch: headDone.headEpochs + state.epoch, history: [...history, ...state.history], fineTune: headDone })
+            : undefined,
         })
         history.push(...tuned.history)
         bestEpoch = tuned.bestEpoch ?? bestEpoch

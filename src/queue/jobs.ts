@@ -51,6 +51,11 @@ export interface TrainModelJob {
   owner?: string
   /** Called once with the final job document when the job ends (see workers/webhooks.ts). */
   webhook?: { url: string }
+  /**
+   * SHA-256 of the POST body that queued the job under an Idempotency-Key: a retry with the same key must send the
+   * same body. Absent without a key; the worker ignores it.
+   */
+  requestHash?: string
 }
 
 export type JobPhase = 'queued' | 'preparing' | 'extracting' | 'training' | 'evaluating' | 'saving' | 'done'

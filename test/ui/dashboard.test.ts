@@ -12,6 +12,7 @@ import sharp from 'sharp'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage, type ClassPattern } from '../helpers/images.js'
+import { testIf } from '../helpers/required.js'
 import { startTestService, startWorkerProcess, type TestService, type WorkerProcess } from '../helpers/service.js'
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file))
@@ -23,8 +24,7 @@ const EPOCHS = 8
 const KEEP_SCREENSHOTS = process.env.SCREENSHOTS === '1'
 let screenshots: string
 
-if (!CHROMIUM) console.warn('test/ui/dashboard: skipped, no chromium at /usr/bin/chromium (apt-get install -y chromium; .ci/run does)')
-const browserTest = CHROMIUM ? test : test.skip
+const browserTest = testIf(CHROMIUM !== undefined, 'test/ui/dashboard: no chromium at /usr/bin/chromium (apt-get install -y chromium; .ci/run does)')
 
 let service: TestService
 let worker: WorkerProcess

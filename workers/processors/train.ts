@@ -19,6 +19,7 @@ import { createFeatureCache, type FeatureCache } from '../../src/storage/feature
 import { dataLayout } from '../../src/storage/layout.js'
 import { createModelStore } from '../../src/storage/models.js'
 import { createProgressTracker } from '../progress.js'
+import { startHeartbeat } from '../sandbox-watchdog.js'
 import { readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 
@@ -32,6 +33,8 @@ const checkpoints = createCheckpointStore(layout.jobs)
 // The worker that forked us died (SIGKILL, OOM): stop now. Its job is recovered as stalled and resumed from the
 // last checkpoint elsewhere; training on here would race that worker to the same model id.
 process.on('disconnect', () => process.exit(1))
+// The worker kills a child that stops beating: alive but stuck, it would otherwise hold its job's lock forever.
+startHeartbeat(config.TRAIN_HEARTBEAT_TIMEOUT_MS)
 // One backend per child process, chosen on its first job and reused by the next.
 let backend: ReturnType<typeof initBackend> | undefined
 // Bundled bases never change: loaded once per child process and kept for its next jobs.

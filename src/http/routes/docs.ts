@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 
 /** Swagger UI's prebuilt assets, served as they ship; only these names are reachable. */
@@ -27,7 +28,10 @@ const PAGE = `<!doctype html>
  */
 const docsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const hide = { hide: true }
-  app.get('/docs', { schema: hide }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(PAGE))
+  const page = async (_request: unknown, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(PAGE)
+  // Both spellings: a link or a habit adds the slash, and the page's URLs are absolute either way.
+  app.get('/docs', { schema: hide }, page)
+  app.get('/docs/', { schema: hide }, page)
   app.get('/docs/openapi.json', { schema: hide }, async () => app.swagger())
   app.get(
     '/docs/static/:file',

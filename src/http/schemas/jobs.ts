@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto'
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TObject } from 'typebox'
 import { DEFAULT_BASE_MODEL, PRIORITY } from '../../queue/jobs.js'
 import { AppError } from '../../errors.js'
 import type { TrainOptions } from '../../queue/jobs.js'
@@ -97,6 +97,14 @@ const ClassWeightsSchema = Type.Union(
   },
 )
 
+/**
+ * An option group that may also be null, "off", as job documents and model params show it: any options the API returns
+ * are accepted back. A type list rather than anyOf, since Ajv applies the group's defaults only outside anyOf.
+ */
+function orNull<T extends TObject>(schema: T) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, type: ['object', 'null'] })
+}
+
 export const CreateJobSchema = Type.Object(
   {
     datasetId: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }),
@@ -125,9 +133,9 @@ export const CreateJobSchema = Type.Object(
     hiddenUnits: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 4096, default: TRAIN_DEFAULTS.hiddenUnits, description: 'width of the head hidden ReLU layer; 0 trains a plain softmax' }),
     ),
-    earlyStopping: Type.Optional(EarlyStoppingSchema),
+    earlyStopping: Type.Optional(orNull(EarlyStoppingSchema)),
     classWeights: Type.Optional(ClassWeightsSchema),
-    augment: Type.Optional(AugmentSchema),
+    augment: Type.Optional(orNull(AugmentSchema)),
     fineTuneLayers: Type.Optional(
       Type.Integer({
         minimum: 0,
