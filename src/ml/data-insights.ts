@@ -1,0 +1,99 @@
+import { classGuidance, CURVE_FRACTIONS, type ClassGuidance } from './class-guidance.js'
+import { outOfFoldProbs, PROBE_FOLDS } from './kfold-probe.js'
+import { findLabelIssues } from './label-issues.js'
+import { findNearDuplicates, MAX_NEAR_DUPLICATE_IMAGES } from './near-duplicates.js'
+
+/** See `findLabelIssues`; `path` is the dataset path, `label`/`suggested` class names. */
+export interface LabelIssueReport {
+  path: string
+  label: string
+  suggested: string
+  confidence: number
+}
+
+/** See `findNearDuplicates`; `a`, `b` are dataset paths. */
+export interface NearDuplicateReport {
+  a: string
+  b: string
+  similarity: number
+  /** The two images carry different labels: one of them is probably wrong, or the classes overlap. */
+  crossClass: boolean
+  /** One is in the training split, the other in validation: validation scores what training saw. */
+  crossSplit: boolean
+}
+
+export interface DataInsights {
+  labelIssues: LabelIssueReport[]
+  nearDuplicates: NearDuplicateReport[]
+  classGuidance: ClassGuidance
+  /** Things the insights could not do (a set too large for the duplicate search). */
+  warnings: string[]
+  /** Wall seconds per part. */
+  timings: { labelIssues: number; nearDuplicates: number; classGuidance: number }
+}
+
+export interface DataInsightsInput {
+  /** Base features of every image of the dataset (no augmented views), in example order. */
+  features: readonly Float32Array[]
+  labels: readonly number[]
+  classNames: readonly string[]
+  /** Dataset path per example (`images/<class>/<file>`). */
+  paths: readonly string[]
+  /** Examples in the job's validation split. */
+  validation: ReadonlySet<number>
+  seed: number
+  signal?: AbortSignal | undefined
+}
+
+/**
+ * What a job learns about its data from cached features alone, independent of the head it trains: likely label
+ * errors and class guidance from k-fold linear probes over every image (both splits: a wrong validation label
+ * skews the metrics as much as a wrong training label misleads the head), and near-duplicates from the features'
+ * cosine similarity.
+ */
+export function dataInsights(input: DataInsightsInput): DataInsights {
+  const { features, labels, classNames, paths, validation, seed, signal } = input
+  let t = performance.now()
+  const lap = () => {
+    const now = performance.now()
+    const s = Math.round(now - t) / 1000
+    t = now
+    return s
+  }
+  const full = outOfFoldProbs(features, labels, classNames.length, { seed, signal })
+  const labelIssues = findLabelIssues(full, labels).map((issue) => ({
+    path: paths[issue.index]!,
+    label: classNames[issue.label]!,
+    suggested: classNames[issue.suggested]!,
+    confidence: Math.round(issue.confidence * 1000) / 1000,
+  }))
+  const labelIssuesSeconds = lap()
+
+  const curve = CURVE_FRACTIONS.map((fraction) => ({
+    fraction,
+    probs: fraction === 1 ? full : outOfFoldProbs(features, labels, classNames.length, { seed, signal, subsample: fraction }),
+  }))
+  const guidance = classGuidance(curve, labels, classNames, PROBE_FOLDS, seed)
+  const guidanceSeconds = lap()
+
+  const warnings: string[] = []
+  let nearDuplicates: NearDuplicateReport[] = []
+  if (features.length > MAX_NEAR_DUPLICATE_IMAGES) {
+    warnings.push(`near-duplicate search skipped: ${features.length} images, more than ${MAX_NEAR_DUPLICATE_IMAGES}`)
+  } else {
+    nearDuplicates = findNearDuplicates(features, { signal }).map(({ a, b, similarity }) => ({
+      a: paths[a]!,
+      b: paths[b]!,
+      similarity: Math.round(similarity * 1000) / 1000,
+      crossClass: labels[a] !== labels[b],
+      crossSplit: validation.has(a) !== validation.has(b),
+    }))
+  }
+  return {
+    labelIssues,
+    nearDuplicates,
+    classGuidance: guidance,
+    warnings,
+    timings: { labelIssues: labelIssuesSeconds, classGuidance: guidanceSeconds, nearDuplicates: lap() },
+  }
+}
