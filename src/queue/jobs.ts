@@ -4,6 +4,8 @@
  */
 import type { JobsOptions } from 'bullmq'
 import { isErrorCode, type ErrorCode } from '../errors.js'
+import type { ClassGuidance } from '../ml/class-guidance.js'
+import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.js'
 
 export const TRAINING_QUEUE = 'training'
 export const TRAIN_MODEL_JOB = 'train-model'
@@ -100,6 +102,12 @@ export interface TrainResult {
   fineTuned?: { cutLayer: string; layers: string[] } | null
   /** Training examples including augmented views. */
   trainViews?: number
+  /** Images whose label k-fold probes find unlikely, most likely wrong first (absent on older jobs). */
+  labelIssues?: LabelIssueReport[]
+  /** Image pairs whose embeddings are near-identical, most similar first, with class and split leakage flagged. */
+  nearDuplicates?: NearDuplicateReport[]
+  /** Confused class pairs, the learning curve and per-class projections of more images. */
+  classGuidance?: ClassGuidance
 }
 
 /**

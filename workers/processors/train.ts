@@ -94,8 +94,8 @@ function classifierOptions(options: TrainOptions): TrainClassifierOptions {
 
 /** What the job result and the model's metadata both say about a run beyond its metrics and history. */
 function trainingReport(outcome: Awaited<ReturnType<typeof trainClassifier>>) {
-  const { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews } = outcome
-  return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews }
+  const { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews, insights } = outcome
+  return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews, ...insights }
 }
 
 /** Bad input fails once with its code; anything else is thrown as is and retried with backoff. */
