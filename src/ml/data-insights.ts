@@ -35,6 +35,8 @@ export interface DataInsights {
 export interface DataInsightsInput {
   /** Base features of every image of the dataset (no augmented views), in example order. */
   features: readonly Float32Array[]
+  /** `thumbnailDescriptor`s in example order, for the pixel test of the near-duplicate search. */
+  thumbnails?: readonly Float32Array[] | undefined
   labels: readonly number[]
   classNames: readonly string[]
   /** Dataset path per example (`images/<class>/<file>`). */
@@ -49,10 +51,10 @@ export interface DataInsightsInput {
  * What a job learns about its data from cached features alone, independent of the head it trains: likely label
  * errors and class guidance from k-fold linear probes over every image (both splits: a wrong validation label
  * skews the metrics as much as a wrong training label misleads the head), and near-duplicates from the features'
- * cosine similarity.
+ * cosine similarity and pixel thumbnails.
  */
 export function dataInsights(input: DataInsightsInput): DataInsights {
-  const { features, labels, classNames, paths, validation, seed, signal } = input
+  const { features, thumbnails, labels, classNames, paths, validation, seed, signal } = input
   let t = performance.now()
   const lap = () => {
     const now = performance.now()
@@ -81,7 +83,7 @@ export function dataInsights(input: DataInsightsInput): DataInsights {
   if (features.length > MAX_NEAR_DUPLICATE_IMAGES) {
     warnings.push(`near-duplicate search skipped: ${features.length} images, more than ${MAX_NEAR_DUPLICATE_IMAGES}`)
   } else {
-    nearDuplicates = findNearDuplicates(features, { signal }).map(({ a, b, similarity }) => ({
+    nearDuplicates = findNearDuplicates(features, thumbnails, { signal }).map(({ a, b, similarity }) => ({
       a: paths[a]!,
       b: paths[b]!,
       similarity: Math.round(similarity * 1000) / 1000,

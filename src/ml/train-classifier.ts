@@ -10,6 +10,7 @@ import { composeClassifier } from './export.js'
 import { extractFeatures, type FeatureItem } from './features.js'
 import { fineTune } from './fine-tune.js'
 import { stratifiedSplit } from './split.js'
+import { thumbnailDescriptors } from './thumbnails.js'
 import { trainHead, type EpochLog, type HeadCheckpoint, type TrainHeadOptions } from './train.js'
 import { trainingWarnings } from './training-warnings.js'
 import { splitTrunk, type TrunkSplit } from './trunk-split.js'
@@ -278,8 +279,10 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         return { path: e.path ?? e.key, true: m.true, predicted: m.predicted, score: m.score }
       })
       const insightsStarted = performance.now()
+      const thumbnails = await thumbnailDescriptors(examples, { cache: input.cache, maxPixels: input.maxPixels, signal })
       const insights = dataInsights({
         features: features.slice(0, examples.length),
+        thumbnails,
         labels: examples.map((e) => e.label),
         classNames: labels,
         paths: examples.map((e) => e.path ?? e.key),

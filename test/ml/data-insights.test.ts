@@ -88,7 +88,7 @@ describe('findNearDuplicates', () => {
       Float32Array.from(features[5]!, (v) => v + 0.05 * gaussian()),
       Float32Array.from(features[23]!, (v) => v * 1.02 + 0.1 * gaussian()),
     ]
-    const pairs = findNearDuplicates([...features, ...copies], { threshold: 0.9 })
+    const pairs = findNearDuplicates([...features, ...copies], undefined, { embeddingThreshold: 0.9 })
     expect(pairs.map(({ a, b }) => [a, b])).toEqual([
       [5, 40],
       [23, 41],
@@ -101,7 +101,7 @@ describe('findNearDuplicates', () => {
     const one = Float32Array.from({ length: 8 }, () => gaussian())
     const other = Float32Array.from({ length: 8 }, () => gaussian())
     const many = [...Array.from({ length: 300 }, () => one), other]
-    expect(findNearDuplicates(many, { max: 20 })).toHaveLength(20)
+    expect(findNearDuplicates(many, undefined, { max: 20 })).toHaveLength(20)
   })
 })
 
