@@ -201,7 +201,7 @@ export const LabelIssueSchema = Type.Object({
 export const NearDuplicateSchema = Type.Object({
   a: Type.String({ description: 'dataset path of one image' }),
   b: Type.String({ description: 'dataset path of the other' }),
-  similarity: Type.Number({ description: 'the higher score of the tests that fired: cosine of the centred base features (≥ 0.95) or correlation of blurred 8×8 grey thumbnails, whole or centre 90 % (≥ 0.99)' }),
+  similarity: Type.Number({ description: 'the higher score of the tests that fired: cosine of the centred base features (≥ 0.98) or correlation of blurred 8×8 grey thumbnails, whole or centre 90 % (≥ 0.99)' }),
   crossClass: Type.Boolean({ description: 'the two carry different labels' }),
   crossSplit: Type.Boolean({ description: 'one is in the training split, the other in validation: the metrics are inflated' }),
 })
