@@ -12,6 +12,7 @@ import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.j
 import { embedHere } from '../../src/ml/features.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
 import { abortError } from '../../src/ml/abort.js'
+import { THUMBNAIL_CACHE_ID } from '../../src/ml/thumbnails.js'
 import { ABORT_REASON, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
@@ -73,13 +74,16 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
   return pool
 }
 
-/** Counts lookups for the job result: this child's own counters would die with it. */
+/**
+ * Counts lookups for the job result: this child's own counters would die with it. Only embeddings count: the
+ * near-duplicate thumbnails share the cache but cost no base-model pass.
+ */
 function countingCache(inner: FeatureCache) {
   const counts = { hits: 0, misses: 0 }
   const counting: FeatureCache = {
     get: async (baseId, key) => {
       const vec = await inner.get(baseId, key)
-      counts[vec ? 'hits' : 'misses']++
+      if (baseId !== THUMBNAIL_CACHE_ID) counts[vec ? 'hits' : 'misses']++
       return vec
     },
     put: (baseId, key, vec) => inner.put(baseId, key, vec),
