@@ -172,7 +172,7 @@ async function main(): Promise<void> {
         classes: classNames.length,
         embedSeconds: round(embedded.seconds),
         labelIssues,
-        job: { seconds: round(jobSeconds), thumbnailSeconds: round(thumbnailSeconds), timings: insights.timings, cleanLabelIssues: insights.labelIssues.length, nearDuplicates: insights.nearDuplicates.length, learningCurve: insights.classGuidance.learningCurve, accuracyAtDouble: insights.classGuidance.accuracyAtDouble },
+        job: { seconds: round(jobSeconds), thumbnailSeconds: round(thumbnailSeconds), timings: insights.timings, cleanLabelIssues: insights.labelIssues?.length, nearDuplicates: insights.nearDuplicates?.length, learningCurve: insights.classGuidance?.learningCurve, accuracyAtDouble: insights.classGuidance?.accuracyAtDouble },
         nearDuplicates: { originalsCopied: picked.length, copies: copies.length, byThreshold: nearDuplicates },
       })
       process.stderr.write(`${JSON.stringify(results.at(-1))}\n`)

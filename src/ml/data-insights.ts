@@ -22,11 +22,18 @@ export interface NearDuplicateReport {
   crossSplit: boolean
 }
 
+/**
+ * Images the probes take at most: their matrices are copies of the features (n × 1280 floats each, 100 MB at
+ * 20,000), and a job's worker keeps to a memory budget. Larger sets get no label issues or guidance, with a warning.
+ */
+export const MAX_PROBE_IMAGES = 20_000
+
+/** Each part is absent when the set is too large for it (see `warnings`). */
 export interface DataInsights {
-  labelIssues: LabelIssueReport[]
-  nearDuplicates: NearDuplicateReport[]
-  classGuidance: ClassGuidance
-  /** Things the insights could not do (a set too large for the duplicate search). */
+  labelIssues?: LabelIssueReport[]
+  nearDuplicates?: NearDuplicateReport[]
+  classGuidance?: ClassGuidance
+  /** Parts skipped because the set is too large for them. */
   warnings: string[]
   /** Wall seconds per part. */
   timings: { labelIssues: number; nearDuplicates: number; classGuidance: number }
@@ -56,30 +63,36 @@ export interface DataInsightsInput {
 export function dataInsights(input: DataInsightsInput): DataInsights {
   const { features, thumbnails, labels, classNames, paths, validation, seed, signal } = input
   let t = performance.now()
+  const timings = { labelIssues: 0, nearDuplicates: 0, classGuidance: 0 }
   const lap = () => {
     const now = performance.now()
     const s = Math.round(now - t) / 1000
     t = now
     return s
   }
-  const full = outOfFoldProbs(features, labels, classNames.length, { seed, signal })
-  const labelIssues = findLabelIssues(full, labels).map((issue) => ({
-    path: paths[issue.index]!,
-    label: classNames[issue.label]!,
-    suggested: classNames[issue.suggested]!,
-    confidence: Math.round(issue.confidence * 1000) / 1000,
-  }))
-  const labelIssuesSeconds = lap()
-
-  const curve = CURVE_FRACTIONS.map((fraction) => ({
-    fraction,
-    probs: fraction === 1 ? full : outOfFoldProbs(features, labels, classNames.length, { seed, signal, subsample: fraction }),
-  }))
-  const guidance = classGuidance(curve, labels, classNames, PROBE_FOLDS, seed)
-  const guidanceSeconds = lap()
-
   const warnings: string[] = []
-  let nearDuplicates: NearDuplicateReport[] = []
+  let labelIssues: LabelIssueReport[] | undefined
+  let guidance: ClassGuidance | undefined
+  if (features.length > MAX_PROBE_IMAGES) {
+    warnings.push(`label issues and class guidance skipped: ${features.length} images, more than ${MAX_PROBE_IMAGES}`)
+  } else {
+    const full = outOfFoldProbs(features, labels, classNames.length, { seed, signal })
+    labelIssues = findLabelIssues(full, labels).map((issue) => ({
+      path: paths[issue.index]!,
+      label: classNames[issue.label]!,
+      suggested: classNames[issue.suggested]!,
+      confidence: Math.round(issue.confidence * 1000) / 1000,
+    }))
+    timings.labelIssues = lap()
+    const curve = CURVE_FRACTIONS.map((fraction) => ({
+      fraction,
+      probs: fraction === 1 ? full : outOfFoldProbs(features, labels, classNames.length, { seed, signal, subsample: fraction }),
+    }))
+    guidance = classGuidance(curve, labels, classNames, PROBE_FOLDS, seed)
+    timings.classGuidance = lap()
+  }
+
+  let nearDuplicates: NearDuplicateReport[] | undefined
   if (features.length > MAX_NEAR_DUPLICATE_IMAGES) {
     warnings.push(`near-duplicate search skipped: ${features.length} images, more than ${MAX_NEAR_DUPLICATE_IMAGES}`)
   } else {
@@ -90,12 +103,7 @@ export function dataInsights(input: DataInsightsInput): DataInsights {
       crossClass: labels[a] !== labels[b],
       crossSplit: validation.has(a) !== validation.has(b),
     }))
+    timings.nearDuplicates = lap()
   }
-  return {
-    labelIssues,
-    nearDuplicates,
-    classGuidance: guidance,
-    warnings,
-    timings: { labelIssues: labelIssuesSeconds, classGuidance: guidanceSeconds, nearDuplicates: lap() },
-  }
+  return { labelIssues, nearDuplicates, classGuidance: guidance, warnings, timings }
 }

@@ -11,6 +11,7 @@ import { extractFeatures, type FeatureItem } from './features.js'
 import { fineTune } from './fine-tune.js'
 import { stratifiedSplit } from './split.js'
 import { thumbnailDescriptors } from './thumbnails.js'
+import { MAX_NEAR_DUPLICATE_IMAGES } from './near-duplicates.js'
 import { trainHead, type EpochLog, type HeadCheckpoint, type TrainHeadOptions } from './train.js'
 import { trainingWarnings } from './training-warnings.js'
 import { splitTrunk, type TrunkSplit } from './trunk-split.js'
@@ -279,7 +280,9 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         return { path: e.path ?? e.key, true: m.true, predicted: m.predicted, score: m.score }
       })
       const insightsStarted = performance.now()
-      const thumbnails = await thumbnailDescriptors(examples, { cache: input.cache, maxPixels: input.maxPixels, signal })
+      // Decoded only for a set the duplicate search will take.
+      const thumbnails =
+        examples.length <= MAX_NEAR_DUPLICATE_IMAGES ? await thumbnailDescriptors(examples, { cache: input.cache, maxPixels: input.maxPixels, signal }) : undefined
       const insights = dataInsights({
         features: features.slice(0, examples.length),
         thumbnails,
