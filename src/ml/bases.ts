@@ -68,6 +68,9 @@ const BUILTINS: Record<BuiltinBaseId, Builtin> = {
   },
 }
 
+/** The bundled bases' ids. */
+export const BUILTIN_BASE_IDS = Object.keys(BUILTINS) as BuiltinBaseId[]
+
 export function isBuiltinBase(value: unknown): value is BuiltinBaseId {
   return typeof value === 'string' && Object.hasOwn(BUILTINS, value)
 }

@@ -10,10 +10,14 @@ import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.
 export const TRAINING_QUEUE = 'training'
 export const TRAIN_MODEL_JOB = 'train-model'
 
-/** A base model: a bundled id or any tfjs LayersModel by URL or path. */
+/**
+ * A base model: a bundled id, the name of a base uploaded with `POST /bases` (any other string; the worker looks it
+ * up when the job starts), or any tfjs model by URL or path.
+ */
 export type BaseModelRef =
   | 'mobilenet_v2'
   | 'inception_v3'
+  | (string & {})
   | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' }
 
 /**

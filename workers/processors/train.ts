@@ -8,6 +8,8 @@ import { AppError } from '../../src/errors.js'
 import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
 import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '../../src/ml/bases.js'
+import { storedBaseRef } from '../../src/services/bases.js'
+import { createBaseStore } from '../../src/storage/bases.js'
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere } from '../../src/ml/features.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
@@ -30,6 +32,7 @@ const datasets = createDatasetStore(layout)
 const models = createModelStore(layout.models)
 const cache = createFeatureCache(layout.featureCache)
 const checkpoints = createCheckpointStore(layout.jobs)
+const uploadedBases = createBaseStore(layout.bases)
 // The worker that forked us died (SIGKILL, OOM): stop now. Its job is recovered as stalled and resumed from the
 // last checkpoint elsewhere; training on here would race that worker to the same model id.
 process.on('disconnect', () => process.exit(1))
@@ -39,6 +42,15 @@ let backend: ReturnType<typeof initBackend> | undefined
 const builtinBases = new Map<string, Promise<Base>>()
 // Extraction threads for the last base used, started with its first job and kept for the next.
 const pools = new Map<string, Promise<FeaturePool | undefined>>()
+
+/** The job's base as `loadBase` takes it: an uploaded base's name becomes its stored model.json and declarations. */
+async function resolveBase(ref: TrainModelJob['baseModel']): Promise<BaseModelRef> {
+  if (typeof ref !== 'string' || isBuiltinBase(ref)) return ref as BaseModelRef
+  const stored = await uploadedBases.get(ref)
+  // DELETE /bases refuses while a job is queued, so this is a base removed by hand: a retry cannot bring it back.
+  if (!stored) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${ref}' (deleted?)`)
+  return storedBaseRef(stored, uploadedBases.modelFile(stored))
+}
 
 function baseFor(ref: BaseModelRef): Promise<Base> {
   if (!isBuiltinBase(ref)) return loadBase(ref, layout.bases)
@@ -110,7 +122,7 @@ function classify(err: unknown): unknown {
 }
 
 async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger, backendName: string, signal?: AbortSignal): Promise<TrainResult> {
-  const { modelId, datasetId, baseModel, options } = job.data
+  const { modelId, datasetId, options } = job.data
   const jobId = job.id
   // An earlier attempt may have published the model and died before BullMQ recorded the result: answer with it.
   if (await models.getMetadata(modelId)) {
@@ -134,6 +146,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist (deleted?)`)
   const labels = dataset.classes.map((c) => c.name)
   const labelIndex = new Map(labels.map((name, i) => [name, i]))
+  const baseModel = await resolveBase(job.data.baseModel)
   // Threads start (once per child process) while the base loads: their start-up is off the critical path.
   const pool = poolFor(baseModel, backendName, log)
   const base = await baseFor(baseModel)
@@ -196,7 +209,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
         ...trainingReport(outcome),
         jobId: job.id,
         datasetId,
-        params: { baseModel, ...options },
+        params: { baseModel: job.data.baseModel, ...options },
       })
     } finally {
       outcome.model.dispose()

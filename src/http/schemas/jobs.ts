@@ -3,11 +3,13 @@ import { Type, type Static } from 'typebox'
 import { PRIORITY } from '../../queue/jobs.js'
 import { AppError } from '../../errors.js'
 import type { TrainOptions } from '../../queue/jobs.js'
+import { BASE_NAME_PATTERN } from '../../storage/bases.js'
 
 const BaseModelSchema = Type.Union(
   [
     Type.Literal('mobilenet_v2'),
     Type.Literal('inception_v3'),
+    Type.String({ pattern: BASE_NAME_PATTERN, description: 'a base uploaded with POST /bases, by name' }),
     Type.Object(
       {
         url: Type.String({ minLength: 1, maxLength: 2048, description: 'model.json of a tfjs LayersModel: http(s) URL, file:// URL or path' }),
