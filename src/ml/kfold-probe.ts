@@ -99,6 +99,8 @@ export function fitAndPredict(
     const mean = x.mean(0)
     const std = x.sub(mean).square().mean(0).sqrt().add(1e-6)
     const xs = x.sub(mean).div(std) as tf.Tensor2D
+    // Transposed once, not per step (wasm's matMul with transposeA is slower still).
+    const xsT = xs.transpose()
     const y = tf.oneHot(tf.tensor1d(train.map((i) => labels[i]!), 'int32'), numClasses).toFloat() as tf.Tensor2D
     const n = train.length
     // Weights, bias and their Adam moments.
@@ -115,7 +117,7 @@ export function fitAndPredict(
       state = tf.tidy(() => {
         // Gradient of mean cross-entropy + l2/2 ‖w‖²: Xᵀ(p − y)/n + l2·w, and mean(p − y) for the bias.
         const err = tf.softmax(xs.matMul(w).add(b)).sub(y)
-        const gw = xs.transpose().matMul(err).div(n).add(w.mul(l2))
+        const gw = xsT.matMul(err).div(n).add(w.mul(l2))
         const gb = err.mean(0)
         const adam = (p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor) => {
           const m2 = m.mul(ADAM.beta1).add(g.mul(1 - ADAM.beta1))
