@@ -101,12 +101,16 @@ function usage(model, weightFiles) {
   const size = model.base?.inputSize ?? 224
   const options = apiKey.get() ? `, {\n  requestInit: { headers: { Authorization: 'Bearer ' + IMAGETUNE_KEY } },\n}` : ''
   // The stored model takes pixels already scaled the way its base expects (metadata base.preprocessing).
-  const scale = model.base?.preprocessing === 'scale_-1_1' ? '.div(127.5).sub(1)' : '.div(255)'
+  const scale = { 'scale_-1_1': '.div(127.5).sub(1)', raw_0_255: '' }[model.base?.preprocessing] ?? '.div(255)'
+  // A model on a GraphModel base (mobilenet_v3_coco) is one GraphModel: base graph, pooling and head in one file.
+  const graph = model.base?.format === 'graph-model'
+  const loader = graph ? 'loadGraphModel' : 'loadLayersModel'
   const tfjs = `import * as tf from '@tensorflow/tfjs'
 
-const model = await tf.loadLayersModel('${origin}/models/${model.id}/model.json'${options})
+const model = await tf.${loader}('${origin}/models/${model.id}/model.json'${options})
 const labels = ${JSON.stringify(model.labels)}
-// img: an <img>, <canvas> or ImageData; the model wants [n, ${size}, ${size}, 3] floats
+// img: an <img>, <canvas> or ImageData; the model wants [n, ${size}, ${size}, 3] floats${graph && !scale ? ', raw 0–255 RGB' : ''}
+// (the server scales the image to cover ${size}×${size} and crops the centre; crop square first to match it)
 const x = tf.tidy(() => tf.image.resizeBilinear(tf.browser.fromPixels(img), [${size}, ${size}])${scale}.expandDims(0))
 const probs = await model.predict(x).data()
 const best = labels[probs.indexOf(Math.max(...probs))]`
@@ -114,7 +118,7 @@ const best = labels[probs.indexOf(Math.max(...probs))]`
     'div',
     { class: 'usage' },
     snippet(curl, 'Predict with curl'),
-    snippet(tfjs, 'Load it in a browser or Node (tf.loadLayersModel)'),
+    snippet(tfjs, `Load it in a browser or Node (tf.${loader})`),
     h('p', { class: 'row' }, h('span', { class: 'muted' }, 'Download: '), downloadLink(`/models/${model.id}/model.json`, 'model.json'), weightFiles.map((file) => downloadLink(`/models/${model.id}/${file}`, file)), downloadLink(`/models/${model.id}`, 'metadata.json')),
   )
 }

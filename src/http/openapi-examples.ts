@@ -70,7 +70,7 @@ const model = {
   id: MODEL_ID,
   createdAt: '2026-11-28T10:16:30.000Z',
   labels: metrics.labels,
-  base: { id: 'mobilenet_v2', inputSize: 224, preprocessing: 'unit' },
+  base: { id: 'mobilenet_v2', inputSize: 224, preprocessing: 'scale_0_1', format: 'layers-model' },
   metrics,
   history: [epoch],
   jobId: JOB_ID,

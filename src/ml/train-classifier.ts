@@ -6,7 +6,7 @@ import { IMBALANCE_RATIO } from '../datasets/dataset-warnings.js'
 import { augmentView, viewKeySuffix, type AugmentSpec } from './augment.js'
 import { evaluate, misclassifications, type Metrics } from './evaluate.js'
 import { dataInsights, type DataInsights } from './data-insights.js'
-import { composeClassifier } from './export.js'
+import { composeModel, type Classifier } from './export.js'
 import { extractFeatures, type FeatureItem } from './features.js'
 import { fineTune } from './fine-tune.js'
 import { stratifiedSplit } from './split.js'
@@ -97,7 +97,7 @@ export interface MisclassifiedImage {
 
 export interface TrainClassifierResult {
   /** Preprocessed image → probabilities, owning its weights; the caller saves and disposes it. */
-  model: tf.LayersModel
+  model: Classifier
   /** On the validation set, or on the training set when there is none (see `evaluatedOn`). */
   metrics: Metrics
   evaluatedOn: 'validation' | 'training'
@@ -179,7 +179,10 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
   const warnings = trainingWarnings(labels, examples, train, val)
 
   const fineTuneLayers = options.fineTuneLayers ?? 0
-  const split = fineTuneLayers > 0 ? splitTrunk(base.trunk, base.id, fineTuneLayers) : undefined
+  if (fineTuneLayers > 0 && base.kind !== 'layers') {
+    throw new AppError('OPTIONS_INVALID', `fineTuneLayers needs a LayersModel base; '${base.id}' is a GraphModel base (head-only training)`)
+  }
+  const split = fineTuneLayers > 0 && base.kind === 'layers' ? splitTrunk(base.trunk, base.id, fineTuneLayers) : undefined
   try {
     // Items to embed: every example as is, then the augmented views of the training examples.
     const views = options.augment && options.augment.views > 0 ? options.augment : undefined
@@ -294,9 +297,9 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         signal,
       })
       const insightsSeconds = (performance.now() - insightsStarted) / 1000
-      const model = await composeClassifier(base, head)
+      const model = await composeModel(base, head)
       // The composed model owns copies of the trunk's weights; the tuned ones replace theirs by layer name.
-      if (split) for (const layer of split.tuned) model.getLayer(layer.name).setWeights(layer.getWeights())
+      if (split && model instanceof tf.LayersModel) for (const layer of split.tuned) model.getLayer(layer.name).setWeights(layer.getWeights())
       const evaluating = lap()
       report({ phase: 'evaluating', percent: 100 })
       return {

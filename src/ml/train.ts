@@ -370,7 +370,7 @@ export function headLogits(head: tf.LayersModel): { logits(x: tf.Tensor2D): tf.T
 }
 
 /** Epsilon of the norm layer, also used when standardising training copies. */
-const NORM_EPSILON = 1e-3
+export const NORM_EPSILON = 1e-3
 
 function buildHead(d: number, numClasses: number, hiddenUnits: number, rate: number, seed: number, stats?: Moments): tf.LayersModel {
   const input = tf.input({ shape: [d], name: HEAD_LAYERS.input })

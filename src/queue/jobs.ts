@@ -12,13 +12,17 @@ export const TRAIN_MODEL_JOB = 'train-model'
 
 /**
  * A base model: a bundled id, the name of a base uploaded with `POST /bases` (any other string; the worker looks it
- * up when the job starts), or any tfjs model by URL or path.
+ * up when the job starts), or any tfjs LayersModel or GraphModel by URL or path.
  */
 export type BaseModelRef =
   | 'mobilenet_v2'
   | 'inception_v3'
+  | 'mobilenet_v3_coco'
   | (string & {})
-  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' }
+  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' | 'raw_0_255' }
+
+/** The base a job gets when `POST /jobs` names none. */
+export const DEFAULT_BASE_MODEL: BaseModelRef = 'mobilenet_v2'
 
 /**
  * Hyper-parameters after defaults are applied; the worker never guesses. Absent options are null (plain JSON).

@@ -65,7 +65,7 @@ export async function uploadBase(
     try {
       return {
         name: decl.name,
-        kind: 'kind' in base && base.kind === 'graph' ? 'graph' : 'layers',
+        kind: base.kind,
         inputSize: base.inputSize,
         featureLayer: base.featureLayer,
         featureSize: base.featureSize,

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { readFile, readdir, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
-import type * as tf from '@tensorflow/tfjs'
-import { loadLayersModel } from '@tensorflow/tfjs'
+import { loadGraphModel, loadLayersModel } from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
 import type { ClassGuidance } from '../ml/class-guidance.js'
 import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.js'
 import type { Metrics } from '../ml/evaluate.js'
-import { saveModel } from '../ml/export.js'
+import { saveModel, type Classifier } from '../ml/export.js'
 import { MODEL_FILE, fileLoadHandler } from '../ml/file-io.js'
 import type { Preprocessing } from '../ml/image.js'
 import type { EpochLog } from '../ml/train.js'
@@ -24,8 +23,12 @@ export interface ModelMetadata {
   createdAt: string
   /** Class names, by output index. */
   labels: string[]
-  /** How to feed the model: square side in pixels and pixel scaling. */
-  base: { id: string; inputSize: number; preprocessing: Preprocessing }
+  /**
+   * How to feed the model: square side in pixels and pixel scaling. `format` says how model.json loads:
+   * 'layers-model' (`tf.loadLayersModel`; absent on models saved before GraphModel bases) or 'graph-model'
+   * (`tf.loadGraphModel`, probabilities from `model.predict`).
+   */
+  base: { id: string; inputSize: number; preprocessing: Preprocessing; format?: 'layers-model' | 'graph-model' }
   metrics: Metrics
   /** Per epoch: loss, accuracy, valLoss, valAccuracy, learning rate, seconds; fine-tuning epochs say so. */
   history: EpochLog[]
@@ -54,7 +57,7 @@ export interface ModelMetadata {
 
 export interface ModelStore {
   /** Publishes `<models>/<id>/` with model.json, weights.bin and metadata.json in one rename. */
-  save(id: string, model: tf.LayersModel, metadata: ModelMetadata): Promise<void>
+  save(id: string, model: Classifier, metadata: ModelMetadata): Promise<void>
   getMetadata(id: string): Promise<ModelMetadata | undefined>
   /** Every stored model's metadata, newest first. */
   list(): Promise<ModelMetadata[]>
@@ -62,8 +65,11 @@ export interface ModelStore {
   remove(id: string): Promise<boolean>
   /** The model's folder (for serving model.json and weights.bin). */
   dir(id: string): string
-  /** @throws AppError MODEL_NOT_FOUND */
-  load(id: string): Promise<tf.LayersModel>
+  /**
+   * A LayersModel, or a GraphModel where the metadata's `base.format` says 'graph-model'.
+   * @throws AppError MODEL_NOT_FOUND
+   */
+  load(id: string): Promise<Classifier>
 }
 
 export function createModelStore(modelsDir: string): ModelStore {
@@ -114,8 +120,10 @@ export function createModelStore(modelsDir: string): ModelStore {
       return true
     },
     async load(id) {
-      if (!(await getMetadata(id))) throw new AppError('MODEL_NOT_FOUND', `no model '${id}'`)
-      return loadLayersModel(fileLoadHandler(path.join(dir(id), MODEL_FILE)))
+      const meta = await getMetadata(id)
+      if (!meta) throw new AppError('MODEL_NOT_FOUND', `no model '${id}'`)
+      const handler = fileLoadHandler(path.join(dir(id), MODEL_FILE))
+      return meta.base.format === 'graph-model' ? loadGraphModel(handler) : loadLayersModel(handler)
     },
   }
 }

@@ -66,6 +66,8 @@ test.each([
   [{ augment: { mirror: true } }, 'augment'],
   [{ fineTuneLayers: 1.5 }, 'fineTuneLayers'],
   [{ baseModel: { url: 'x', preprocessing: 'scale_0_255' } }, 'baseModel'],
+  // A GraphModel base trains the head only.
+  [{ baseModel: 'mobilenet_v3_coco', fineTuneLayers: 2 }, 'fineTuneLayers'],
 ])('POST /jobs %j → 400 VALIDATION naming %s', async (options, field) => {
   const res = await post({ datasetId, ...options })
   expect(res.status).toBe(400)

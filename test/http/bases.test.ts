@@ -6,6 +6,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { makeImageFolder, makeZip, type ArchiveFile } from '../helpers/archives.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService } from '../helpers/service.js'
+import { tinyGraphModel } from '../helpers/tiny-graph.js'
 import { writeTinyBase } from '../helpers/tiny-base.js'
 import { expectError, json, uploadDataset, type JsonResponse } from '../hostile/support.js'
 
@@ -45,9 +46,18 @@ describe('POST /bases', () => {
     expect(wrapped.body).toMatchObject({ featureLayer: 'conv2', featureSize: 16, preprocessing: 'scale_-1_1' })
 
     const listed = await json(await fetch(`${service.url}/bases`))
-    expect(listed.body.builtin).toContain('mobilenet_v2')
+    expect(listed.body.builtin).toEqual(expect.arrayContaining(['mobilenet_v2', 'inception_v3', 'mobilenet_v3_coco']))
     expect(listed.body.uploaded.map((b: { name: string }) => b.name)).toEqual(['tiny', 'tiny-conv'])
     expectError(await upload({ name: 'tiny' }, await makeZip(modelFiles)), 409, 'BASE_EXISTS')
+  })
+
+  it('stores a GraphModel cut at a named node, mean-pooled; refuses one without its node or input size', async () => {
+    const graph = await makeZip(tinyGraphModel(SIZE))
+    expect((await expectError(await upload({ name: 'g1' }, graph), 422, 'BASE_MODEL_INVALID')).message).toMatch(/featureLayer/)
+    expectError(await upload({ name: 'g2', featureLayer: 'nope', inputSize: String(SIZE) }, graph), 422, 'BASE_MODEL_INVALID')
+    const created = await upload({ name: 'tiny-graph', featureLayer: 'relu', inputSize: String(SIZE) }, graph)
+    expect(created.status).toBe(201)
+    expect(created.body).toMatchObject({ name: 'tiny-graph', kind: 'graph', inputSize: SIZE, featureLayer: 'relu', featureSize: 8 })
   })
 
   it('refuses bad archives and models with codes and reasons, storing nothing', async () => {
@@ -66,7 +76,7 @@ describe('POST /bases', () => {
     expectError(await upload({ name: 'mobilenet_v2' }, await makeZip(modelFiles)), 400, 'VALIDATION')
     expectError(await upload({ name: 'x9', inputSize: 'big' }, await makeZip(modelFiles)), 400, 'VALIDATION')
     const listed = await json(await fetch(`${service.url}/bases`))
-    expect(listed.body.uploaded.map((b: { name: string }) => b.name)).toEqual(['tiny', 'tiny-conv'])
+    expect(listed.body.uploaded.map((b: { name: string }) => b.name)).toEqual(['tiny', 'tiny-conv', 'tiny-graph'])
   })
 })
 
@@ -80,20 +90,31 @@ describe('an uploaded base in a job', () => {
     expect(job.body.baseModel).toBe('tiny')
     expectError(await json(await fetch(`${service.url}/bases/tiny`, { method: 'DELETE' })), 409, 'BASE_IN_USE')
 
-    const worker = startWorkerProcess(service.config)
-    try {
-      const done = await waitFor(
+    const finished = (id: string) =>
+      waitFor(
         async () => {
-          const doc = await json(await fetch(`${service.url}/jobs/${job.body.id}`))
+          const doc = await json(await fetch(`${service.url}/jobs/${id}`))
           return doc.body.status === 'completed' || doc.body.status === 'failed' ? doc.body : undefined
         },
         90_000,
-        'the job on the uploaded base',
+        'the job on an uploaded base',
       )
+    const worker = startWorkerProcess(service.config)
+    try {
+      const done = await finished(job.body.id)
       expect(done.error).toBeUndefined()
       const model = await json(await fetch(`${service.url}/models/${done.result.modelId}`))
       expect(model.body.base).toMatchObject({ inputSize: SIZE, preprocessing: 'scale_0_1' })
       expect(model.body.params.baseModel).toBe('tiny')
+
+      // An uploaded GraphModel trains head-only, and its classifier is one GraphModel.
+      expectError(await postJob({ datasetId: dataset.body.id, baseModel: 'tiny-graph', fineTuneLayers: 1 }), 400, 'OPTIONS_INVALID')
+      const graphJob = await postJob({ datasetId: dataset.body.id, baseModel: 'tiny-graph', epochs: 3, seed: 1 })
+      expect(graphJob.status).toBe(202)
+      const graphDone = await finished(graphJob.body.id)
+      expect(graphDone.error).toBeUndefined()
+      const graphModel = await json(await fetch(`${service.url}/models/${graphDone.result.modelId}`))
+      expect(graphModel.body.base).toMatchObject({ inputSize: SIZE, format: 'graph-model' })
     } finally {
       await worker.stop()
     }

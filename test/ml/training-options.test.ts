@@ -9,7 +9,7 @@ import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import { initBackend } from '../../src/ml/backend.js'
-import { loadBase, type Base } from '../../src/ml/bases.js'
+import { loadBase, type LayersBase } from '../../src/ml/bases.js'
 import { saveModel } from '../../src/ml/export.js'
 import { seededRandom } from '../../src/ml/random.js'
 import { bestTracker } from '../../src/ml/train.js'
@@ -28,7 +28,7 @@ const COLOURS = [
 const BASE_OPTIONS: TrainClassifierOptions = { epochs: 8, batchSize: 8, learningRate: 0.01, validationSplit: 0.25, seed: 7 }
 
 let dir: string
-let base: Base
+let base: LayersBase
 
 async function writeTinyBase(target: string): Promise<string> {
   const init = (seed: number) => tf.initializers.glorotUniform({ seed })
@@ -86,7 +86,7 @@ function weightsOf(model: tf.LayersModel, layer: string): number[][] {
 beforeAll(async () => {
   await initBackend('wasm')
   dir = await mkdtemp(path.join(tmpdir(), 'imagetune-options-'))
-  base = await loadBase({ url: await writeTinyBase(path.join(dir, 'tiny')) }, path.join(dir, 'bases'))
+  base = (await loadBase({ url: await writeTinyBase(path.join(dir, 'tiny')) }, path.join(dir, 'bases'))) as LayersBase
 })
 
 afterAll(async () => {
@@ -109,8 +109,8 @@ test('fineTuneLayers trains the top layers from cached activations; frozen layer
   // Fine-tuning beat the head on validation (else its weights would be the head's, checked below).
   expect(result.bestEpoch).toBeGreaterThanOrEqual(9)
   // The tuned layers moved, the rest did not: compare the saved classifier with the untouched base.
-  for (const layer of ['dw', 'pw']) expect(weightsOf(result.model, layer)).not.toEqual(trunkBefore[layer])
-  for (const layer of ['conv1', 'bn1', 'bn2']) expect(weightsOf(result.model, layer)).toEqual(trunkBefore[layer])
+  for (const layer of ['dw', 'pw']) expect(weightsOf(result.model as tf.LayersModel, layer)).not.toEqual(trunkBefore[layer])
+  for (const layer of ['conv1', 'bn1', 'bn2']) expect(weightsOf(result.model as tf.LayersModel, layer)).toEqual(trunkBefore[layer])
   for (const [layer, w] of Object.entries(trunkBefore)) expect(weightsOf(base.trunk, layer)).toEqual(w)
   // Activations were cached under their own folder, next to no plain features (and the near-duplicate thumbnails).
   const folders = await readdir(path.join(dir, 'cache-ft'))

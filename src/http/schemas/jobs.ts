@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto'
 import { Type, type Static } from 'typebox'
-import { PRIORITY } from '../../queue/jobs.js'
+import { DEFAULT_BASE_MODEL, PRIORITY } from '../../queue/jobs.js'
 import { AppError } from '../../errors.js'
 import type { TrainOptions } from '../../queue/jobs.js'
 import { BASE_NAME_PATTERN } from '../../storage/bases.js'
@@ -9,20 +9,33 @@ const BaseModelSchema = Type.Union(
   [
     Type.Literal('mobilenet_v2'),
     Type.Literal('inception_v3'),
+    Type.Literal('mobilenet_v3_coco'),
     Type.String({ pattern: BASE_NAME_PATTERN, description: 'a base uploaded with POST /bases, by name' }),
     Type.Object(
       {
-        url: Type.String({ minLength: 1, maxLength: 2048, description: 'model.json of a tfjs LayersModel: http(s) URL, file:// URL or path' }),
-        inputSize: Type.Optional(Type.Integer({ minimum: 32, maximum: 1024, description: 'square input side in pixels; default: the model input shape' })),
-        featureLayer: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'layer to cut at; default: the last pooling/flatten layer' })),
+        url: Type.String({ minLength: 1, maxLength: 2048, description: 'model.json of a tfjs LayersModel or GraphModel: http(s) URL, file:// URL or path' }),
+        inputSize: Type.Optional(
+          Type.Integer({ minimum: 32, maximum: 1024, description: 'square input side in pixels; default: the model input shape (required for a GraphModel)' }),
+        ),
+        featureLayer: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 256,
+            description: 'layer to cut at; default: the last pooling/flatten layer. For a GraphModel (required): the node whose [n,h,w,c] output is mean-pooled',
+          }),
+        ),
         preprocessing: Type.Optional(
-          Type.Union([Type.Literal('scale_0_1'), Type.Literal('scale_-1_1')], { description: "pixel scaling the model expects; default 'scale_0_1'" }),
+          Type.Union([Type.Literal('scale_0_1'), Type.Literal('scale_-1_1'), Type.Literal('raw_0_255')], { description: "pixel scaling the model expects; default 'scale_0_1'" }),
         ),
       },
       { additionalProperties: false },
     ),
   ],
-  { description: "pretrained network to transfer from; default 'mobilenet_v2'" },
+  {
+    description:
+      `pretrained network to transfer from; default '${String(DEFAULT_BASE_MODEL)}'. mobilenet_v2 (224 px) and inception_v3 (299 px): nsfwjs's Keras models; ` +
+      'mobilenet_v3_coco (320 px): the COCO-trained MobileNetV3-CenterNet backbone of @vladmandic/human, a GraphModel (head-only: no fineTuneLayers)',
+  },
 )
 
 /** Defaults live here, in the schema, so the docs and the worker see the same numbers. */
@@ -133,9 +146,13 @@ export type CreateJob = Static<typeof CreateJobSchema>
  * The job's options with every default applied, as the worker receives them (the worker never guesses).
  * @param classNames the dataset's classes, which explicit class weights must name
  * @throws AppError VALIDATION for what a schema cannot say (augmentation with every change off, a weight for a
- *   class the dataset lacks)
+ *   class the dataset lacks, fine-tuning a GraphModel base)
  */
 export function trainOptions(body: CreateJob, classNames: string[]): TrainOptions {
+  // A bundled GraphModel base is frozen constants, not layers (a GraphModel by URL is found out when it loads).
+  if ((body.baseModel ?? DEFAULT_BASE_MODEL) === 'mobilenet_v3_coco' && (body.fineTuneLayers ?? 0) > 0) {
+    throw new AppError('VALIDATION', "fineTuneLayers needs a LayersModel base: 'mobilenet_v3_coco' trains the head only (choose mobilenet_v2 or inception_v3 to fine-tune)")
+  }
   const augment = body.augment
   if (augment && !(augment.flip || augment.crop || augment.rotate || augment.brightness || augment.contrast)) {
     throw new AppError('VALIDATION', 'augment needs at least one of flip, crop, rotate, brightness, contrast set to true')
