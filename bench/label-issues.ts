@@ -10,7 +10,8 @@
  *   curve, duplicate search), base features cached.
  * Features are cached under SETS_DIR/.feature-cache, so a second run skips embedding. Prints one JSON line.
  *
- *   npx tsx bench/label-issues.ts [SETS_DIR]     (default /tmp/bench-sets; built there when missing)
+ *   npx tsx bench/label-issues.ts [SETS_DIR] [BASE]     (default /tmp/bench-sets, built there when missing;
+ *                                                        BASE a built-in base id, default mobilenet_v2)
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -20,7 +21,7 @@ import { availableParallelism, loadavg } from 'node:os'
 import path from 'node:path'
 import sharp, { type Sharp } from 'sharp'
 import { initBackend } from '../src/ml/backend.js'
-import { loadBase } from '../src/ml/bases.js'
+import { loadBase, type BuiltinBaseId } from '../src/ml/bases.js'
 import { dataInsights } from '../src/ml/data-insights.js'
 import { extractFeatures, type FeatureItem } from '../src/ml/features.js'
 import { outOfFoldProbs } from '../src/ml/kfold-probe.js'
@@ -31,6 +32,7 @@ import { thumbnailDescriptors } from '../src/ml/thumbnails.js'
 import { createFeatureCache, type FeatureCache } from '../src/storage/features.js'
 
 const SETS_DIR = process.argv[2] ?? '/tmp/bench-sets'
+const BASE = (process.argv[3] ?? 'mobilenet_v2') as BuiltinBaseId
 const SETS = ['mnist', 'twemoji-groups']
 const MAKE_SETS = '/work/shared/datasets/make-bench-sets.sh'
 const FLIP_RATES = [0.05, 0.1, 0.2]
@@ -101,7 +103,7 @@ function flipLabels(labels: number[], classes: number, rate: number, seed: numbe
 async function main(): Promise<void> {
   if (!SETS.every((s) => existsSync(path.join(SETS_DIR, s)))) execFileSync('bash', [MAKE_SETS, SETS_DIR], { stdio: 'inherit' })
   const { name: backend } = await initBackend()
-  const base = await loadBase('mobilenet_v2', path.join(SETS_DIR, '.bases'))
+  const base = await loadBase(BASE, path.join(SETS_DIR, '.bases'))
   const cache = createFeatureCache(path.join(SETS_DIR, '.feature-cache'))
   const embed = async (items: FeatureItem[]) => {
     const started = performance.now()
@@ -180,7 +182,7 @@ async function main(): Promise<void> {
   } finally {
     base.dispose()
   }
-  console.log(JSON.stringify({ bench: 'label-issues', backend, cores: availableParallelism(), loadAverage1m: round(loadavg()[0]!), thresholds: { embedding: EMBEDDING_THRESHOLD, pixel: PIXEL_THRESHOLD }, results }))
+  console.log(JSON.stringify({ bench: 'label-issues', base: BASE, backend, cores: availableParallelism(), loadAverage1m: round(loadavg()[0]!), thresholds: { embedding: EMBEDDING_THRESHOLD, pixel: PIXEL_THRESHOLD }, results }))
 }
 
 await main()
