@@ -99,6 +99,15 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: 
   listDatasets: { response: { datasets: [dataset] } },
   getDataset: { response: { ...dataset, rejected: [] } },
   deleteDataset: {},
+  listDatasetImages: {
+    response: {
+      items: [
+        { path: 'images/daisy/0001.jpg', label: 'daisy', url: `/datasets/${DATASET_ID}/images/daisy/0001.jpg` },
+        { path: 'images/daisy/0002.jpg', label: 'daisy', url: `/datasets/${DATASET_ID}/images/daisy/0002.jpg` },
+      ],
+      nextCursor: 'bzoy',
+    },
+  },
   reviseDataset: {
     request: { move: [{ path: 'images/roses/img_0412.jpg', to: 'tulips' }], drop: ['images/daisy/img_0007.jpg'], name: 'flowers v2' },
     response: { ...dataset, id: '9d8c7b6a-5e4f-4a3b-8c2d-1e0f9a8b7c6d', name: 'flowers v2', imageCount: 3669, classes: [{ name: 'daisy', count: 632 }, { name: 'roses', count: 640 }, { name: 'tulips', count: 800 }], rejected: [], parentId: DATASET_ID },
@@ -116,6 +125,7 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: 
   jobEvents: {},
   listModels: { response: { models: [model] } },
   getModel: { response: model },
+  renameModel: { request: { name: 'Flowers, with augmentation' }, response: { ...model, name: 'Flowers, with augmentation' } },
   getModelJson: {
     response: {
       format: 'layers-model',

@@ -81,6 +81,7 @@ export interface TrainProgress {
   percent: number
   epoch: number
   epochs: number
+  /** While extracting: the extraction left; from the first epoch on: the whole job; null while unknown (workers/progress.ts). */
   etaSeconds: number | null
   history: EpochRecord[]
   /** Set when this attempt continued from a checkpoint: the epochs it did not have to run again. */

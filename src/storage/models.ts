@@ -19,6 +19,8 @@ export const METADATA_FILE = 'metadata.json'
 /** What a stored model is; `metadata.json` next to its model.json + weights.bin. */
 export interface ModelMetadata {
   id: string
+  /** A display name set by `rename`; absent until someone names the model. */
+  name?: string
   /** ISO 8601. */
   createdAt: string
   /** Class names, by output index. */
@@ -70,6 +72,12 @@ export interface ModelStore {
    * @throws AppError MODEL_NOT_FOUND
    */
   load(id: string): Promise<Classifier>
+  /**
+   * Sets the display name in the model's metadata (the weights are untouched); replaced atomically, so a reader
+   * sees the old or the new name.
+   * @returns the updated metadata, or undefined when there is no such model
+   */
+  rename(id: string, name: string): Promise<ModelMetadata | undefined>
 }
 
 export function createModelStore(modelsDir: string): ModelStore {
@@ -118,6 +126,13 @@ export function createModelStore(modelsDir: string): ModelStore {
       }
       await rm(trash, { recursive: true, force: true })
       return true
+    },
+    async rename(id, name) {
+      const metadata = await getMetadata(id)
+      if (!metadata) return undefined
+      const renamed = { ...metadata, name }
+      await writeJsonAtomic(path.join(dir(id), METADATA_FILE), renamed)
+      return renamed
     },
     async load(id) {
       const meta = await getMetadata(id)

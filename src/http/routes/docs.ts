@@ -14,8 +14,8 @@ const ASSET_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-u
 
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>imagetune API</title><link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
-<body><div id="ui"></div>
+<title>imagetune API</title><link rel="icon" href="/ui/logo.svg" type="image/svg+xml"><link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><p style="margin:0;padding:.6rem 1rem;font:15px system-ui,sans-serif"><a href="/ui/">← Back to the imagetune dashboard</a></p><div id="ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
 <script src="/docs/static/swagger-ui-standalone-preset.js"></script>
 <script>window.onload = () => { window.ui = SwaggerUIBundle({ url: '/docs/openapi.json', dom_id: '#ui', presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' }) }</script>

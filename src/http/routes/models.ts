@@ -6,7 +6,7 @@ import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
 import { safeJoin } from '../../storage/layout.js'
 import { errorResponses, IdParamsSchema, NoContentSchema, IdSchema } from '../schemas/common.js'
-import { AliasBodySchema, AliasListSchema, AliasParamsSchema, AliasSchema } from '../schemas/models.js'
+import { AliasBodySchema, AliasListSchema, AliasParamsSchema, AliasSchema, RenameModelBodySchema } from '../schemas/models.js'
 
 /** A model id's files never change, so browsers and proxies may keep them for good. */
 const IMMUTABLE = 'public, max-age=31536000, immutable'
@@ -83,6 +83,16 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix), training history, and the data insights of its job: labelIssues, nearDuplicates, classGuidance (absent on models trained before them).', params: IdParamsSchema, response: { 200: Type.Unknown(), ...errorResponses } } }, async (request) =>
     metadataOr404(request.params.id),
+  )
+
+  app.patch(
+    '/models/:id',
+    { schema: { tags: ['models'], operationId: 'renameModel', summary: 'Rename a model', description: 'Sets the display name (`name` in the model document); the id, files and aliases stay as they are.', params: IdParamsSchema, body: RenameModelBodySchema, response: { 200: Type.Unknown(), ...errorResponses } } },
+    async (request) => {
+      const renamed = await models.rename(request.params.id, request.body.name.trim())
+      if (!renamed) throw new AppError('MODEL_NOT_FOUND', `no model ${request.params.id}`)
+      return renamed
+    },
   )
 
   // Loadable straight from a browser: tf.loadLayersModel('http://host/models/ID/model.json').

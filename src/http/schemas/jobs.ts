@@ -32,6 +32,8 @@ const BaseModelSchema = Type.Union(
     ),
   ],
   {
+    // Declared as the schema's default too, so clients (the dashboard's base picker) read it rather than the prose.
+    default: DEFAULT_BASE_MODEL,
     description:
       `pretrained network to transfer from; default '${String(DEFAULT_BASE_MODEL)}'. mobilenet_v2 (224 px) and inception_v3 (299 px): nsfwjs's Keras models; ` +
       'mobilenet_v3_coco (320 px): the COCO-trained MobileNetV3-CenterNet backbone of @vladmandic/human, a GraphModel (head-only: no fineTuneLayers)',
@@ -260,7 +262,9 @@ export const JobSchema = Type.Object({
     epoch: Type.Integer(),
     epochs: Type.Integer(),
     percent: Type.Number(),
-    etaSeconds: Type.Union([Type.Number(), Type.Null()]),
+    etaSeconds: Type.Union([Type.Number(), Type.Null()], {
+      description: 'Seconds left, from measured rates: while extracting features, the extraction left (training time is unknown until an epoch has run); from the first epoch on, the whole job. Null while unknown.',
+    }),
     resumedFromEpoch: Type.Optional(Type.Integer({ description: 'Set when the latest attempt continued from a checkpoint after this epoch.' })),
   }),
   history: Type.Array(EpochSchema),
