@@ -12,6 +12,7 @@ import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
 import services from './plugins/services.js'
+import baseRoutes from './routes/bases.js'
 import datasetImageRoutes from './routes/dataset-images.js'
 import datasetRoutes from './routes/datasets.js'
 import docsRoutes from './routes/docs.js'
@@ -58,6 +59,7 @@ export async function buildApp(config: Config, logger: Logger) {
   await app.register(healthRoutes)
   await app.register(datasetRoutes)
   await app.register(datasetImageRoutes)
+  await app.register(baseRoutes)
   await app.register(jobRoutes)
   await app.register(modelRoutes)
   await app.register(predictRoutes)

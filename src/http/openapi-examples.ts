@@ -82,6 +82,17 @@ const predictions = [
   { label: 'daisy', score: 0.02 },
 ]
 
+const uploadedBase = {
+  name: 'effnet-lite0',
+  kind: 'layers',
+  inputSize: 224,
+  featureLayer: 'top_pool',
+  featureSize: 1280,
+  preprocessing: 'scale_-1_1',
+  createdAt: '2026-11-28T09:00:00.000Z',
+  bytes: 18_627_584,
+}
+
 /** `request`: the JSON request body; `response`: the success body; `responses`: bodies of other statuses. */
 export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: unknown; responses?: Record<string, unknown> }> = {
   createDataset: { response: { ...dataset, rejected: [{ path: 'roses/notes.txt', reason: 'not an image' }] } },
@@ -101,6 +112,9 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: 
     request: { move: [{ path: 'images/roses/img_0412.jpg', to: 'tulips' }], drop: ['images/daisy/img_0007.jpg'], name: 'flowers v2' },
     response: { ...dataset, id: '9d8c7b6a-5e4f-4a3b-8c2d-1e0f9a8b7c6d', name: 'flowers v2', imageCount: 3669, classes: [{ name: 'daisy', count: 632 }, { name: 'roses', count: 640 }, { name: 'tulips', count: 800 }], rejected: [], parentId: DATASET_ID },
   },
+  uploadBase: { response: uploadedBase },
+  listBases: { response: { builtin: ['mobilenet_v2', 'inception_v3'], uploaded: [uploadedBase] } },
+  deleteBase: {},
   createJob: {
     request: { datasetId: DATASET_ID, epochs: 20, seed: 7 },
     response: { ...job, status: 'queued', phase: 'queued', progress: { epoch: 0, epochs: 20, percent: 0, etaSeconds: null }, history: [], queuePosition: 0, worker: null, startedAt: null },

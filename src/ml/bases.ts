@@ -113,6 +113,9 @@ const BUILTINS: Record<LayersBuiltinId, Builtin> = {
   },
 }
 
+/** The bundled bases' ids. */
+export const BUILTIN_BASE_IDS = [...Object.keys(BUILTINS), ...Object.keys(GRAPH_BUILTINS)] as BuiltinBaseId[]
+
 export function isBuiltinBase(value: unknown): value is BuiltinBaseId {
   return typeof value === 'string' && (Object.hasOwn(BUILTINS, value) || Object.hasOwn(GRAPH_BUILTINS, value))
 }

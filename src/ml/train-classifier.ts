@@ -5,10 +5,13 @@ import type { Base } from './bases.js'
 import { IMBALANCE_RATIO } from '../datasets/dataset-warnings.js'
 import { augmentView, viewKeySuffix, type AugmentSpec } from './augment.js'
 import { evaluate, misclassifications, type Metrics } from './evaluate.js'
+import { dataInsights, type DataInsights } from './data-insights.js'
 import { composeModel, type Classifier } from './export.js'
 import { extractFeatures, type FeatureItem } from './features.js'
 import { fineTune } from './fine-tune.js'
 import { stratifiedSplit } from './split.js'
+import { thumbnailDescriptors } from './thumbnails.js'
+import { MAX_NEAR_DUPLICATE_IMAGES } from './near-duplicates.js'
 import { trainHead, type EpochLog, type HeadCheckpoint, type TrainHeadOptions } from './train.js'
 import { trainingWarnings } from './training-warnings.js'
 import { splitTrunk, type TrunkSplit } from './trunk-split.js'
@@ -116,8 +119,13 @@ export interface TrainClassifierResult {
   trainCount: number
   trainViews: number
   valCount: number
-  /** Wall seconds per phase. */
-  timings: { extracting: number; training: number; evaluating: number }
+  /**
+   * Likely label errors, near-duplicates and class guidance over every image of the dataset, from k-fold probes
+   * on the cached features (see `dataInsights`); independent of the trained head.
+   */
+  insights: Pick<DataInsights, 'labelIssues' | 'nearDuplicates' | 'classGuidance'>
+  /** Wall seconds per phase; `insights` is part of `evaluating`. */
+  timings: { extracting: number; training: number; evaluating: number; insights: number }
 }
 
 const EXTRACT_SHARE = 60
@@ -288,6 +296,21 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         const e = examples[scored[m.index]!]!
         return { path: e.path ?? e.key, true: m.true, predicted: m.predicted, score: m.score }
       })
+      const insightsStarted = performance.now()
+      // Decoded only for a set the duplicate search will take.
+      const thumbnails =
+        examples.length <= MAX_NEAR_DUPLICATE_IMAGES ? await thumbnailDescriptors(examples, { cache: input.cache, maxPixels: input.maxPixels, signal }) : undefined
+      const insights = dataInsights({
+        features: features.slice(0, examples.length),
+        thumbnails,
+        labels: examples.map((e) => e.label),
+        classNames: labels,
+        paths: examples.map((e) => e.path ?? e.key),
+        validation: new Set(val),
+        seed: options.seed,
+        signal,
+      })
+      const insightsSeconds = (performance.now() - insightsStarted) / 1000
       const model = await composeModel(base, head)
       // The composed model owns copies of the trunk's weights; the tuned ones replace theirs by layer name.
       if (split && model instanceof tf.LayersModel) for (const layer of split.tuned) model.getLayer(layer.name).setWeights(layer.getWeights())
@@ -300,13 +323,14 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         history,
         bestEpoch,
         misclassified,
-        warnings,
+        warnings: [...warnings, ...insights.warnings],
+        insights: { labelIssues: insights.labelIssues, nearDuplicates: insights.nearDuplicates, classGuidance: insights.classGuidance },
         classWeights: perClassWeights ?? null,
         fineTuned: split ? { cutLayer: split.cutLayer, layers: split.tuned.map((l) => l.name) } : null,
         trainCount: train.length,
         trainViews: trainRows.length,
         valCount: val.length,
-        timings: { extracting, training, evaluating },
+        timings: { extracting, training, evaluating, insights: insightsSeconds },
       }
     } finally {
       head.dispose()

@@ -51,6 +51,8 @@ export interface TrainingQueue {
   cancel(jobId: string): Promise<CancelOutcome>
   events: JobEvents
   isDatasetInUse(datasetId: string): Promise<boolean>
+  /** Whether a queued or running job trains on the uploaded base `name`. */
+  isBaseInUse(name: string): Promise<boolean>
   /** Jobs of `owner` still queued or running. */
   countUnfinished(owner: string): Promise<number>
   /** Jobs per BullMQ state (waiting, active, completed, failed, delayed, …), for metrics. */
@@ -159,6 +161,11 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
       call('scan', async () => {
         const jobs = await queue.getJobs([...UNFINISHED_STATES])
         return jobs.some((job) => job?.data.datasetId === datasetId)
+      }),
+    isBaseInUse: (name) =>
+      call('scan', async () => {
+        const jobs = await queue.getJobs([...UNFINISHED_STATES])
+        return jobs.some((job) => job?.data.baseModel === name)
       }),
     countUnfinished: (owner) =>
       call('scan', async () => {

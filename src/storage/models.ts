@@ -3,6 +3,8 @@ import { readFile, readdir, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { loadGraphModel, loadLayersModel } from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
+import type { ClassGuidance } from '../ml/class-guidance.js'
+import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.js'
 import type { Metrics } from '../ml/evaluate.js'
 import { saveModel, type Classifier } from '../ml/export.js'
 import { MODEL_FILE, fileLoadHandler } from '../ml/file-io.js'
@@ -46,6 +48,10 @@ export interface ModelMetadata {
   fineTuned?: { cutLayer: string; layers: string[] } | null
   /** Training examples including augmented views. */
   trainViews?: number
+  /** As in the job's result (absent on models trained before they existed). */
+  labelIssues?: LabelIssueReport[]
+  nearDuplicates?: NearDuplicateReport[]
+  classGuidance?: ClassGuidance
   jobId?: string | undefined
   datasetId?: string | undefined
   params?: unknown

@@ -16,6 +16,7 @@ import { bestTracker, type HeadCheckpoint } from '../../src/ml/train.js'
 import { resolveClassWeights, trainClassifier, type TrainClassifierOptions, type TrainExample } from '../../src/ml/train-classifier.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
 import { createFeatureCache } from '../../src/storage/features.js'
+import { THUMBNAIL_CACHE_ID } from '../../src/ml/thumbnails.js'
 
 const SIZE = 32
 const MAX_PIXELS = 1_000_000
@@ -113,9 +114,9 @@ test('fineTuneLayers trains the top layers from cached activations; frozen layer
   for (const layer of ['dw', 'pw']) expect(weightsOf(result.model as tf.LayersModel, layer)).not.toEqual(trunkBefore[layer])
   for (const layer of ['conv1', 'bn1', 'bn2']) expect(weightsOf(result.model as tf.LayersModel, layer)).toEqual(trunkBefore[layer])
   for (const [layer, w] of Object.entries(trunkBefore)) expect(weightsOf(base.trunk, layer)).toEqual(w)
-  // Activations were cached under their own folder, next to no plain features.
+  // Activations were cached under their own folder, next to no plain features (and the near-duplicate thumbnails).
   const folders = await readdir(path.join(dir, 'cache-ft'))
-  expect(folders).toEqual([expect.stringMatching(/^url-[0-9a-f]{16}-at-[0-9a-f]{8}$/)])
+  expect(folders.filter((f) => f !== THUMBNAIL_CACHE_ID)).toEqual([expect.stringMatching(/^url-[0-9a-f]{16}-at-[0-9a-f]{8}$/)])
   result.model.dispose()
   expect(tf.memory().numTensors).toBe(before)
 })

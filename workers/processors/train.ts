@@ -8,10 +8,13 @@ import { AppError } from '../../src/errors.js'
 import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
 import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '../../src/ml/bases.js'
+import { storedBaseRef } from '../../src/services/bases.js'
+import { createBaseStore } from '../../src/storage/bases.js'
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere } from '../../src/ml/features.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
 import { abortError } from '../../src/ml/abort.js'
+import { THUMBNAIL_CACHE_ID } from '../../src/ml/thumbnails.js'
 import { ABORT_REASON, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
@@ -30,6 +33,7 @@ const datasets = createDatasetStore(layout)
 const models = createModelStore(layout.models)
 const cache = createFeatureCache(layout.featureCache)
 const checkpoints = createCheckpointStore(layout.jobs)
+const uploadedBases = createBaseStore(layout.bases)
 // The worker that forked us died (SIGKILL, OOM): stop now. Its job is recovered as stalled and resumed from the
 // last checkpoint elsewhere; training on here would race that worker to the same model id.
 process.on('disconnect', () => process.exit(1))
@@ -41,6 +45,15 @@ let backend: ReturnType<typeof initBackend> | undefined
 const builtinBases = new Map<string, Promise<Base>>()
 // Extraction threads for the last base used, started with its first job and kept for the next.
 const pools = new Map<string, Promise<FeaturePool | undefined>>()
+
+/** The job's base as `loadBase` takes it: an uploaded base's name becomes its stored model.json and declarations. */
+async function resolveBase(ref: TrainModelJob['baseModel']): Promise<BaseModelRef> {
+  if (typeof ref !== 'string' || isBuiltinBase(ref)) return ref as BaseModelRef
+  const stored = await uploadedBases.get(ref)
+  // DELETE /bases refuses while a job is queued, so this is a base removed by hand: a retry cannot bring it back.
+  if (!stored) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${ref}' (deleted?)`)
+  return storedBaseRef(stored, uploadedBases.modelFile(stored))
+}
 
 function baseFor(ref: BaseModelRef): Promise<Base> {
   if (!isBuiltinBase(ref)) return loadBase(ref, layout.bases)
@@ -76,13 +89,16 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
   return pool
 }
 
-/** Counts lookups for the job result: this child's own counters would die with it. */
+/**
+ * Counts lookups for the job result: this child's own counters would die with it. Only embeddings count: the
+ * near-duplicate thumbnails share the cache but cost no base-model pass.
+ */
 function countingCache(inner: FeatureCache) {
   const counts = { hits: 0, misses: 0 }
   const counting: FeatureCache = {
     get: async (baseId, key) => {
       const vec = await inner.get(baseId, key)
-      counts[vec ? 'hits' : 'misses']++
+      if (baseId !== THUMBNAIL_CACHE_ID) counts[vec ? 'hits' : 'misses']++
       return vec
     },
     put: (baseId, key, vec) => inner.put(baseId, key, vec),
@@ -97,8 +113,8 @@ function classifierOptions(options: TrainOptions): TrainClassifierOptions {
 
 /** What the job result and the model's metadata both say about a run beyond its metrics and history. */
 function trainingReport(outcome: Awaited<ReturnType<typeof trainClassifier>>) {
-  const { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews } = outcome
-  return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews }
+  const { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews, insights } = outcome
+  return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews, ...insights }
 }
 
 /** Bad input fails once with its code; anything else is thrown as is and retried with backoff. */
@@ -109,7 +125,7 @@ function classify(err: unknown): unknown {
 }
 
 async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger, backendName: string, signal?: AbortSignal): Promise<TrainResult> {
-  const { modelId, datasetId, baseModel, options } = job.data
+  const { modelId, datasetId, options } = job.data
   const jobId = job.id
   // An earlier attempt may have published the model and died before BullMQ recorded the result: answer with it.
   if (await models.getMetadata(modelId)) {
@@ -133,6 +149,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist (deleted?)`)
   const labels = dataset.classes.map((c) => c.name)
   const labelIndex = new Map(labels.map((name, i) => [name, i]))
+  const baseModel = await resolveBase(job.data.baseModel)
   // Threads start (once per child process) while the base loads: their start-up is off the critical path.
   const pool = poolFor(baseModel, backendName, log)
   const base = await baseFor(baseModel)
@@ -195,7 +212,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
         ...trainingReport(outcome),
         jobId: job.id,
         datasetId,
-        params: { baseModel, ...options },
+        params: { baseModel: job.data.baseModel, ...options },
       })
     } finally {
       outcome.model.dispose()

@@ -43,6 +43,7 @@ export default fp(
       ['GET /predict', predict],
       ['POST /predict', predict],
       ['POST /datasets', uploads],
+      ['POST /bases', uploads],
     ])
 
     app.addHook('onRequest', async (request, reply) => {

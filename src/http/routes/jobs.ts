@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
+import { builtinBaseNames } from '../../services/bases.js'
 import { CURSOR_PATTERN } from '../../queue/job-index.js'
 import { DEFAULT_BASE_MODEL, PRIORITY } from '../../queue/jobs.js'
 import { createCheckpointStore } from '../../storage/checkpoints.js'
@@ -63,6 +64,13 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { body } = request
       const dataset = await datasets.get(body.datasetId)
       if (!dataset) throw new AppError('DATASET_NOT_FOUND', `no dataset ${body.datasetId}`)
+      if (typeof body.baseModel === 'string' && !builtinBaseNames().includes(body.baseModel)) {
+        const uploaded = await app.bases.get(body.baseModel)
+        if (!uploaded) throw new AppError('BASE_NOT_FOUND', `no base '${body.baseModel}': a built-in (${builtinBaseNames().join(', ')}) or one uploaded with POST /bases`)
+        if (uploaded.kind === 'graph' && (body.fineTuneLayers ?? 0) > 0) {
+          throw new AppError('OPTIONS_INVALID', `base '${body.baseModel}' is a GraphModel: head-only training, fineTuneLayers must be 0`)
+        }
+      }
       if (body.webhook) await checkWebhookUrl(body.webhook.url, webhookCheck)
       const owner = request.principal.id
       const idempotencyKey = request.headers['idempotency-key']

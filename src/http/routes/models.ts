@@ -81,7 +81,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(204).send(null)
   })
 
-  app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix) and training history.', params: IdParamsSchema, response: { 200: Type.Unknown(), ...errorResponses } } }, async (request) =>
+  app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix), training history, and the data insights of its job: labelIssues, nearDuplicates, classGuidance (absent on models trained before them).', params: IdParamsSchema, response: { 200: Type.Unknown(), ...errorResponses } } }, async (request) =>
     metadataOr404(request.params.id),
   )
 

@@ -3,12 +3,14 @@ import { Type, type Static, type TObject } from 'typebox'
 import { DEFAULT_BASE_MODEL, PRIORITY } from '../../queue/jobs.js'
 import { AppError } from '../../errors.js'
 import type { TrainOptions } from '../../queue/jobs.js'
+import { BASE_NAME_PATTERN } from '../../storage/bases.js'
 
 const BaseModelSchema = Type.Union(
   [
     Type.Literal('mobilenet_v2'),
     Type.Literal('inception_v3'),
     Type.Literal('mobilenet_v3_coco'),
+    Type.String({ pattern: BASE_NAME_PATTERN, description: 'a base uploaded with POST /bases, by name' }),
     Type.Object(
       {
         url: Type.String({ minLength: 1, maxLength: 2048, description: 'model.json of a tfjs LayersModel or GraphModel: http(s) URL, file:// URL or path' }),
@@ -213,6 +215,53 @@ const EpochSchema = Type.Object({
   seconds: Type.Number(),
 })
 
+const EstimateSchema = Type.Object(
+  { estimate: Type.Number(), low: Type.Number(), high: Type.Number() },
+  { description: 'A projection with its 10th–90th percentile interval over 200 bootstrap resamples of the images' },
+)
+
+export const LabelIssueSchema = Type.Object({
+  path: Type.String({ description: '`images/<class>/<file>` as in the dataset' }),
+  label: Type.String({ description: 'the class it is labelled with' }),
+  suggested: Type.String({ description: 'the class the out-of-fold probes find likelier' }),
+  confidence: Type.Number({ description: 'p(suggested) − p(label), out of fold, in (0, 1]; the list is sorted by it' }),
+})
+
+export const NearDuplicateSchema = Type.Object({
+  a: Type.String({ description: 'dataset path of one image' }),
+  b: Type.String({ description: 'dataset path of the other' }),
+  similarity: Type.Number({ description: 'the higher score of the tests that fired: cosine of the centred base features (≥ 0.98) or correlation of blurred 8×8 grey thumbnails, whole or centre 90 % (≥ 0.99)' }),
+  crossClass: Type.Boolean({ description: 'the two carry different labels' }),
+  crossSplit: Type.Boolean({ description: 'one is in the training split, the other in validation: the metrics are inflated' }),
+})
+
+export const ClassGuidanceSchema = Type.Object(
+  {
+    confusedPairs: Type.Array(
+      Type.Object({ a: Type.String(), b: Type.String(), aAsB: Type.Integer(), bAsA: Type.Integer(), rate: Type.Number({ description: '(aAsB + bAsA) / images of a and b' }) }),
+      { description: 'Class pairs the out-of-fold probes confuse, worst first (at most 10)' },
+    ),
+    learningCurve: Type.Array(
+      Type.Object({ fraction: Type.Number(), imagesPerClass: Type.Number(), accuracy: Type.Number() }),
+      { description: 'Out-of-fold accuracy of probes trained on 25/50/75/100 % of the training folds' },
+    ),
+    accuracyAtDouble: Type.Union([EstimateSchema, Type.Null()], { description: 'Projected accuracy with twice the images in every class' }),
+    classes: Type.Array(
+      Type.Object({
+        label: Type.String(),
+        images: Type.Integer(),
+        recall: Type.Number({ description: 'out-of-fold recall with all the images' }),
+        recallAtDouble: Type.Union([EstimateSchema, Type.Null()], { description: 'projected recall with twice this class’s images' }),
+        moreImagesToHalveError: Type.Union(
+          [Type.Object({ estimate: Type.Union([Type.Integer(), Type.Null()]), low: Type.Union([Type.Integer(), Type.Null()]), high: Type.Union([Type.Integer(), Type.Null()]) }), Type.Null()],
+          { description: 'images to add to halve this class’s error by a fitted power law; null bounds: the curve is flat (more images unlikely to help) or the error is zero' },
+        ),
+      }),
+    ),
+  },
+  { description: 'Per-class guidance from k-fold linear probes on the cached features (see README, "Data insights")' },
+)
+
 export const JobSchema = Type.Object({
   id: Type.String(),
   status: Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')]),
@@ -270,6 +319,9 @@ export const JobSchema = Type.Object({
       classWeights: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Number()), Type.Null()])),
       fineTuned: Type.Optional(Type.Union([Type.Object({ cutLayer: Type.String(), layers: Type.Array(Type.String()) }), Type.Null()])),
       trainViews: Type.Optional(Type.Integer()),
+      labelIssues: Type.Optional(Type.Array(LabelIssueSchema, { description: 'Images whose label is probably wrong, most likely first (at most 200)' })),
+      nearDuplicates: Type.Optional(Type.Array(NearDuplicateSchema, { description: 'Near-identical image pairs, most similar first (at most 500)' })),
+      classGuidance: Type.Optional(ClassGuidanceSchema),
     }),
   ),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
