@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { QueueEvents, Worker } from 'bullmq'
+import { QueueEvents, Worker, type ChildPool } from 'bullmq'
 import type { Config } from '../src/config.js'
 import type { Logger } from '../src/logger.js'
 import { CANCEL_REQUESTED_FIELD } from '../src/queue/cancel.js'
@@ -8,12 +8,17 @@ import { redisConnection } from '../src/queue/connection.js'
 import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
 import { createCheckpointStore } from '../src/storage/checkpoints.js'
 import { openSharedStore } from '../src/storage/open-store.js'
+import { watchSandboxes } from './sandbox-watchdog.js'
 import { startWebhookWorker } from './webhooks.js'
 
 const PROCESSOR = fileURLToPath(new URL('./processors/train.ts', import.meta.url))
 
-/** How often a worker looks for jobs whose worker died (lock expired), ms; at most the lock period. */
-const STALLED_INTERVAL_MS = 30_000
+/**
+ * How often a worker looks for jobs whose worker died (lock expired), ms; at most half the lock period. A job is moved
+ * on the first check after its lock expired that follows an earlier check made after its last renewal, so a dead
+ * worker's job runs again within lock + interval (45 s on defaults), not lock + 2 × 30 s.
+ */
+const STALLED_INTERVAL_MS = 15_000
 /**
  * Crashes a job may survive before it fails as stalled. Each recovery resumes from the last checkpoint, so a
  * repeat costs little; a job that kills its worker again and again must still end.
@@ -47,11 +52,11 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const checkpoints = createCheckpointStore(store)
   const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, PROCESSOR, {
     name,
-    connection: redisConnection(config.REDIS_URL, 'worker'),
+    connection: redisConnection(config.REDIS_URL, 'worker', log),
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.TRAIN_LOCK_MS,
-    stalledInterval: Math.min(STALLED_INTERVAL_MS, config.TRAIN_LOCK_MS),
+    stalledInterval: Math.min(STALLED_INTERVAL_MS, Math.floor(config.TRAIN_LOCK_MS / 2)),
     maxStalledCount: MAX_STALLED_COUNT,
     useWorkerThreads: false,
     workerForkOptions: {
@@ -59,8 +64,12 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
       env: { ...process.env, ...configEnv(config) },
     },
   })
-  const control = redisConnection(config.REDIS_URL, 'worker')
-  const eventsConnection = redisConnection(config.REDIS_URL, 'worker')
+  // The lock proves the worker lives, not its sandbox: a stuck child loses its job through the heartbeat.
+  const pool = (worker as unknown as { childPool?: ChildPool }).childPool // BullMQ keeps its sandbox pool private
+  if (!pool) throw new Error('the training worker has no sandbox pool')
+  watchSandboxes(pool, config.TRAIN_HEARTBEAT_TIMEOUT_MS, (pid, silentMs) => log.error({ pid, silentMs }, 'training sandbox stopped beating: killed, its job is retried'))
+  const control = redisConnection(config.REDIS_URL, 'worker', log)
+  const eventsConnection = redisConnection(config.REDIS_URL, 'worker', log)
   const events = new QueueEvents(TRAINING_QUEUE, { connection: eventsConnection, prefix: config.QUEUE_PREFIX })
   const webhooks = startWebhookWorker(config, log)
   let stopping = false

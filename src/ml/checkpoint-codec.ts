@@ -18,6 +18,8 @@ interface Header {
   weights: number[]
   optimizer: number[]
   best: number[]
+  /** Present once fine-tuning has begun (see HeadCheckpoint.fineTune). */
+  fineTune?: HeadCheckpoint['fineTune']
 }
 
 /** A head checkpoint as the bytes the checkpoint store keeps (`jobs/<jobId>/checkpoint/head.bin`). */
@@ -35,6 +37,7 @@ export function encodeCheckpoint(modelId: string, state: HeadCheckpoint): Buffer
     weights: state.weights.map((w) => w.length),
     optimizer: state.optimizer.map((w) => w.length),
     best: state.bestWeights?.map((w) => w.length) ?? [],
+    ...(state.fineTune && { fineTune: state.fineTune }),
   }
   // Padded to 4 bytes so the float32 arrays can be viewed in place when read back.
   let json = Buffer.from(JSON.stringify(header))
@@ -74,5 +77,6 @@ export function decodeCheckpoint(bytes: Uint8Array | undefined, modelId: string)
     random: header.random,
     tracker: header.tracker,
     ...(header.best.length > 0 && { bestWeights: best }),
+    ...(header.fineTune && { fineTune: header.fineTune }),
   }
 }

@@ -39,6 +39,8 @@ function modelJsonFor(artifacts: tf.io.ModelArtifacts): tf.io.ModelJSON {
   }
   if (artifacts.trainingConfig !== undefined) json.trainingConfig = artifacts.trainingConfig
   if (artifacts.userDefinedMetadata !== undefined) json.userDefinedMetadata = artifacts.userDefinedMetadata
+  // A GraphModel's signature names its input and output nodes (`model.predict` uses it).
+  if (artifacts.signature !== undefined) json.signature = artifacts.signature
   return json
 }
 
@@ -46,8 +48,31 @@ const weightBytes = (artifacts: tf.io.ModelArtifacts) =>
   new Uint8Array(artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData))
 
 /**
+ * A tfjs load handler over bytes already in memory (e.g. an uploaded model.json and its weight files): `files` maps
+ * each path the manifest names to its bytes.
+ * @throws Error naming a weight file the manifest lists and `files` lacks
+ */
+export function bytesLoadHandler(modelJson: string | Uint8Array, files: Readonly<Record<string, Uint8Array>>): tf.io.IOHandler {
+  return {
+    load: async () => {
+      const json = JSON.parse(typeof modelJson === 'string' ? modelJson : Buffer.from(modelJson).toString('utf8')) as tf.io.ModelJSON
+      return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+        const parts = manifest.flatMap((group) =>
+          group.paths.map((p) => {
+            const bytes = files[p] ?? files[decodeURIComponent(p)]
+            if (!bytes) throw new Error(`weight file '${p}' is missing`)
+            return bytes
+          }),
+        )
+        return [manifest.flatMap((group) => group.weights), toArrayBuffer(Buffer.concat(parts))]
+      })
+    },
+  }
+}
+
+/**
  * A tfjs save handler writing `<dir>/model.json` and `<dir>/weights.bin` (each atomically), the layout
- * `tf.loadLayersModel('file or http URL of model.json')` reads back, in Node and in a browser.
+ * `tf.loadLayersModel` (or `tf.loadGraphModel`) reads back from the file or HTTP URL of model.json, in Node and in a browser.
  */
 export function fileSaveHandler(dir: string): tf.io.IOHandler {
   return {
@@ -61,41 +86,32 @@ export function fileSaveHandler(dir: string): tf.io.IOHandler {
 
 /**
  * A model as the bytes of its files (`model.json` + `weights.bin`), the form the store keeps and a browser
- * loads from `GET /models/:id/model.json`.
+ * loads from `GET /models/:id/model.json`. A GraphModel's model.json says `format: 'graph-model'`.
  */
-export async function modelToFiles(model: tf.LayersModel): Promise<Record<string, Uint8Array>> {
+export async function modelToFiles(model: tf.LayersModel | tf.GraphModel): Promise<Record<string, Uint8Array>> {
   const artifacts = await toArtifacts(model)
   return { [MODEL_FILE]: Buffer.from(JSON.stringify(modelJsonFor(artifacts))), [WEIGHTS_FILE]: weightBytes(artifacts) }
 }
 
 /** A tfjs load handler over a model's files in memory (as `modelToFiles` made them or the store returns them). */
 export function filesLoadHandler(files: Record<string, Uint8Array>): tf.io.IOHandler {
-  return {
-    load: async () => {
-      const modelJson = files[MODEL_FILE]
-      if (!modelJson) throw new Error(`the model has no ${MODEL_FILE}`)
-      const json = JSON.parse(Buffer.from(modelJson).toString('utf8')) as tf.io.ModelJSON
-      return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
-        const parts = manifest.flatMap((group) =>
-          group.paths.map((p) => {
-            const bytes = files[decodeURIComponent(p)]
-            if (!bytes) throw new Error(`the model has no weights file ${p}`)
-            return bytes
-          }),
-        )
-        return [manifest.flatMap((group) => group.weights), toArrayBuffer(Buffer.concat(parts))]
-      })
-    },
-  }
+  const modelJson = files[MODEL_FILE]
+  if (!modelJson) throw new Error(`the model has no ${MODEL_FILE}`)
+  return bytesLoadHandler(modelJson, files)
 }
 
-/** Loads a model from its files' bytes. */
-export function modelFromFiles(files: Record<string, Uint8Array>): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(filesLoadHandler(files))
+/**
+ * Loads a model from its files' bytes: a GraphModel where model.json's `format` says 'graph-model' (as
+ * `modelToFiles` writes for one, and ModelMetadata.base.format records), else a LayersModel.
+ */
+export function modelFromFiles(files: Record<string, Uint8Array>): Promise<tf.LayersModel | tf.GraphModel> {
+  const handler = filesLoadHandler(files)
+  const json = JSON.parse(Buffer.from(files[MODEL_FILE]!).toString('utf8')) as tf.io.ModelJSON
+  return json.format === 'graph-model' ? tf.loadGraphModel(handler) : tf.loadLayersModel(handler)
 }
 
 /** Captures what `model.save` would write, in memory (topology, specs, one weight buffer). */
-export async function toArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+export async function toArtifacts(model: tf.LayersModel | tf.GraphModel): Promise<tf.io.ModelArtifacts> {
   let captured: tf.io.ModelArtifacts | undefined
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {

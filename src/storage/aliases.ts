@@ -17,6 +17,8 @@ export interface AliasStore {
   remove(name: string): Promise<boolean>
   /** `name` when it is no alias (then it should be a model id), else the model id it points to. */
   resolve(name: string): Promise<string>
+  /** Removes every alias that points at `modelId` (before the model goes, so none dangles). @returns their names */
+  removeTargeting(modelId: string): Promise<string[]>
 }
 
 export interface AliasStoreOptions {
@@ -94,5 +96,19 @@ export function createAliasStore(root: BlobStore, opts: AliasStoreOptions = {}):
       return existed
     },
     resolve: async (name) => (await get(name)) ?? name,
+    async removeTargeting(modelId) {
+      await migrate()
+      const names = (await store.children('')).filter((n) => n.endsWith(SUFFIX)).map((n) => n.slice(0, -SUFFIX.length))
+      const removed: string[] = []
+      for (const name of names) {
+        // Read just before the delete: an alias another replica has just moved to another model is left alone
+        // (the window is one store round trip, as for any two replicas changing one alias at once).
+        if ((await read(name)) !== modelId) continue
+        await store.delete(`${name}${SUFFIX}`)
+        cache.delete(name)
+        removed.push(name)
+      }
+      return removed
+    },
   }
 }

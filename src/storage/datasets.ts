@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises'
+import { copyFile, link, mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { detectArchiveFormat, EntryUnreadable, readArchiveEntries, type ArchiveEntry } from '../datasets/archive-entries.js'
 import { datasetWarnings } from '../datasets/dataset-warnings.js'
 import { FileNameAllocator, sanitizeFileName } from '../datasets/file-names.js'
 import { checkEntryPath, planImageFolder } from '../datasets/image-folder.js'
+import { planRevision, type RevisionChange } from '../datasets/revision.js'
 import { validateImage } from '../datasets/validate-image.js'
 import { AppError } from '../errors.js'
 import { writeJsonAtomic } from './atomic.js'
@@ -47,6 +48,8 @@ export interface DatasetManifest {
   rejected: RejectedFile[]
   warnings: string[]
   hasSplit: boolean
+  /** The dataset this one is a revision of (`POST /datasets/:id/revisions`); absent on uploads. */
+  parentId?: string
   /** Sorted by label, then path. */
   images: DatasetImage[]
 }
@@ -80,6 +83,13 @@ export interface DatasetStore {
   /** Newest first. */
   list(): Promise<DatasetSummary[]>
   remove(id: string): Promise<boolean>
+  /**
+   * A new dataset from `parentId` with images moved to other classes or dropped (see `planRevision`). Images are
+   * carried over by content, not validated again (on disk hard links, copies across devices; on S3 each image is
+   * read and written under the new dataset); the parent stays untouched.
+   * Throws `DATASET_NOT_FOUND`, `REVISION_INVALID`, or `STORAGE_UNAVAILABLE` (and leaves nothing).
+   */
+  revise(parentId: string, opts: { change: RevisionChange; name?: string; maxClasses: number }): Promise<DatasetManifest>
   /**
    * Absolute path of a stored image file (goes through safeJoin). Only where DATA_DIR is the store (no
    * STORAGE_URL); code that must also run on S3 uses `readImage` or `openImage`.
@@ -154,6 +164,57 @@ export function createDatasetStore(layout: DataLayout, shared: BlobStore = local
     async remove(id) {
       if (!isId(id)) return false
       return store.deletePrefix(id, MANIFEST)
+    },
+
+    async revise(parentId, { change, name, maxClasses }) {
+      const parent = await readManifest(parentId)
+      if (!parent) throw new AppError('DATASET_NOT_FOUND', `no dataset ${parentId}`)
+      const revised = planRevision(parent.images, change, { maxClasses })
+      const images = revised.map((r) => r.image)
+      const counts = new Map<string, number>()
+      for (const image of images) counts.set(image.label, (counts.get(image.label) ?? 0) + 1)
+      const classes = [...counts].map(([n, count]) => ({ name: n, count })).sort((a, b) => compare(a.name, b.name))
+      const id = randomUUID()
+      const manifest: DatasetManifest = {
+        id,
+        name: name ?? `${parent.name} (revised)`,
+        createdAt: new Date().toISOString(),
+        imageCount: images.length,
+        classes,
+        rejected: [],
+        warnings: datasetWarnings({ classes, images, hasSplit: parent.hasSplit }),
+        hasSplit: parent.hasSplit,
+        parentId,
+        images,
+      }
+      // Staged in this process's uploads/ and published like an ingested archive: one rename on disk, image by
+      // image then the manifest on S3.
+      const staging = path.join(layout.uploads, `.staging-${id}`)
+      const removed = () => new AppError('DATASET_NOT_FOUND', `dataset ${parentId} was removed during the revision`)
+      try {
+        for (const folder of new Set(images.map((image) => path.dirname(image.path)))) {
+          await mkdir(safeJoin(staging, folder), { recursive: true })
+        }
+        for (const { image, from } of revised) {
+          const to = safeJoin(staging, image.path)
+          if (shared.remote) {
+            const bytes = await store.get(imageKey(parentId, from))
+            if (!bytes) throw removed()
+            await writeFile(to, bytes)
+          } else {
+            await linkOrCopy(safeJoin(layout.datasets, parentId, from), to)
+          }
+        }
+        await writeJsonAtomic(path.join(staging, MANIFEST), manifest)
+        await store.publish(id, { dir: staging }, MANIFEST)
+      } catch (err) {
+        // The parent was removed while its images were being carried over.
+        if (isNotFound(err)) throw removed()
+        throw asStorageError(err)
+      } finally {
+        await rm(staging, { recursive: true, force: true })
+      }
+      return manifest
     },
 
     imageFile(id, image) {
@@ -307,7 +368,22 @@ async function ingest(
   }
 }
 
+/** A hard link shares the bytes of an image two datasets hold; across devices (or without link support) a copy. */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP') throw err
+    await copyFile(from, to)
+  }
+}
+
 /** Code-point order: the same on every machine and locale. */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
 }

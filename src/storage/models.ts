@@ -1,4 +1,6 @@
 import { AppError } from '../errors.js'
+import type { ClassGuidance } from '../ml/class-guidance.js'
+import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.js'
 import type { Metrics } from '../ml/evaluate.js'
 import type { Preprocessing } from '../ml/image.js'
 import type { EpochLog } from '../ml/train.js'
@@ -19,12 +21,18 @@ export type ModelFiles = Record<string, Uint8Array>
 /** What a stored model is; `metadata.json` next to its model.json + weights.bin. */
 export interface ModelMetadata {
   id: string
+  /** A display name set by `rename`; absent until someone names the model. */
+  name?: string
   /** ISO 8601. */
   createdAt: string
   /** Class names, by output index. */
   labels: string[]
-  /** How to feed the model: square side in pixels and pixel scaling. */
-  base: { id: string; inputSize: number; preprocessing: Preprocessing }
+  /**
+   * How to feed the model: square side in pixels and pixel scaling. `format` says how model.json loads:
+   * 'layers-model' (`tf.loadLayersModel`; absent on models saved before GraphModel bases) or 'graph-model'
+   * (`tf.loadGraphModel`, probabilities from `model.predict`).
+   */
+  base: { id: string; inputSize: number; preprocessing: Preprocessing; format?: 'layers-model' | 'graph-model' }
   metrics: Metrics
   /** Per epoch: loss, accuracy, valLoss, valAccuracy, learning rate, seconds; fine-tuning epochs say so. */
   history: EpochLog[]
@@ -42,6 +50,10 @@ export interface ModelMetadata {
   fineTuned?: { cutLayer: string; layers: string[] } | null
   /** Training examples including augmented views. */
   trainViews?: number
+  /** As in the job's result (absent on models trained before they existed). */
+  labelIssues?: LabelIssueReport[]
+  nearDuplicates?: NearDuplicateReport[]
+  classGuidance?: ClassGuidance
   jobId?: string | undefined
   datasetId?: string | undefined
   params?: unknown
@@ -62,6 +74,12 @@ export interface ModelStore {
    * @throws AppError MODEL_NOT_FOUND
    */
   load(id: string): Promise<ModelFiles>
+  /**
+   * Sets the display name in the model's metadata (the files are untouched); metadata.json is replaced whole, so
+   * a reader sees the old or the new name.
+   * @returns the updated metadata, or undefined when there is no such model
+   */
+  rename(id: string, name: string): Promise<ModelMetadata | undefined>
 }
 
 /** File names inside a model's folder: no paths, no hidden files. */
@@ -100,6 +118,13 @@ export function createModelStore(where: string | BlobStore): ModelStore {
     async openFile(id, name) {
       if (!FILE_NAME.test(name) || name === METADATA_FILE || !(await getMetadata(checked(id)))) return undefined
       return store.stream(`${id}/${name}`)
+    },
+    async rename(id, name) {
+      const metadata = await getMetadata(id)
+      if (!metadata) return undefined
+      const renamed = { ...metadata, name }
+      await store.put(`${id}/${METADATA_FILE}`, `${JSON.stringify(renamed, null, 2)}\n`)
+      return renamed
     },
     async load(id) {
       if (!(await getMetadata(id))) throw new AppError('MODEL_NOT_FOUND', `no model '${id}'`)

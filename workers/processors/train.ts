@@ -8,10 +8,13 @@ import { AppError } from '../../src/errors.js'
 import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
 import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '../../src/ml/bases.js'
+import { storedBaseRef } from '../../src/services/bases.js'
+import { createBaseStore } from '../../src/storage/bases.js'
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere } from '../../src/ml/features.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
 import { abortError } from '../../src/ml/abort.js'
+import { THUMBNAIL_CACHE_ID } from '../../src/ml/thumbnails.js'
 import { ABORT_REASON, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/ml/checkpoint-codec.js'
 import { modelToFiles } from '../../src/ml/file-io.js'
@@ -23,6 +26,7 @@ import { dataLayout } from '../../src/storage/layout.js'
 import { createModelStore } from '../../src/storage/models.js'
 import { openStores } from '../../src/storage/open-store.js'
 import { createProgressTracker } from '../progress.js'
+import { startHeartbeat } from '../sandbox-watchdog.js'
 import { availableParallelism } from 'node:os'
 
 const config = loadConfig()
@@ -36,15 +40,27 @@ const models = createModelStore(stores.shared)
 const cache = stores.shared.remote ? layeredFeatureCache(createFeatureCache(stores.local), createFeatureCache(stores.shared)) : createFeatureCache(stores.shared)
 const checkpoints = createCheckpointStore(stores.shared)
 const readImage = cachedImageReader(datasets, stores.shared, stores.local)
+const uploadedBases = createBaseStore(stores, layout.bases)
 // The worker that forked us died (SIGKILL, OOM): stop now. Its job is recovered as stalled and resumed from the
 // last checkpoint elsewhere; training on here would race that worker to the same model id.
 process.on('disconnect', () => process.exit(1))
+// The worker kills a child that stops beating: alive but stuck, it would otherwise hold its job's lock forever.
+startHeartbeat(config.TRAIN_HEARTBEAT_TIMEOUT_MS)
 // One backend per child process, chosen on its first job and reused by the next.
 let backend: ReturnType<typeof initBackend> | undefined
 // Bundled bases never change: loaded once per child process and kept for its next jobs.
 const builtinBases = new Map<string, Promise<Base>>()
 // Extraction threads for the last base used, started with its first job and kept for the next.
 const pools = new Map<string, Promise<FeaturePool | undefined>>()
+
+/** The job's base as `loadBase` takes it: an uploaded base's name becomes its stored model.json and declarations. */
+async function resolveBase(ref: TrainModelJob['baseModel']): Promise<BaseModelRef> {
+  if (typeof ref !== 'string' || isBuiltinBase(ref)) return ref as BaseModelRef
+  const stored = await uploadedBases.get(ref)
+  // DELETE /bases refuses while a job is queued, so this is a base removed by hand: a retry cannot bring it back.
+  if (!stored) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${ref}' (deleted?)`)
+  return storedBaseRef(stored, await uploadedBases.localModelFile(stored))
+}
 
 function baseFor(ref: BaseModelRef): Promise<Base> {
   if (!isBuiltinBase(ref)) return loadBase(ref, layout.bases)
@@ -80,13 +96,16 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
   return pool
 }
 
-/** Counts lookups for the job result: this child's own counters would die with it. */
+/**
+ * Counts lookups for the job result: this child's own counters would die with it. Only embeddings count: the
+ * near-duplicate thumbnails share the cache but cost no base-model pass.
+ */
 function countingCache(inner: FeatureCache) {
   const counts = { hits: 0, misses: 0 }
   const counting: FeatureCache = {
     get: async (baseId, key) => {
       const vec = await inner.get(baseId, key)
-      counts[vec ? 'hits' : 'misses']++
+      if (baseId !== THUMBNAIL_CACHE_ID) counts[vec ? 'hits' : 'misses']++
       return vec
     },
     put: (baseId, key, vec) => inner.put(baseId, key, vec),
@@ -101,8 +120,8 @@ function classifierOptions(options: TrainOptions): TrainClassifierOptions {
 
 /** What the job result and the model's metadata both say about a run beyond its metrics and history. */
 function trainingReport(outcome: Awaited<ReturnType<typeof trainClassifier>>) {
-  const { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews } = outcome
-  return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews }
+  const { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews, insights } = outcome
+  return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews, ...insights }
 }
 
 /**
@@ -117,7 +136,7 @@ function classify(err: unknown): unknown {
 }
 
 async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger, backendName: string, signal?: AbortSignal): Promise<TrainResult> {
-  const { modelId, datasetId, baseModel, options } = job.data
+  const { modelId, datasetId, options } = job.data
   const jobId = job.id
   // An earlier attempt may have published the model and died before BullMQ recorded the result: answer with it.
   if (await models.getMetadata(modelId)) {
@@ -141,6 +160,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist (deleted?)`)
   const labels = dataset.classes.map((c) => c.name)
   const labelIndex = new Map(labels.map((name, i) => [name, i]))
+  const baseModel = await resolveBase(job.data.baseModel)
   // Threads start (once per child process) while the base loads: their start-up is off the critical path.
   const pool = poolFor(baseModel, backendName, log)
   const base = await baseFor(baseModel)
@@ -197,13 +217,13 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
         id: modelId,
         createdAt: new Date().toISOString(),
         labels,
-        base: { id: base.id, inputSize: base.inputSize, preprocessing: base.preprocessing },
+        base: { id: base.id, inputSize: base.inputSize, preprocessing: base.preprocessing, format: base.kind === 'graph' ? 'graph-model' : 'layers-model' },
         metrics: outcome.metrics,
         history: outcome.history,
         ...trainingReport(outcome),
         jobId: job.id,
         datasetId,
-        params: { baseModel, ...options },
+        params: { baseModel: job.data.baseModel, ...options },
       })
     } finally {
       outcome.model.dispose()

@@ -6,6 +6,7 @@ import { createPredictor, type Predictor } from '../../ml/predictor.js'
 import { createTrainingQueue, type TrainingQueue } from '../../queue/producer.js'
 import { createAliasStore, type AliasStore } from '../../storage/aliases.js'
 import { createCheckpointStore, type CheckpointStore } from '../../storage/checkpoints.js'
+import { createBaseStore, type BaseStore } from '../../storage/bases.js'
 import { createDatasetStore, type DatasetStore } from '../../storage/datasets.js'
 import { dataLayout, type DataLayout } from '../../storage/layout.js'
 import { createModelStore, type ModelStore } from '../../storage/models.js'
@@ -21,6 +22,7 @@ declare module 'fastify' {
     checkpoints: CheckpointStore
     models: ModelStore
     aliases: AliasStore
+    bases: BaseStore
     predictor: Predictor
     trainingQueue: TrainingQueue
   }
@@ -44,6 +46,7 @@ export default fp(
     app.decorate('checkpoints', createCheckpointStore(stores.shared))
     app.decorate('models', models)
     app.decorate('aliases', createAliasStore(stores.shared, { cacheMs: config.ALIAS_CACHE_MS }))
+    app.decorate('bases', createBaseStore(stores, layout.bases))
     app.decorate(
       'predictor',
       createPredictor({

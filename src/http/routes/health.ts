@@ -9,13 +9,14 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   /** Ready when Redis answers and the store works; a load balancer stops sending work otherwise. */
   app.get(
     '/readyz',
-    { schema: { tags: ['ops'], operationId: 'ready', summary: 'Readiness', description: 'Ready when Redis answers and the store works (DATA_DIR takes a write, or the S3 bucket answers with these credentials); 503 with the failing check otherwise. `store` names the store.', response: { 200: Type.Object({ status: Type.String(), checks: CheckSchema }), 503: Type.Object({ status: Type.String(), checks: CheckSchema }) } } },
+    { schema: { tags: ['ops'], operationId: 'ready', summary: 'Readiness', description: 'Ready when Redis answers and the store works (DATA_DIR takes a write, or the S3 bucket answers with these credentials); 503 with the failing check otherwise, and `draining` once the process is stopping. `store` names the store.', response: { 200: Type.Object({ status: Type.String(), checks: CheckSchema }), 503: Type.Object({ status: Type.String(), checks: CheckSchema }) } } },
     async (_request, reply) => {
       const redis = await app.trainingQueue.ping().then(() => 'ok', (err: Error) => err.message)
       const { shared } = app.stores
       const storage = await shared.probe().then(() => 'ok', (err: Error) => err.message)
-      const ready = redis === 'ok' && storage === 'ok'
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks: { redis, storage, store: shared.location } })
+      const ready = redis === 'ok' && storage === 'ok' && !app.draining
+      const status = app.draining ? 'draining' : ready ? 'ready' : 'unavailable'
+      return reply.code(ready ? 200 : 503).send({ status, checks: { redis, storage, store: shared.location } })
     },
   )
 }
