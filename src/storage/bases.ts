@@ -3,7 +3,7 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { AppError } from '../errors.js'
 import { writeJsonAtomic } from './atomic.js'
-import { scopedStore } from './blob-store.js'
+import { localFile, scopedStore } from './blob-store.js'
 import { safeJoin } from './layout.js'
 import type { Stores } from './open-store.js'
 import { asStorageError } from './storage-error.js'
@@ -110,12 +110,13 @@ export function createBaseStore(stores: Stores, basesDir: string): BaseStore {
       return store.deletePrefix(name, BASE_FILE)
     },
     async localModelFile(base) {
+      const prefix = `${base.name}/${base.modelDir}`
+      // Without STORAGE_URL the store is DATA_DIR: read in place.
+      const inStore = localFile(store, `${prefix}/${MODEL_FILE}`)
+      if (inStore) return inStore
       const folder = safeJoin(localRoot, base.name, base.modelDir)
       const file = path.join(folder, MODEL_FILE)
-      // Without STORAGE_URL the store is this folder.
-      if (!stores.shared.remote) return file
       if (await stat(file).then(() => true, () => false)) return file
-      const prefix = `${base.name}/${base.modelDir}`
       const keys = await store.list(prefix)
       if (keys.length === 0) throw new AppError('BASE_NOT_FOUND', `uploaded base '${base.name}' is gone from the store`)
       const staging = path.join(basesDir, `.fetching-${base.name}-${randomUUID()}`)

@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import { safeJoin } from './layout.js'
 
 /** A stored object opened for reading, with what an HTTP answer needs to cache it. */
 export interface BlobStream {
@@ -48,6 +50,15 @@ export interface BlobStore {
   /** A real write and delete: throws when the store cannot take one (used by /readyz). */
   probe(): Promise<void>
   close(): void
+}
+
+/**
+ * The file behind `key` when `store` is a local folder (DATA_DIR without STORAGE_URL), for what only a file can
+ * do cheaply: a hard link, or a model read in place by path. Undefined for a bucket.
+ */
+export function localFile(store: BlobStore, key: string): string | undefined {
+  if (store.remote || !store.location.startsWith('file:')) return undefined
+  return safeJoin(fileURLToPath(store.location), ...key.split('/'))
 }
 
 /** A view of `store` whose keys are all under `prefix`. */

@@ -9,7 +9,7 @@ import { planRevision, type RevisionChange } from '../datasets/revision.js'
 import { validateImage } from '../datasets/validate-image.js'
 import { AppError } from '../errors.js'
 import { writeJsonAtomic } from './atomic.js'
-import { scopedStore, type BlobStore, type BlobStream } from './blob-store.js'
+import { localFile, scopedStore, type BlobStore, type BlobStream } from './blob-store.js'
 import { localBlobStore } from './local-blob-store.js'
 import { isId, safeJoin, type DataLayout } from './layout.js'
 import { asStorageError } from './storage-error.js'
@@ -197,12 +197,13 @@ export function createDatasetStore(layout: DataLayout, shared: BlobStore = local
         }
         for (const { image, from } of revised) {
           const to = safeJoin(staging, image.path)
-          if (shared.remote) {
+          const file = localFile(store, imageKey(parentId, from))
+          if (file) {
+            await linkOrCopy(file, to)
+          } else {
             const bytes = await store.get(imageKey(parentId, from))
             if (!bytes) throw removed()
             await writeFile(to, bytes)
-          } else {
-            await linkOrCopy(safeJoin(layout.datasets, parentId, from), to)
           }
         }
         await writeJsonAtomic(path.join(staging, MANIFEST), manifest)

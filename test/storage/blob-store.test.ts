@@ -3,13 +3,18 @@
  * repositories above it (datasets, models, aliases, checkpoints, feature cache) run on both too.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
+import { fileURLToPath } from 'node:url'
 import { AppError } from '../../src/errors.js'
+import { initBackend } from '../../src/ml/backend.js'
+import { loadBase } from '../../src/ml/bases.js'
+import { uploadBase } from '../../src/services/bases.js'
 import { createAliasStore } from '../../src/storage/aliases.js'
+import { createBaseStore } from '../../src/storage/bases.js'
 import type { BlobStore } from '../../src/storage/blob-store.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
@@ -21,6 +26,7 @@ import { s3BlobStore } from '../../src/storage/s3-blob-store.js'
 import { parseStorageUrl } from '../../src/storage/storage-url.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { startTestS3, type TestS3 } from '../helpers/s3.js'
+import { writeTinyBase } from '../helpers/tiny-base.js'
 
 let s3: TestS3
 let tmp: string
@@ -139,6 +145,63 @@ describe.each(Object.keys(drivers))('repositories over the store: %s', (driver) 
     expect(await store.list('datasets')).toEqual([])
   })
 
+  test('datasets: a revision is published through the store and outlives its parent', async () => {
+    const layout = dataLayout(await mkdtemp(path.join(tmp, 'data-')))
+    const datasets = createDatasetStore(layout, store)
+    const archive = path.join(tmp, `rev-${driver}.zip`)
+    await writeFile(archive, await makeZip(await makeImageFolder({ cat: 3, dog: 3 }, { size: 16 })))
+    const parent = await datasets.create(archive, { name: 'pets', limits: { maxImages: 100, maxImagePixels: 1e6, maxInflatedBytes: 1e8, maxClasses: 10 } })
+    const [moved, dropped] = parent.images.filter((image) => image.label === 'cat')
+    const revised = await datasets.revise(parent.id, { change: { move: [{ path: moved!.path, to: 'dog' }], drop: [dropped!.path] }, maxClasses: 10 })
+    expect(revised).toMatchObject({ parentId: parent.id, imageCount: 5, classes: [{ name: 'cat', count: 1 }, { name: 'dog', count: 4 }] })
+    expect(await datasets.get(revised.id)).toEqual(revised)
+    expect(await datasets.get(parent.id)).toEqual(parent) // untouched
+    const relabelled = revised.images.find((image) => image.sha256 === moved!.sha256)!
+    expect(relabelled.path).toMatch(/^images\/dog\//)
+    const original = await datasets.readImage(parent.id, moved!)
+    expect((await datasets.remove(parent.id))).toBe(true)
+    // Every image of the revision is its own object in the store, not a reference to the parent's.
+    for (const image of revised.images) expect((await datasets.readImage(revised.id, image)).length).toBeGreaterThan(0)
+    expect((await datasets.readImage(revised.id, relabelled)).equals(original)).toBe(true)
+    await expect(datasets.revise(parent.id, { change: { drop: [dropped!.path] }, maxClasses: 10 })).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' })
+    expect(await readdir(layout.uploads).catch(() => [])).toEqual([]) // no staging left behind
+    await datasets.remove(revised.id)
+  })
+
+  test('uploaded bases: published to the store, fetched by another machine into its own DATA_DIR and loaded there', async () => {
+    await initBackend('wasm') // as jobs run; tfjs's cpu default would warn about its Node backend
+    const model = await mkdtemp(path.join(tmp, 'tiny-base-'))
+    await writeTinyBase(model, { size: 16, headUnits: 3 })
+    const archive = path.join(tmp, `base-${driver}.zip`)
+    await writeFile(archive, await makeZip(await Promise.all((await readdir(model)).map(async (name) => ({ path: name, data: await readFile(path.join(model, name)) })))))
+    const apiData = await mkdtemp(path.join(tmp, 'api-'))
+    const api = createBaseStore({ shared: store, local: localBlobStore(apiData) }, path.join(apiData, 'bases'))
+    const limits = { maxInflatedBytes: 1e8, maxFileBytes: 1e8 }
+    const stored = await uploadBase(archive, { name: 'tiny', featureLayer: 'pool' }, { store: api, basesDir: path.join(apiData, 'bases'), limits })
+    expect(stored).toMatchObject({ name: 'tiny', kind: 'layers', inputSize: 16, featureSize: 16, modelDir: expect.stringMatching(/^model-[0-9a-f]{16}$/) })
+    await expect(uploadBase(archive, { name: 'tiny' }, { store: api, basesDir: path.join(apiData, 'bases'), limits })).rejects.toMatchObject({ code: 'BASE_EXISTS' })
+    expect(await store.list(`bases/uploaded/tiny`)).toEqual(
+      expect.arrayContaining([`bases/uploaded/tiny/base.json`, `bases/uploaded/tiny/${stored.modelDir}/model.json`]),
+    )
+
+    // A worker elsewhere, its DATA_DIR empty: it fetches the base from a bucket, and reads it in place from a folder store.
+    const workerData = await mkdtemp(path.join(tmp, 'worker-'))
+    const worker = createBaseStore({ shared: store, local: localBlobStore(workerData) }, path.join(workerData, 'bases'))
+    expect((await worker.list()).map((b) => b.name)).toEqual(['tiny'])
+    const file = await worker.localModelFile((await worker.get('tiny'))!)
+    const home = driver === 's3' ? workerData : fileURLToPath(store.location)
+    expect(file).toBe(path.join(home, 'bases', 'uploaded', 'tiny', stored.modelDir, 'model.json'))
+    expect(await worker.localModelFile(stored)).toBe(file) // fetched once, then read in place
+    const base = await loadBase({ url: file, featureLayer: 'pool', inputSize: 16 }, path.join(workerData, 'bases'))
+    expect(base.featureSize).toBe(16)
+    base.dispose()
+
+    expect(await api.remove('tiny')).toBe(true)
+    expect(await worker.get('tiny')).toBeUndefined()
+    expect(await api.remove('tiny')).toBe(false)
+    expect(await store.list('bases/uploaded')).toEqual([])
+  })
+
   test('models: listed only with metadata (the marker), files served and loaded as bytes, removal idempotent', async () => {
     const models = createModelStore(store)
     const meta = { id: 'm-1', createdAt: new Date().toISOString(), labels: ['a', 'b'], base: { id: 'tiny', inputSize: 8, preprocessing: 'scale_0_1' as const }, metrics: {} as never, history: [] }
@@ -156,6 +219,9 @@ describe.each(Object.keys(drivers))('repositories over the store: %s', (driver) 
     expect(await buffer(served!.body)).toEqual(Buffer.from([1, 2]))
     expect(await models.openFile('m-1', 'metadata.json')).toBeUndefined()
     expect(await models.openFile('m-1', '../x')).toBeUndefined()
+    expect((await models.rename('m-1', 'First'))?.name).toBe('First')
+    expect((await createModelStore(store).getMetadata('m-1'))?.name).toBe('First')
+    expect(await models.rename('m-9', 'None')).toBeUndefined()
     expect(await models.remove('m-1')).toBe(true)
     expect(await models.remove('m-1')).toBe(false)
     expect(await models.list()).toEqual([])
@@ -175,6 +241,13 @@ describe.each(Object.keys(drivers))('repositories over the store: %s', (driver) 
     expect(await one.remove('a0')).toBe(true)
     expect(await one.remove('a0')).toBe(false)
     expect(await one.resolve('not-an-alias')).toBe('not-an-alias')
+    // Before a model is deleted, every alias naming it goes; others stay.
+    await one.set('b1', 'model-doomed')
+    await two.set('b2', 'model-doomed')
+    expect((await one.removeTargeting('model-doomed')).sort()).toEqual(['b1', 'b2'])
+    expect(await one.get('b2')).toBeUndefined()
+    expect(await one.get('a1')).toBe('model-1')
+    expect(await one.removeTargeting('model-doomed')).toEqual([])
   })
 
   test('aliases: a pre-store models/aliases.json is moved into per-alias objects', async () => {
