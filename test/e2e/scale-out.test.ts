@@ -2,16 +2,18 @@
  * Scale-out: API 1, a standalone worker and API 2, each with its own empty DATA_DIR, sharing only Redis and an
  * S3 bucket (s3rver). Upload through API 1, train on the worker, list and predict through API 2; an alias moved
  * through API 1 is served by API 2 within 1 s; then a worker killed with SIGKILL mid-job is replaced by another
- * that resumes from the checkpoint in the bucket, and exactly one model is registered.
+ * that resumes from the checkpoint in the bucket, and exactly one model is registered. A revision made on API 1 and a
+ * base uploaded there train on the worker, which fetches the base from the bucket into its own DATA_DIR.
  */
 import { randomUUID } from 'node:crypto'
-import { readdir, rm } from 'node:fs/promises'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestS3, type TestS3 } from '../helpers/s3.js'
 import { startTestService, startWorkerProcess, testConfig, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
+import { writeTinyBase } from '../helpers/tiny-base.js'
 
 /** Batch size 1 over a dozen images: long enough to kill the worker mid-training. */
 const LONG_JOB = { epochs: 30, batchSize: 1, seed: 5 }
@@ -92,6 +94,34 @@ test('upload on API 1, train on a standalone worker, list and predict on API 2; 
   expect(served.status).toBe(200)
   expect(((await served.json()) as any).weightsManifest[0].paths).toEqual(['weights.bin'])
 
+  // A revision (one image moved to the other class) and an uploaded base, both made on API 1, train on the worker.
+  // The gallery lists from the bucket too.
+  const gallery = await json(`${api2.url}/datasets/${datasetId}/images?class=red-circle&limit=1`)
+  expect(gallery.body.items).toHaveLength(1)
+  const moved: string = gallery.body.items[0].path
+  const revision = await json(`${api1.url}/datasets/${datasetId}/revisions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ move: [{ path: moved, to: 'blue-stripes' }] }),
+  })
+  expect(revision.status).toBe(201)
+  expect((await json(`${api2.url}/datasets/${revision.body.id}`)).body).toMatchObject({ parentId: datasetId, classes: [{ name: 'blue-stripes', count: 7 }, { name: 'red-circle', count: 5 }] })
+  const tiny = await writeTinyBase(path.join(worker.dataDir, '..', `tiny-${randomUUID().slice(0, 8)}`), { size: 32, headUnits: 4 })
+  dataDirs.push(path.dirname(tiny))
+  const baseForm = new FormData()
+  baseForm.append('name', 'tiny')
+  const tinyFiles = await Promise.all((await readdir(path.dirname(tiny))).map(async (name) => ({ path: name, data: await readFile(path.join(path.dirname(tiny), name)) })))
+  baseForm.append('file', new Blob([new Uint8Array(await makeZip(tinyFiles))]), 'tiny.zip')
+  expect((await json(`${api1.url}/bases`, { method: 'POST', body: baseForm })).status).toBe(201)
+  expect(await readdir(path.join(worker.dataDir, 'bases')).catch(() => [])).not.toContain('uploaded')
+  const onBase = await postJob(revision.body.id, { baseModel: 'tiny', epochs: 2, seed: 1 })
+  expect(onBase.status).toBe(202)
+  const trained = await untilJob(api2, onBase.body.id, 'the job on the uploaded base', (d) => d.status === 'completed' || d.status === 'failed', 60_000)
+  expect(trained.error).toBeUndefined()
+  expect(trained).toMatchObject({ status: 'completed', worker: worker.name })
+  expect(await readdir(path.join(worker.dataDir, 'bases', 'uploaded', 'tiny'))).toEqual([expect.stringMatching(/^model-[0-9a-f]{16}$/)])
+  expect((await json(`${api2.url}/models/${trained.result.modelId}`)).body).toMatchObject({ datasetId: revision.body.id, base: { inputSize: 32 } })
+
   // Alias propagation: point `prod` at the model on API 1, then time until API 2 answers with it.
   const put = (target: string) => json(`${api1.url}/models/aliases/prod`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ modelId: target }) })
   expect((await put(modelId)).status).toBe(200)
@@ -111,7 +141,7 @@ test('upload on API 1, train on a standalone worker, list and predict on API 2; 
   expect(finished.result.featureCache).toEqual({ hits: 12, misses: 0 })
   const models = (await json(`${api2.url}/models`)).body.models
   expect(models.filter((m: any) => m.jobId === long.body.id)).toHaveLength(1)
-  expect(models).toHaveLength(2)
+  expect(models).toHaveLength(3)
 
   // Move `prod` to the new model through API 1; API 2 must serve it within the bound.
   const newId: string = finished.result.modelId
@@ -124,4 +154,4 @@ test('upload on API 1, train on a standalone worker, list and predict on API 2; 
   const answer = await json(`${api2.url}/predict?model=prod`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(image) })
   expect(answer.body.model).toBe(newId)
   expect(seen).toBeLessThanOrEqual(ALIAS_BOUND_MS)
-}, 180_000)
+}, 240_000)
