@@ -17,7 +17,7 @@ export type BaseModelRef =
 
 /**
  * The base a job gets when `POST /jobs` names none. The COCO MobileNetV3 transfers better to photos than nsfwjs's
- * MobileNetV2 (fashion-mnist +6.5 points over seeds, real photos +18 in the issue's probe) and ties or loses ~2 on
+ * MobileNetV2 (fashion-mnist +5 points, ahead on 8 of 8 seeds; real photos +18 in the issue's probe) and ties or loses ~2 on
  * drawings and digits: docs/benchmarks.md. It trains the head only, so fineTuneLayers needs a base named.
  */
 export const DEFAULT_BASE_MODEL: BaseModelRef = 'mobilenet_v3_coco'
