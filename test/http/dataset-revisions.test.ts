@@ -163,6 +163,17 @@ describe.each(['local folder', 'S3'])('POST /datasets/:id/revisions, multipart `
     expect((await bytesOf(source.id, 'images/cats/new.png')).status).toBe(404)
   })
 
+  it('puts images added to a dataset with train/ and val/ folders in train, so val stays as the parent measured it', async () => {
+    const train = await makeImageFolder({ cats: 2, dogs: 2 }, { size: 32, prefix: 'train/' })
+    const val = await makeImageFolder({ cats: 1, dogs: 1 }, { size: 32, prefix: 'val/', seedOffset: 50 })
+    const split = await uploadDataset(svc, await makeZip([...train, ...val]))
+    expect(split.body.hasSplit).toBe(true)
+    const created = await postForm(split.body.id, addForm('dogs', [{ name: 'fresh.png', bytes: await makeImage('blue-stripes', { size: 32, seed: 3 }) }]))
+    expect(created.status).toBe(201)
+    const page = await json(await fetch(`${svc.url}/datasets/${created.body.id}/images?class=dogs`))
+    expect(page.body.items.find((item: { path: string }) => item.path === 'images/dogs/fresh.png')).toMatchObject({ label: 'dogs', split: 'train' })
+  })
+
   it('answers bad forms with 4xx codes and stores nothing', async () => {
     const png = await makeImage('red-circle', { size: 32, seed: 9 })
     const allBad = expectError(await postForm(source.id, addForm('cats', [{ name: 'a.png', bytes: Buffer.from('not an image') }])), 422, 'REVISION_INVALID')
