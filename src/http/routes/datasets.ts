@@ -183,7 +183,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'A new dataset (new id, `parentId` = this one) with images moved to another class (`move: [{path, to}]`, `to` existing or new) and/or left out (`drop: [path]`); paths are `images/<class>/<file>` as in the dataset, the label issues and near-duplicates of a job name them the same way. The images are carried over by content, the parent stays untouched. 422 REVISION_INVALID, with `details.problems`, for an unknown or repeated path, an empty change, a move to the same class or a bad class name, or a class left with no image. The multipart/form-data form also adds images: files in `add` (repeat the field) for the class named in `to` (existing or new), with `move`/`drop` as JSON strings and `name` optional; each file is validated like an uploaded archive image, refused ones are listed under `rejected`, and all of them refused is 422 REVISION_INVALID with `details.rejected`. It takes an upload slot like POST /datasets (429, and 408 after UPLOAD_IDLE_TIMEOUT_MS with nothing sent).',
         params: IdParamsSchema,
-        // JSON is validated here; the multipart form is read and checked by the route (see revisionFromParts).
+        // Fastify validates the JSON form only; the multipart form is read part by part and checked in reviseWithFiles.
         body: { content: { 'application/json': { schema: RevisionSchema } } },
         documentedBody: RevisionBodySchema,
         response: { 201: DatasetSchema, ...errorResponses, 408: uploadTimeoutResponse },
@@ -191,16 +191,15 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id } = request.params
-      const manifest = request.isMultipart()
-        ? await (async () => {
-            // Known before the files are received, so a wrong id does not cost an upload.
-            if (!(await datasets.get(id))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
-            return withUploadSlot(request, reply, (idle) => reviseWithFiles(request, id, idle))
-          })()
-        : await (async () => {
-            const { move, drop, name } = request.body as Static<typeof RevisionSchema>
-            return datasets.revise(id, { change: { move, drop }, name: name?.trim() || undefined, maxClasses: config.MAX_DATASET_CLASSES })
-          })()
+      let manifest: DatasetManifest
+      if (request.isMultipart()) {
+        // Known before the files are received, so a wrong id does not cost an upload.
+        if (!(await datasets.get(id))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
+        manifest = await withUploadSlot(request, reply, (idle) => reviseWithFiles(request, id, idle))
+      } else {
+        const { move, drop, name } = request.body as Static<typeof RevisionSchema>
+        manifest = await datasets.revise(id, { change: { move, drop }, name: name?.trim() || undefined, maxClasses: config.MAX_DATASET_CLASSES })
+      }
       request.log.info({ datasetId: manifest.id, parentId: id, images: manifest.imageCount, rejected: manifest.rejected.length }, 'dataset revised')
       reply.code(201).header('location', `/datasets/${manifest.id}`)
       return datasetView(manifest)
