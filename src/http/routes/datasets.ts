@@ -39,6 +39,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/datasets',
     {
+      config: { rateLimitBucket: 'uploads' },
       schema: {
         tags: ['datasets'],
         operationId: 'createDataset',

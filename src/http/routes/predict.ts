@@ -53,6 +53,7 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/predict',
     {
+      config: { rateLimitBucket: 'predict' },
       schema: {
         tags: ['predict'],
         operationId: 'predictUrl',
@@ -74,6 +75,7 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       // Base64 in JSON takes 4/3 of the bytes; each image is still held to MAX_IMAGE_BYTES once decoded.
       bodyLimit: Math.ceil((config.MAX_IMAGE_BYTES * 4) / 3) + JSON_OVERHEAD_BYTES,
+      config: { rateLimitBucket: 'predict' },
       schema: {
         tags: ['predict'],
         operationId: 'predict',
