@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
+import { MODEL_FILE_ROUTE } from '../plugins/auth.js'
 import { safeJoin } from '../../storage/layout.js'
 import { errorResponses, IdParamsSchema, NoContentSchema, IdSchema } from '../schemas/common.js'
 import { AliasBodySchema, AliasListSchema, AliasParamsSchema, AliasSchema, RenameModelBodySchema } from '../schemas/models.js'
@@ -96,11 +97,11 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   // Loadable straight from a browser: tf.loadLayersModel('http://host/models/ID/model.json').
-  app.get('/models/:id/model.json', { schema: { tags: ['models'], operationId: 'getModelJson', summary: 'The tfjs model topology', description: 'A LayersModel `model.json` whose weights are fetched from the same folder: `tf.loadLayersModel(url)` works as is. Strong ETag; `If-None-Match` answers 304.', params: IdParamsSchema, response: { 200: { description: 'tfjs LayersModel topology and weights manifest', content: { 'application/json': { schema: Type.Unknown() } } }, 404: errorResponses[404] } } }, async (request, reply) =>
+  app.get('/models/:id/model.json', { config: MODEL_FILE_ROUTE, schema: { tags: ['models'], operationId: 'getModelJson', summary: 'The tfjs model topology', description: 'A LayersModel `model.json` whose weights are fetched from the same folder: `tf.loadLayersModel(url)` works as is. Strong ETag; `If-None-Match` answers 304.', params: IdParamsSchema, response: { 200: { description: 'tfjs LayersModel topology and weights manifest', content: { 'application/json': { schema: Type.Unknown() } } }, 404: errorResponses[404] } } }, async (request, reply) =>
     sendModelFile(request, reply, request.params.id, 'model.json', 'application/json'),
   )
 
-  app.get('/models/:id/:file', { schema: { tags: ['models'], operationId: 'getModelWeights', summary: 'A weights file of the model', description: 'Binary float32 weights named in model.json. Strong ETag; `If-None-Match` answers 304.', params: Type.Object({ id: IdSchema, file: WEIGHT_FILE }), response: { 200: { description: 'float32 weights, little-endian', content: { 'application/octet-stream': { schema: Type.Unknown() } } }, 400: errorResponses[400], 404: errorResponses[404] } } }, async (request, reply) =>
+  app.get('/models/:id/:file', { config: MODEL_FILE_ROUTE, schema: { tags: ['models'], operationId: 'getModelWeights', summary: 'A weights file of the model', description: 'Binary float32 weights named in model.json. Strong ETag; `If-None-Match` answers 304.', params: Type.Object({ id: IdSchema, file: WEIGHT_FILE }), response: { 200: { description: 'float32 weights, little-endian', content: { 'application/octet-stream': { schema: Type.Unknown() } } }, 400: errorResponses[400], 404: errorResponses[404] } } }, async (request, reply) =>
     sendModelFile(request, reply, request.params.id, request.params.file, 'application/octet-stream'),
   )
 

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyContextConfig, FastifyRequest } from 'fastify'
 import type { Static } from 'typebox'
 import { AppError } from '../../errors.js'
 import { fetchImage } from '../fetch-image.js'
@@ -11,6 +11,8 @@ import { parseAllowList, systemResolver } from '../ssrf-guard.js'
 import { PredictBodySchema } from '../schemas/documented-bodies.js'
 
 const DEFAULT_TOP_K = 3
+/** Predictions: a predict key, their own rate budget, and 409 MODEL_NOT_READY for a model still training. */
+const PREDICT_ROUTE: FastifyContextConfig = { auth: ['predict'], rateLimitBucket: 'predict', modelReadiness: true }
 /** Room for the JSON around base64 images. */
 const JSON_OVERHEAD_BYTES = 64 * 1024
 
@@ -53,7 +55,7 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/predict',
     {
-      config: { rateLimitBucket: 'predict' },
+      config: PREDICT_ROUTE,
       schema: {
         tags: ['predict'],
         operationId: 'predictUrl',
@@ -75,7 +77,7 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       // Base64 in JSON takes 4/3 of the bytes; each image is still held to MAX_IMAGE_BYTES once decoded.
       bodyLimit: Math.ceil((config.MAX_IMAGE_BYTES * 4) / 3) + JSON_OVERHEAD_BYTES,
-      config: { rateLimitBucket: 'predict' },
+      config: PREDICT_ROUTE,
       schema: {
         tags: ['predict'],
         operationId: 'predict',
