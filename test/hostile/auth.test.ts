@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { loadConfig } from '../../src/config.js'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { expectAlive, expectError, json, storeTinyModel, TINY_MODEL, uploadDataset, validZip } from './support.js'
+import { json } from '../helpers/http.js'
+import { expectAlive, expectError, storeTinyModel, TINY_MODEL, uploadDataset, validZip } from './support.js'
 
 const KEYS = { train: `train-${randomUUID()}`, predict: `predict-${randomUUID()}`, both: `both-${randomUUID()}` }
 

@@ -3,10 +3,10 @@
  * then a two-image prediction. The API's GET /metrics has the HTTP, queue, predictor and process series; the
  * worker's own GET /metrics (WORKER_METRICS_PORT) has the job outcomes and the sandboxed child's cache lookups.
  */
-import { createServer } from 'node:net'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
+import { freePort } from '../helpers/net.js'
 
 const IMAGES_PER_CLASS = 8
 
@@ -15,14 +15,6 @@ let worker: WorkerProcess
 let workerMetricsUrl: string
 
 /** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 beforeAll(async () => {
   const port = await freePort()
   service = await startTestService({ WORKER_METRICS_PORT: String(port) })

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { fetchImage, MAX_REDIRECTS } from '../../src/http/fetch-image.js'
 import { isForbiddenAddress, parseAllowList, type Resolver } from '../../src/http/ssrf-guard.js'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { bandsImage, saveTinyModel } from './predict-model.js'
+import { bandsImage, saveTinyModel } from '../helpers/tiny-model.js'
 
 const MODEL = 'tiny-url'
 /** A name no real DNS answers, resolved by the test's own resolver to loopback. */
