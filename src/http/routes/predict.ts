@@ -3,11 +3,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyContextConfig, FastifyRequest } from 'fastify'
 import type { Static } from 'typebox'
 import { AppError } from '../../errors.js'
-import { fetchImage } from '../fetch-image.js'
+import { fetchImage } from '../../net/fetch-image.js'
 import { asMultipartError } from '../multipart-errors.js'
 import { errorResponses } from '../schemas/common.js'
 import { PredictJsonBodySchema, PredictQuerySchema, PredictResponseSchema, PredictUrlQuerySchema } from '../schemas/predict.js'
-import { parseAllowList, systemResolver } from '../ssrf-guard.js'
+import { parseAllowList, systemResolver } from '../../net/ssrf-guard.js'
 import { PredictBodySchema } from '../schemas/documented-bodies.js'
 
 const DEFAULT_TOP_K = 3
