@@ -4,10 +4,9 @@ import path from 'node:path'
 import { AppError } from '../errors.js'
 import { publishDir, writeJsonAtomic } from './atomic.js'
 import { safeJoin } from './layout.js'
+import { BASE_NAME_PATTERN } from '../contract/jobs.js'
 import { asStorageError } from './storage-error.js'
 
-/** Names users give uploaded bases: they are used as `baseModel` in jobs and as folder names. */
-export const BASE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
 const NAME = new RegExp(BASE_NAME_PATTERN)
 
 /** What `POST /bases` stored: how to load the model and what it gives. */

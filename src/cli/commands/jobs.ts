@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import type { Static } from 'typebox'
-import type { JobSchema } from '../../http/schemas/jobs.js'
+import type { JobSchema } from '../../contract/jobs.js'
 import { CliError, EXIT, usageError } from '../cli-error.js'
 import { print, type CommandContext } from '../context.js'
 import { formatDuration, progressLine, renderBar } from '../progress-bar.js'

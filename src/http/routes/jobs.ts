@@ -10,7 +10,7 @@ import { streamJobEvents } from '../job-event-stream.js'
 import { parseAllowList, systemResolver } from '../../net/ssrf-guard.js'
 import { checkWebhookUrl } from '../../net/webhook-url.js'
 import { errorResponses, IdParamsSchema } from '../schemas/common.js'
-import { CreateJobSchema, JobSchema, trainOptions } from '../schemas/jobs.js'
+import { CreateJobSchema, JobSchema, trainOptions } from '../../contract/jobs.js'
 
 const JobStatusSchema = Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')])
 

@@ -1,9 +1,70 @@
 import { randomInt } from 'node:crypto'
 import { Type, type Static, type TObject } from 'typebox'
-import { DEFAULT_BASE_MODEL, PRIORITY } from '../../queue/jobs.js'
-import { AppError } from '../../errors.js'
-import type { TrainOptions } from '../../queue/jobs.js'
-import { BASE_NAME_PATTERN } from '../../storage/bases.js'
+import { AppError } from '../errors.js'
+
+/** Names users give uploaded bases: they are used as `baseModel` in jobs and as folder names. */
+export const BASE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
+
+/**
+ * A base model: a bundled id, the name of a base uploaded with `POST /bases` (any other string; the worker looks it
+ * up when the job starts), or any tfjs LayersModel or GraphModel by URL or path.
+ */
+export type BaseModelRef =
+  | 'mobilenet_v2'
+  | 'inception_v3'
+  | 'mobilenet_v3_coco'
+  | (string & {})
+  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' | 'raw_0_255' }
+
+/** The base a job gets when `POST /jobs` names none. */
+export const DEFAULT_BASE_MODEL: BaseModelRef = 'mobilenet_v2'
+
+/**
+ * Hyper-parameters after defaults are applied; the worker never guesses. Absent options are null (plain JSON).
+ * The fields after `seed` are absent on jobs queued before they existed; the ML core's defaults for an absent one
+ * equal the API's (see TRAIN_DEFAULTS below).
+ */
+export interface TrainOptions {
+  epochs: number
+  batchSize: number
+  learningRate: number
+  validationSplit: number
+  seed: number
+  optimizer?: 'adam' | 'sgd'
+  labelSmoothing?: number
+  dropout?: number
+  hiddenUnits?: number
+  earlyStopping?: { patience: number; monitor: 'valLoss' | 'valAccuracy'; minDelta: number } | null
+  /** 'auto', 'balanced', 'none' or weights by class name. */
+  classWeights?: 'auto' | 'balanced' | 'none' | Record<string, number>
+  augment?: { flip: boolean; crop: boolean; rotate: boolean; brightness: boolean; contrast: boolean; views: number } | null
+  fineTuneLayers?: number
+}
+
+export interface TrainModelJob {
+  /** The id the model will be stored under once training succeeds; the job's own id, so the API can tell a model still training from an unknown one. */
+  modelId: string
+  datasetId: string
+  baseModel: BaseModelRef
+  options: TrainOptions
+  requestId: string
+  /** Who queued it (`key:…` or `ip:…`), for the per-key queue quota; the worker ignores it. */
+  owner?: string
+  /** Called once with the final job document when the job ends (see workers/webhooks.ts). */
+  webhook?: { url: string }
+  /**
+   * SHA-256 of the POST body that queued the job under an Idempotency-Key: a retry with the same key must send the
+   * same body. Absent without a key; the worker ignores it.
+   */
+  requestHash?: string
+}
+
+/**
+ * Every job gets a priority (BullMQ's: 1 runs first). BullMQ runs jobs without one before all prioritised jobs, so a
+ * default keeps "priority 1" meaning "ahead of the rest".
+ */
+export const PRIORITY = { highest: 1, lowest: 100, default: 50 } as const
+
 
 const BaseModelSchema = Type.Union(
   [
