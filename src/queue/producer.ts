@@ -33,8 +33,13 @@ export interface TrainingQueue {
   get(jobId: string): Promise<JobDocument | undefined>
   /** Newest first; `nextCursor` is null on the last page. A page may hold fewer than `limit` jobs and a cursor. */
   list(query: ListQuery): Promise<{ jobs: JobDocument[]; nextCursor: string | null }>
-  /** See `cancelJob`: a queued job is failed with JOB_CANCELLED at once; a running one's worker is told to stop. */
-  cancel(jobId: string): Promise<CancelOutcome>
+  /**
+   * See `cancelJob`: a queued job is failed with JOB_CANCELLED at once; a running one's worker is told to stop.
+   * `webhook` is the job's, when this call ended it (`cancelled`), for job-end handling.
+   */
+  cancel(jobId: string): Promise<{ outcome: CancelOutcome; webhook?: { url: string } | undefined }>
+  /** Queues a webhook delivery (a job cancelled while queued never reaches a worker). */
+  notifyWebhook(delivery: WebhookDelivery): Promise<void>
   events: JobEvents
   isDatasetInUse(datasetId: string): Promise<boolean>
   /** Whether a queued or running job trains on the uploaded base `name`. */
@@ -108,9 +113,9 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
       call('cancel', async () => {
         const outcome = await cancelJob(connection, queue, jobId, failureReason('JOB_CANCELLED', 'cancelled while queued'))
         const webhook = outcome === 'cancelled' ? (await queue.getJob(jobId))?.data.webhook : undefined
-        if (webhook) await enqueueWebhook(webhooks, { trainJobId: jobId, url: webhook.url }, opts.retentionSeconds)
-        return outcome
+        return { outcome, webhook }
       }),
+    notifyWebhook: (delivery) => enqueueWebhook(webhooks, delivery, opts.retentionSeconds),
     isDatasetInUse: (datasetId) =>
       call('scan', async () => {
         const jobs = await queue.getJobs([...UNFINISHED_STATES])

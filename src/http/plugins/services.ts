@@ -4,8 +4,10 @@ import type { Config } from '../../config.js'
 import { initBackend } from '../../ml/backend.js'
 import { createPredictor, type Predictor } from '../../ml/predictor.js'
 import { createTrainingQueue, type TrainingQueue } from '../../queue/producer.js'
+import { createJobEnd, type EndedJob } from '../../services/job-end.js'
 import { createAliasStore, type AliasStore } from '../../storage/aliases.js'
 import { createBaseStore, type BaseStore } from '../../storage/bases.js'
+import { createCheckpointStore } from '../../storage/checkpoints.js'
 import { createDatasetStore, type DatasetStore } from '../../storage/datasets.js'
 import { dataLayout, type DataLayout } from '../../storage/layout.js'
 import { createModelStore, type ModelStore } from '../../storage/models.js'
@@ -20,6 +22,8 @@ declare module 'fastify' {
     bases: BaseStore
     predictor: Predictor
     trainingQueue: TrainingQueue
+    /** Job-end handling for a job the API ends itself (cancelled while queued). */
+    jobEnd: (job: EndedJob) => Promise<void>
   }
 }
 
@@ -54,6 +58,7 @@ export default fp(
       }),
     )
     app.decorate('trainingQueue', createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, retentionSeconds: config.JOB_RETENTION_SECONDS, log: app.log }))
+    app.decorate('jobEnd', createJobEnd({ checkpoints: createCheckpointStore(layout.jobs), notifyWebhook: (delivery) => app.trainingQueue.notifyWebhook(delivery), log: app.log }))
     app.addHook('onClose', async () => {
       await app.trainingQueue.close()
       await app.predictor.close()
