@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto'
 import { Type, type Static, type TObject } from 'typebox'
 import { AppError } from '../errors.js'
+import { MetricsSchema } from './metrics.js'
 
 /** Names users give uploaded bases: they are used as `baseModel` in jobs and as folder names. */
 export const BASE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
@@ -265,7 +266,8 @@ export function trainOptions(body: CreateJob, classNames: string[]): TrainOption
   }
 }
 
-const EpochSchema = Type.Object({
+/** One epoch's figures, in a job's history and a model's alike. */
+export const EpochSchema = Type.Object({
   epoch: Type.Integer(),
   loss: Type.Number(),
   accuracy: Type.Number(),
@@ -365,7 +367,7 @@ export const JobSchema = Type.Object({
   result: Type.Optional(
     Type.Object({
       modelId: Type.String(),
-      metrics: Type.Unknown(),
+      metrics: MetricsSchema,
       trainCount: Type.Integer(),
       valCount: Type.Integer(),
       backend: Type.String(),

@@ -4,6 +4,7 @@
  * `data`, `progress` and `returnvalue`.
  */
 import type { JobsOptions } from 'bullmq'
+import type { Metrics } from '../contract/metrics.js'
 import { isErrorCode, type ErrorCode } from '../errors.js'
 import type { ClassGuidance } from '../ml/class-guidance.js'
 import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.js'
@@ -46,7 +47,7 @@ export interface TrainProgress {
 export interface TrainResult {
   modelId: string
   /** Accuracy, top-k, per-class precision/recall/F1/support, averages, confusion matrix (by index and by name). */
-  metrics: unknown
+  metrics: Metrics
   trainCount: number
   valCount: number
   backend: string
@@ -89,13 +90,13 @@ export function parseFailureReason(reason: string | undefined): { code: ErrorCod
 }
 
 
+/** Tries a training job gets: infrastructure faults retry with backoff, bad input fails at once. */
+export const TRAIN_ATTEMPTS = 3
+
 /**
  * Infrastructure faults retry with backoff; bad input fails at once through UnrecoverableError. Finished jobs
  * (cancelled ones are failed jobs) stay readable for `retentionSeconds`.
  */
-/** Tries a training job gets: infrastructure faults retry with backoff, bad input fails at once. */
-export const TRAIN_ATTEMPTS = 3
-
 export function trainJobOptions(retentionSeconds: number, priority: number): JobsOptions {
   return {
     attempts: TRAIN_ATTEMPTS,

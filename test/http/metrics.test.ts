@@ -7,6 +7,8 @@ import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
 import { freePort } from '../helpers/net.js'
+import { Value } from 'typebox/value'
+import { ModelSchema } from '../../src/contract/models.js'
 
 const IMAGES_PER_CLASS = 8
 
@@ -57,6 +59,11 @@ test('a scrape after two jobs and a prediction holds every series', async () => 
 
   await train(datasetId)
   const modelId = await train(datasetId) // every feature is cached now
+  // GET /models/:id is serialised through the contract's ModelSchema: a real model's stored metadata fits it and
+  // comes back whole, nothing dropped or coerced.
+  const stored = await service.app.models.getMetadata(modelId)
+  expect([...Value.Errors(ModelSchema, stored)]).toEqual([])
+  expect(await (await fetch(`${service.url}/models/${modelId}`)).json()).toEqual(JSON.parse(JSON.stringify(stored)))
 
   const predictForm = new FormData()
   for (const seed of [1, 2]) predictForm.append('image', new Blob([new Uint8Array(await makeImage('red-circle', { size: 64, seed }))], { type: 'image/png' }), `${seed}.png`)

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import { ModelSchema } from '../../contract/models.js'
 import { AppError } from '../../errors.js'
 import { MODEL_FILE_ROUTE } from '../plugins/auth.js'
 import { safeJoin } from '../../storage/layout.js'
@@ -51,7 +52,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.header('content-type', type).header('content-length', info.size).send(createReadStream(filePath))
   }
 
-  app.get('/models', { schema: { tags: ['models'], operationId: 'listModels', summary: 'List models', description: 'Every trained model with its metadata, newest first.', response: { 200: Type.Object({ models: Type.Array(Type.Unknown()) }) } } }, async () => ({
+  app.get('/models', { schema: { tags: ['models'], operationId: 'listModels', summary: 'List models', description: 'Every trained model with its metadata, newest first.', response: { 200: Type.Object({ models: Type.Array(ModelSchema) }) } } }, async () => ({
     models: await models.list(),
   }))
 
@@ -82,13 +83,13 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(204).send(null)
   })
 
-  app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix), training history, and the data insights of its job: labelIssues, nearDuplicates, classGuidance (absent on models trained before them).', params: IdParamsSchema, response: { 200: Type.Unknown(), ...errorResponses } } }, async (request) =>
+  app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix), training history, and the data insights of its job: labelIssues, nearDuplicates, classGuidance (absent on models trained before them).', params: IdParamsSchema, response: { 200: ModelSchema, ...errorResponses } } }, async (request) =>
     metadataOr404(request.params.id),
   )
 
   app.patch(
     '/models/:id',
-    { schema: { tags: ['models'], operationId: 'renameModel', summary: 'Rename a model', description: 'Sets the display name (`name` in the model document); the id, files and aliases stay as they are.', params: IdParamsSchema, body: RenameModelBodySchema, response: { 200: Type.Unknown(), ...errorResponses } } },
+    { schema: { tags: ['models'], operationId: 'renameModel', summary: 'Rename a model', description: 'Sets the display name (`name` in the model document); the id, files and aliases stay as they are.', params: IdParamsSchema, body: RenameModelBodySchema, response: { 200: ModelSchema, ...errorResponses } } },
     async (request) => {
       const renamed = await models.rename(request.params.id, request.body.name.trim())
       if (!renamed) throw new AppError('MODEL_NOT_FOUND', `no model ${request.params.id}`)
