@@ -286,6 +286,9 @@ export const EpochSchema = Type.Object({
   seconds: Type.Number(),
 })
 
+/** One epoch in a job's progress and history and in a model's history (ml/train.ts's EpochLog fits it). */
+export type EpochRecord = Static<typeof EpochSchema>
+
 const EstimateSchema = Type.Object(
   { estimate: Type.Number(), low: Type.Number(), high: Type.Number() },
   { description: 'A projection with its 10th–90th percentile interval over 200 bootstrap resamples of the images' },

@@ -4,31 +4,19 @@
  * `data`, `progress` and `returnvalue`.
  */
 import type { JobsOptions } from 'bullmq'
+import type { EpochRecord } from '../contract/jobs.js'
 import type { Metrics } from '../contract/metrics.js'
 import { isErrorCode, type ErrorCode } from '../errors.js'
 import type { ClassGuidance } from '../ml/class-guidance.js'
 import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.js'
 
 // The payload's shape lives in the contract; re-exported here for the modules that read it with the queue's names.
-export { DEFAULT_BASE_MODEL, PRIORITY, type BaseModelRef, type TrainModelJob, type TrainOptions } from '../contract/jobs.js'
+export { DEFAULT_BASE_MODEL, PRIORITY, type BaseModelRef, type EpochRecord, type TrainModelJob, type TrainOptions } from '../contract/jobs.js'
 
 export const TRAINING_QUEUE = 'training'
 export const TRAIN_MODEL_JOB = 'train-model'
 
 export type JobPhase = 'queued' | 'preparing' | 'extracting' | 'training' | 'evaluating' | 'saving' | 'done'
-
-export interface EpochRecord {
-  epoch: number
-  loss: number
-  accuracy: number
-  valLoss?: number
-  valAccuracy?: number
-  /** Step size of the epoch. */
-  learningRate?: number
-  /** 'fineTune' on epochs that trained the base's top layers. */
-  phase?: 'fineTune'
-  seconds: number
-}
 
 /** What the worker reports through `job.updateProgress`; replaced whole each time. */
 export interface TrainProgress {

@@ -7,13 +7,17 @@ import { Value } from 'typebox/value'
 import type { Static } from 'typebox'
 import { MetricsSchema } from '../../src/contract/metrics.js'
 import { ModelSchema, type ModelDocument } from '../../src/contract/models.js'
+import { EpochSchema, type EpochRecord } from '../../src/contract/jobs.js'
 import { evaluate, type Metrics } from '../../src/ml/evaluate.js'
+import type { EpochLog } from '../../src/ml/train.js'
 import type { ModelMetadata } from '../../src/storage/models.js'
 
 // Compile-time: every metadata the store can hold fits the schema it is answered through.
 const toDocument = (metadata: ModelMetadata): ModelDocument => metadata
 // ...and so does every job result's metrics (TrainResult.metrics is what ml/evaluate returns).
 const toMetrics = (metrics: Metrics): Static<typeof MetricsSchema> => metrics
+// ...and every epoch the ML core logs is an epoch record of the job's progress.
+const toEpochRecord = (log: EpochLog): EpochRecord => log
 
 test('metrics computed by ml/evaluate, nulls included, are valid against MetricsSchema', () => {
   const labels = ['a', 'b', 'c']
@@ -48,4 +52,10 @@ test('a model document with every optional field set is valid, and one missing m
   expect([...Value.Errors(ModelSchema, document)]).toEqual([])
   const { metrics: _metrics, ...withoutMetrics } = document
   expect(Value.Check(ModelSchema, withoutMetrics)).toBe(false)
+})
+
+test('an epoch as the ML core logs it is a valid epoch record', () => {
+  const record = toEpochRecord({ epoch: 3, phase: 'fineTune', loss: 0.4, accuracy: 0.9, valLoss: 0.5, valAccuracy: 0.85, learningRate: 1e-4, seconds: 2.5 })
+  expect([...Value.Errors(EpochSchema, record)]).toEqual([])
+  expect(Value.Check(EpochSchema, { ...record, seconds: 'slow' })).toBe(false)
 })
