@@ -124,6 +124,22 @@ export const TRAIN_DEFAULTS = {
   augmentViews: 4,
 } as const
 
+/**
+ * A queued job's options with TRAIN_DEFAULTS filled in where the payload lacks them: jobs queued before an option
+ * existed get the one default the API would give today, so the ML core's own fallbacks are never what decides.
+ */
+export function withTrainDefaults(options: TrainOptions): TrainOptions & Required<Pick<TrainOptions, 'optimizer' | 'labelSmoothing' | 'dropout' | 'hiddenUnits' | 'classWeights' | 'fineTuneLayers'>> {
+  return {
+    ...options,
+    optimizer: options.optimizer ?? TRAIN_DEFAULTS.optimizer,
+    labelSmoothing: options.labelSmoothing ?? TRAIN_DEFAULTS.labelSmoothing,
+    dropout: options.dropout ?? TRAIN_DEFAULTS.dropout,
+    hiddenUnits: options.hiddenUnits ?? TRAIN_DEFAULTS.hiddenUnits,
+    classWeights: options.classWeights ?? TRAIN_DEFAULTS.classWeights,
+    fineTuneLayers: options.fineTuneLayers ?? TRAIN_DEFAULTS.fineTuneLayers,
+  }
+}
+
 const EarlyStoppingSchema = Type.Object(
   {
     patience: Type.Integer({ minimum: 1, maximum: 100, description: 'epochs without improvement before stopping' }),
