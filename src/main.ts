@@ -5,6 +5,7 @@ import { createLogger } from './logger.js'
 import { ensureRedis, RedisUnavailableError, type RedisHandle } from './redis-server.js'
 import { onShutdown } from './shutdown.js'
 import { dataLayout } from './storage/layout.js'
+import { StorageConfigError } from './storage/storage-url.js'
 import { observeJobs } from './metrics/job-metrics.js'
 import { startTrainWorker } from '../workers/worker.js'
 
@@ -20,7 +21,11 @@ try {
   process.exit(1)
 }
 
-const app = await buildApp(config, log)
+const app = await buildApp(config, log).catch((err: unknown) => {
+  if (!(err instanceof StorageConfigError)) throw err
+  console.error(`imagetune: ${err.message}`)
+  return process.exit(1)
+})
 await app.listen({ port: config.PORT, host: config.HOST })
 const worker = config.EMBEDDED_WORKER ? startTrainWorker(config, log) : undefined
 // One process, one registry: the API's /metrics also counts the embedded worker's jobs.

@@ -5,6 +5,8 @@ import { observeJobs } from '../src/metrics/job-metrics.js'
 import { createMetrics } from '../src/metrics/registry.js'
 import { serveMetrics } from '../src/metrics/serve.js'
 import { onShutdown } from '../src/shutdown.js'
+import { openStores } from '../src/storage/open-store.js'
+import { StorageConfigError } from '../src/storage/storage-url.js'
 import { startTrainWorker } from './worker.js'
 
 /** A stopping worker exits by then even if a job does not let go (it is then recovered as stalled), ms. */
@@ -12,6 +14,14 @@ const SHUTDOWN_DEADLINE_MS = 25_000
 
 const config = loadConfig()
 const log = createLogger(config.LOG_LEVEL, 'worker')
+// A missing bucket (or a malformed STORAGE_URL) stops the worker now, naming it, instead of failing every job.
+try {
+  ;(await openStores(config, { verify: true })).shared.close()
+} catch (err) {
+  if (!(err instanceof StorageConfigError)) throw err
+  console.error(`imagetune worker: ${err.message}`)
+  process.exit(1)
+}
 const worker = startTrainWorker(config, log)
 const metrics = createMetrics()
 observeJobs(worker.worker, metrics)

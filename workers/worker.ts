@@ -8,7 +8,7 @@ import { redisConnection } from '../src/queue/connection.js'
 import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
 import { createJobEnd } from '../src/services/job-end.js'
 import { createCheckpointStore } from '../src/storage/checkpoints.js'
-import { dataLayout } from '../src/storage/layout.js'
+import { openSharedStore } from '../src/storage/open-store.js'
 import { watchSandboxes } from './sandbox-watchdog.js'
 import { startWebhookWorker } from './webhooks.js'
 
@@ -49,7 +49,8 @@ export interface TrainWorker {
  */
 export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const name = `${hostname()}:${process.pid}`
-  const checkpoints = createCheckpointStore(dataLayout(config.DATA_DIR).jobs)
+  const store = openSharedStore(config)
+  const checkpoints = createCheckpointStore(store)
   const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, PROCESSOR, {
     name,
     connection: redisConnection(config.REDIS_URL, 'worker', log),
@@ -122,6 +123,7 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
       await events.close()
       eventsConnection.disconnect()
       control.disconnect()
+      store.close()
     },
   }
 }

@@ -151,8 +151,8 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: 
   predict: { response: { model: MODEL_ID, results: [{ predictions }, { predictions: predictions.slice().reverse() }], latencyMs: 61.2 } },
   health: { response: { status: 'ok' } },
   ready: {
-    response: { status: 'ready', checks: { redis: 'ok', storage: 'ok' } },
-    responses: { '503': { status: 'unavailable', checks: { redis: 'connect ECONNREFUSED 127.0.0.1:6379', storage: 'ok' } } },
+    response: { status: 'ready', checks: { redis: 'ok', storage: 'ok', store: 'file:///srv/imagetune/data' } },
+    responses: { '503': { status: 'unavailable', checks: { redis: 'connect ECONNREFUSED 127.0.0.1:6379', storage: 'ok', store: 'file:///srv/imagetune/data' } } },
   },
   metrics: {},
 }
@@ -171,7 +171,6 @@ const ERROR_EXAMPLES: Record<string, { code: string; message: string }> = {
   '429': { code: 'RATE_LIMITED', message: 'more than 600 requests a minute for this key; retry in 12 s' },
   '500': { code: 'INTERNAL', message: 'Internal Server Error' },
   '503': { code: 'QUEUE_UNAVAILABLE', message: 'the job queue is unavailable: connect ECONNREFUSED 127.0.0.1:6379' },
-  '507': { code: 'STORAGE_UNAVAILABLE', message: 'DATA_DIR is full (ENOSPC)' },
 }
 
 const JSON_TYPE = 'application/json'

@@ -39,7 +39,9 @@ const BOOT = new URL('./ts-thread.mjs', import.meta.url)
  * ts-thread.mjs); the module reads `data` with `threadData()`.
  */
 export function startTsThread(entry: URL, data: unknown): Worker {
-  return new Worker(BOOT, { workerData: { entry: entry.href, data } })
+  // The environment as this module sees it (jest gives each test file its own copy of process.env), so a thread
+  // finds the same AWS credential chain as the code that started it.
+  return new Worker(BOOT, { workerData: { entry: entry.href, data }, env: { ...process.env } })
 }
 
 /** In a thread started by `startTsThread`: the `data` it was given. */

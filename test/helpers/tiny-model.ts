@@ -1,5 +1,6 @@
 /** A tiny stored classifier (32 px input, a conv and a dense layer) for HTTP tests that need a model, not accuracy. */
 import path from 'node:path'
+import { modelToFiles } from '../../src/ml/file-io.js'
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import { createModelStore, type ModelMetadata, type ModelStore } from '../../src/storage/models.js'
@@ -28,7 +29,7 @@ export async function saveTinyModel(target: string | ModelStore, id: string, lab
     history: [],
   }
   const store = typeof target === 'string' ? createModelStore(path.join(target, 'models')) : target
-  await store.save(id, model, metadata)
+  await store.save(id, await modelToFiles(model), metadata)
   model.dispose()
   return metadata
 }
