@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { copyFile, link, mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises'
+import { copyFile, link, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { detectArchiveFormat, EntryUnreadable, readArchiveEntries, type ArchiveEntry } from '../datasets/archive-entries.js'
 import { datasetWarnings } from '../datasets/dataset-warnings.js'
@@ -54,6 +54,14 @@ export interface DatasetManifest {
   images: DatasetImage[]
 }
 
+/** Image files to add to one class in a revision: `name` is the file name sent, `file` where its bytes are now. */
+export interface AddedFiles {
+  to: string
+  files: readonly { name: string; file: string }[]
+  rejected: readonly RejectedFile[]
+  maxImagePixels: number
+}
+
 export type DatasetSummary = Omit<DatasetManifest, 'images' | 'rejected'>
 
 export interface IngestLimits {
@@ -87,9 +95,16 @@ export interface DatasetStore {
    * A new dataset from `parentId` with images moved to other classes or dropped (see `planRevision`). Images are
    * carried over by content, not validated again (on disk hard links, copies across devices; on S3 each image is
    * read and written under the new dataset); the parent stays untouched.
+   * `add` puts new image files (local paths, e.g. a multipart upload's temp files) into class `to`: each is validated
+   * like an archive's images (`maxImagePixels`), unreadable ones end up in the manifest's `rejected` with the
+   * `rejected` given (files the caller refused already, say too large); in a dataset with train/val folders they go
+   * to train. Every added file rejected is `REVISION_INVALID` with `details.rejected`.
    * Throws `DATASET_NOT_FOUND`, `REVISION_INVALID`, or `STORAGE_UNAVAILABLE` (and leaves nothing).
    */
-  revise(parentId: string, opts: { change: RevisionChange; name?: string; maxClasses: number }): Promise<DatasetManifest>
+  revise(
+    parentId: string,
+    opts: { change: Omit<RevisionChange, 'add'>; add?: AddedFiles; name?: string; maxClasses: number },
+  ): Promise<DatasetManifest>
   /**
    * Absolute path of a stored image file (goes through safeJoin). Only where DATA_DIR is the store (no
    * STORAGE_URL); code that must also run on S3 uses `readImage` or `openImage`.
@@ -166,11 +181,13 @@ export function createDatasetStore(layout: DataLayout, shared: BlobStore = local
       return store.deletePrefix(id, MANIFEST)
     },
 
-    async revise(parentId, { change, name, maxClasses }) {
+    async revise(parentId, { change, add, name, maxClasses }) {
       const parent = await readManifest(parentId)
       if (!parent) throw new AppError('DATASET_NOT_FOUND', `no dataset ${parentId}`)
-      const revised = planRevision(parent.images, change, { maxClasses })
-      const images = revised.map((r) => r.image)
+      const checked = add && (await checkAddedFiles(add))
+      const revised = planRevision(parent.images, { ...change, ...(checked && { add: { to: checked.to, images: checked.valid } }) }, { maxClasses })
+      // New images of a dataset with train/val folders go to train: val stays the set the parent was measured on.
+      const images = revised.map((r) => (r.added !== undefined && parent.hasSplit ? { ...r.image, split: 'train' as const } : r.image))
       const counts = new Map<string, number>()
       for (const image of images) counts.set(image.label, (counts.get(image.label) ?? 0) + 1)
       const classes = [...counts].map(([n, count]) => ({ name: n, count })).sort((a, b) => compare(a.name, b.name))
@@ -181,7 +198,7 @@ export function createDatasetStore(layout: DataLayout, shared: BlobStore = local
         createdAt: new Date().toISOString(),
         imageCount: images.length,
         classes,
-        rejected: [],
+        rejected: checked?.rejected ?? [],
         warnings: datasetWarnings({ classes, images, hasSplit: parent.hasSplit }),
         hasSplit: parent.hasSplit,
         parentId,
@@ -195,8 +212,14 @@ export function createDatasetStore(layout: DataLayout, shared: BlobStore = local
         for (const folder of new Set(images.map((image) => path.dirname(image.path)))) {
           await mkdir(safeJoin(staging, folder), { recursive: true })
         }
-        for (const { image, from } of revised) {
+        for (const { image, from, added } of revised) {
           const to = safeJoin(staging, image.path)
+          const addedFile = added === undefined ? undefined : checked?.valid[added]?.file
+          if (addedFile !== undefined) {
+            await linkOrCopy(addedFile, to)
+            continue
+          }
+          if (from === undefined) throw new Error(`revision image ${image.path} has no source`)
           const file = localFile(store, imageKey(parentId, from))
           if (file) {
             await linkOrCopy(file, to)
@@ -236,6 +259,28 @@ export function createDatasetStore(layout: DataLayout, shared: BlobStore = local
       return store.stream(imageKey(id, `${IMAGES_DIR}/${imagePath}`))
     },
   }
+}
+
+/**
+ * Validates the files of `add` as archive images are; throws `REVISION_INVALID` when none is left. Reads one file
+ * at a time, each bounded by the caller's per-file limit.
+ */
+async function checkAddedFiles(add: AddedFiles) {
+  const rejected: RejectedFile[] = [...add.rejected]
+  const valid: { name: string; file: string; sha256: string }[] = []
+  for (const { name, file } of add.files) {
+    const data = await readFile(file)
+    const image = await validateImage(data, { maxPixels: add.maxImagePixels })
+    if (image.ok) valid.push({ name, file, sha256: createHash('sha256').update(data).digest('hex') })
+    else rejected.push({ path: name, reason: image.reason })
+  }
+  if (valid.length === 0 && rejected.length > 0) {
+    throw new AppError('REVISION_INVALID', `all ${rejected.length} added files were rejected: ${rejected[0]?.reason}`, {
+      problems: rejected.map((r) => `'${r.path}': ${r.reason}`),
+      rejected,
+    })
+  }
+  return { to: add.to, valid, rejected }
 }
 
 type Ingested = Omit<DatasetManifest, 'id' | 'name' | 'createdAt'>
