@@ -4,6 +4,7 @@ import { createLogger } from '../src/logger.js'
 import { observeJobs } from '../src/metrics/job-metrics.js'
 import { createMetrics } from '../src/metrics/registry.js'
 import { serveMetrics } from '../src/metrics/serve.js'
+import { onShutdown } from '../src/shutdown.js'
 import { openStores } from '../src/storage/open-store.js'
 import { StorageConfigError } from '../src/storage/storage-url.js'
 import { startTrainWorker } from './worker.js'
@@ -27,20 +28,9 @@ observeJobs(worker.worker, metrics)
 const metricsServer = config.WORKER_METRICS_PORT ? await serveMetrics(metrics.registry, config.WORKER_METRICS_PORT, config.HOST) : undefined
 log.info({ queue: worker.worker.name, name: worker.name, concurrency: config.WORKER_CONCURRENCY, metricsPort: config.WORKER_METRICS_PORT || null }, 'worker ready')
 
-let stopping = false
-async function shutdown(signal: string) {
-  if (stopping) return
-  stopping = true
-  log.info({ signal }, 'worker stopping: running jobs go back to the queue')
-  const deadline = setTimeout(() => {
-    log.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'worker did not stop in time; exiting')
-    process.exit(1)
-  }, SHUTDOWN_DEADLINE_MS)
+onShutdown(log, SHUTDOWN_DEADLINE_MS, async () => {
+  log.info('worker stopping: running jobs go back to the queue')
   metricsServer?.close()
   await worker.shutdown()
-  clearTimeout(deadline)
   log.info('worker stopped')
-  process.exit(0)
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'))
-process.on('SIGINT', () => void shutdown('SIGINT'))
+})

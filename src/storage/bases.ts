@@ -5,11 +5,10 @@ import { AppError } from '../errors.js'
 import { writeJsonAtomic } from './atomic.js'
 import { localFile, scopedStore } from './blob-store.js'
 import { safeJoin } from './layout.js'
+import { BASE_NAME_PATTERN } from '../contract/jobs.js'
 import type { Stores } from './open-store.js'
 import { asStorageError } from './storage-error.js'
 
-/** Names users give uploaded bases: they are used as `baseModel` in jobs and as folder names. */
-export const BASE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
 const NAME = new RegExp(BASE_NAME_PATTERN)
 
 /** What `POST /bases` stored: how to load the model and what it gives. */

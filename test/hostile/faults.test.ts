@@ -5,14 +5,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import sharp from 'sharp'
 import { makeZip } from '../helpers/archives.js'
 import { describeIf } from '../helpers/required.js'
 import { startTestService, waitFor, type TestService } from '../helpers/service.js'
-import { expectAlive, expectError, json, storeTinyModel, uploadDataset, validZip, type JsonResponse } from './support.js'
+import { json, type JsonResponse } from '../helpers/http.js'
+import { freePort } from '../helpers/net.js'
+import { expectAlive, expectError, storeTinyModel, uploadDataset, validZip } from './support.js'
 
 /** A request that hangs fails the test here instead of at jest's timeout, with a clear message. */
 const NO_HANG_MS = 10_000
@@ -25,14 +26,6 @@ async function call(service: TestService, method: string, route: string, body?: 
       ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     }),
   )
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return typeof address === 'object' && address ? address.port : 0
 }
 
 /** A redis-server of this test alone, persisting to an append-only file in `dir`. */

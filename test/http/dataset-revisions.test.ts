@@ -2,7 +2,8 @@ import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestS3, type TestS3 } from '../helpers/s3.js'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { expectError, json, uploadDataset, type JsonResponse } from '../hostile/support.js'
+import { json, type JsonResponse } from '../helpers/http.js'
+import { expectError, uploadDataset } from '../hostile/support.js'
 
 let service: TestService
 let parent: { id: string; classes: { name: string; count: number }[] }

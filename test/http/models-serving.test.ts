@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { decodeImage, toInputTensor } from '../../src/ml/image.js'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { bandsImage, saveTinyModel, TINY_SIZE } from './predict-model.js'
+import { bandsImage, saveTinyModel, TINY_SIZE } from '../helpers/tiny-model.js'
 
 const FIRST = 'model-one'
 const SECOND = 'model-two'

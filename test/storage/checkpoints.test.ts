@@ -4,6 +4,7 @@ import path from 'node:path'
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/ml/checkpoint-codec.js'
 import type { HeadCheckpoint } from '../../src/ml/train.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
+import { evaluate } from '../../src/ml/evaluate.js'
 
 let dir: string
 beforeAll(async () => {
@@ -39,7 +40,7 @@ test('a damaged checkpoint is ignored, and remove clears the job folder', async 
   const store = createCheckpointStore(dir)
   await store.save('job-3', Buffer.from([8, 0, 0, 0, 123, 34, 120]))
   expect(decodeCheckpoint(await store.load('job-3'), 'model-a')).toBeUndefined()
-  await store.saveResult('job-3', { modelId: 'model-a', metrics: {}, trainCount: 1, valCount: 0, backend: 'wasm', featureCache: { hits: 0, misses: 1 } })
+  await store.saveResult('job-3', { modelId: 'model-a', metrics: evaluate([0], [[1, 0]], ['a', 'b'], []), trainCount: 1, valCount: 0, backend: 'wasm', featureCache: { hits: 0, misses: 1 } })
   expect(await store.loadResult('job-3')).toMatchObject({ modelId: 'model-a' })
   await store.remove('job-3')
   expect(await store.loadResult('job-3')).toBeUndefined()

@@ -4,6 +4,7 @@
  */
 import { UnrecoverableError, WaitingError, type SandboxedJob } from 'bullmq'
 import { loadConfig } from '../../src/config.js'
+import { withTrainDefaults } from '../../src/contract/jobs.js'
 import { AppError } from '../../src/errors.js'
 import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
@@ -113,9 +114,10 @@ function countingCache(inner: FeatureCache) {
   return { cache: counting, counts }
 }
 
-/** The job's options as the ML core takes them: null (absent in JSON) becomes undefined. */
+/** The job's options as the ML core takes them: defaults from the contract filled in, null (absent in JSON) as undefined. */
 function classifierOptions(options: TrainOptions): TrainClassifierOptions {
-  return { ...options, earlyStopping: options.earlyStopping ?? undefined, augment: options.augment ?? undefined }
+  const filled = withTrainDefaults(options)
+  return { ...filled, earlyStopping: filled.earlyStopping ?? undefined, augment: filled.augment ?? undefined }
 }
 
 /** What the job result and the model's metadata both say about a run beyond its metrics and history. */

@@ -4,6 +4,7 @@ import type { Config } from '../../config.js'
 import { initBackend } from '../../ml/backend.js'
 import { createPredictor, type Predictor } from '../../ml/predictor.js'
 import { createTrainingQueue, type TrainingQueue } from '../../queue/producer.js'
+import { createJobEnd, type EndedJob } from '../../services/job-end.js'
 import { createAliasStore, type AliasStore } from '../../storage/aliases.js'
 import { createCheckpointStore, type CheckpointStore } from '../../storage/checkpoints.js'
 import { createBaseStore, type BaseStore } from '../../storage/bases.js'
@@ -25,6 +26,8 @@ declare module 'fastify' {
     bases: BaseStore
     predictor: Predictor
     trainingQueue: TrainingQueue
+    /** Job-end handling for a job the API ends itself (cancelled while queued). */
+    jobEnd: (job: EndedJob) => Promise<void>
   }
 }
 
@@ -63,6 +66,7 @@ export default fp(
       }),
     )
     app.decorate('trainingQueue', createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, retentionSeconds: config.JOB_RETENTION_SECONDS, log: app.log }))
+    app.decorate('jobEnd', createJobEnd({ checkpoints: app.checkpoints, notifyWebhook: (delivery) => app.trainingQueue.notifyWebhook(delivery), log: app.log }))
     app.addHook('onClose', async () => {
       await app.trainingQueue.close()
       await app.predictor.close()

@@ -13,7 +13,7 @@ import { asStorageError } from '../../storage/storage-error.js'
 import { idleTimeout } from '../idle-timeout.js'
 import { asMultipartError } from '../multipart-errors.js'
 import { errorResponses, IdParamsSchema, NoContentSchema, uploadTimeoutResponse } from '../schemas/common.js'
-import { DatasetSchema, DatasetSummarySchema, RevisionSchema } from '../schemas/datasets.js'
+import { DatasetSchema, DatasetSummarySchema, RevisionSchema } from '../../contract/datasets.js'
 import { DatasetUploadSchema, RevisionBodySchema } from '../schemas/documented-bodies.js'
 
 /** The public view: the per-image list stays on disk, it can hold 100,000 entries. */
@@ -110,6 +110,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/datasets',
     {
+      config: { rateLimitBucket: 'uploads' },
       schema: {
         tags: ['datasets'],
         operationId: 'createDataset',

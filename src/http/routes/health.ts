@@ -1,15 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { OPEN_ROUTE } from '../plugins/auth.js'
 
 const CheckSchema = Type.Object({ redis: Type.String(), storage: Type.String(), store: Type.String({ description: 'file:// URL of DATA_DIR, or s3://bucket/prefix' }) })
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/healthz', { schema: { tags: ['ops'], operationId: 'health', summary: 'Liveness', description: 'The process answers; checks nothing else.', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
+  app.get('/healthz', { config: OPEN_ROUTE, schema: { tags: ['ops'], operationId: 'health', summary: 'Liveness', description: 'The process answers; checks nothing else.', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
 
   /** Ready when Redis answers and the store works; a load balancer stops sending work otherwise. */
   app.get(
     '/readyz',
-    { schema: { tags: ['ops'], operationId: 'ready', summary: 'Readiness', description: 'Ready when Redis answers and the store works (DATA_DIR takes a write, or the S3 bucket answers with these credentials); 503 with the failing check otherwise, and `draining` once the process is stopping. `store` names the store.', response: { 200: Type.Object({ status: Type.String(), checks: CheckSchema }), 503: Type.Object({ status: Type.String(), checks: CheckSchema }) } } },
+    { config: OPEN_ROUTE, schema: { tags: ['ops'], operationId: 'ready', summary: 'Readiness', description: 'Ready when Redis answers and the store works (DATA_DIR takes a write, or the S3 bucket answers with these credentials); 503 with the failing check otherwise, and `draining` once the process is stopping. `store` names the store.', response: { 200: Type.Object({ status: Type.String(), checks: CheckSchema }), 503: Type.Object({ status: Type.String(), checks: CheckSchema }) } } },
     async (_request, reply) => {
       const redis = await app.trainingQueue.ping().then(() => 'ok', (err: Error) => err.message)
       const { shared } = app.stores

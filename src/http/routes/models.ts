@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import { ModelSchema } from '../../contract/models.js'
 import { AppError } from '../../errors.js'
+import { MODEL_FILE_ROUTE } from '../plugins/auth.js'
 import { errorResponses, IdParamsSchema, NoContentSchema, IdSchema } from '../schemas/common.js'
 import { AliasBodySchema, AliasListSchema, AliasParamsSchema, AliasSchema, RenameModelBodySchema } from '../schemas/models.js'
 
@@ -40,7 +42,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.header('content-type', type).header('content-length', opened.size).send(opened.body)
   }
 
-  app.get('/models', { schema: { tags: ['models'], operationId: 'listModels', summary: 'List models', description: 'Every trained model with its metadata, newest first.', response: { 200: Type.Object({ models: Type.Array(Type.Unknown()) }) } } }, async () => ({
+  app.get('/models', { schema: { tags: ['models'], operationId: 'listModels', summary: 'List models', description: 'Every trained model with its metadata, newest first.', response: { 200: Type.Object({ models: Type.Array(ModelSchema) }) } } }, async () => ({
     models: await models.list(),
   }))
 
@@ -71,13 +73,13 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(204).send(null)
   })
 
-  app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix), training history, and the data insights of its job: labelIssues, nearDuplicates, classGuidance (absent on models trained before them).', params: IdParamsSchema, response: { 200: Type.Unknown(), ...errorResponses } } }, async (request) =>
+  app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix), training history, and the data insights of its job: labelIssues, nearDuplicates, classGuidance (absent on models trained before them).', params: IdParamsSchema, response: { 200: ModelSchema, ...errorResponses } } }, async (request) =>
     metadataOr404(request.params.id),
   )
 
   app.patch(
     '/models/:id',
-    { schema: { tags: ['models'], operationId: 'renameModel', summary: 'Rename a model', description: 'Sets the display name (`name` in the model document); the id, files and aliases stay as they are.', params: IdParamsSchema, body: RenameModelBodySchema, response: { 200: Type.Unknown(), ...errorResponses } } },
+    { schema: { tags: ['models'], operationId: 'renameModel', summary: 'Rename a model', description: 'Sets the display name (`name` in the model document); the id, files and aliases stay as they are.', params: IdParamsSchema, body: RenameModelBodySchema, response: { 200: ModelSchema, ...errorResponses } } },
     async (request) => {
       const renamed = await models.rename(request.params.id, request.body.name.trim())
       if (!renamed) throw new AppError('MODEL_NOT_FOUND', `no model ${request.params.id}`)
@@ -86,11 +88,11 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   // Loadable straight from a browser: tf.loadLayersModel('http://host/models/ID/model.json').
-  app.get('/models/:id/model.json', { schema: { tags: ['models'], operationId: 'getModelJson', summary: 'The tfjs model topology', description: 'A LayersModel `model.json` whose weights are fetched from the same folder: `tf.loadLayersModel(url)` works as is. Strong ETag; `If-None-Match` answers 304.', params: IdParamsSchema, response: { 200: { description: 'tfjs LayersModel topology and weights manifest', content: { 'application/json': { schema: Type.Unknown() } } }, 404: errorResponses[404] } } }, async (request, reply) =>
+  app.get('/models/:id/model.json', { config: MODEL_FILE_ROUTE, schema: { tags: ['models'], operationId: 'getModelJson', summary: 'The tfjs model topology', description: 'A LayersModel `model.json` whose weights are fetched from the same folder: `tf.loadLayersModel(url)` works as is. Strong ETag; `If-None-Match` answers 304.', params: IdParamsSchema, response: { 200: { description: 'tfjs LayersModel topology and weights manifest', content: { 'application/json': { schema: Type.Unknown() } } }, 404: errorResponses[404] } } }, async (request, reply) =>
     sendModelFile(request, reply, request.params.id, 'model.json', 'application/json'),
   )
 
-  app.get('/models/:id/:file', { schema: { tags: ['models'], operationId: 'getModelWeights', summary: 'A weights file of the model', description: 'Binary float32 weights named in model.json. Strong ETag; `If-None-Match` answers 304.', params: Type.Object({ id: IdSchema, file: WEIGHT_FILE }), response: { 200: { description: 'float32 weights, little-endian', content: { 'application/octet-stream': { schema: Type.Unknown() } } }, 400: errorResponses[400], 404: errorResponses[404] } } }, async (request, reply) =>
+  app.get('/models/:id/:file', { config: MODEL_FILE_ROUTE, schema: { tags: ['models'], operationId: 'getModelWeights', summary: 'A weights file of the model', description: 'Binary float32 weights named in model.json. Strong ETag; `If-None-Match` answers 304.', params: Type.Object({ id: IdSchema, file: WEIGHT_FILE }), response: { 200: { description: 'float32 weights, little-endian', content: { 'application/octet-stream': { schema: Type.Unknown() } } }, 400: errorResponses[400], 404: errorResponses[404] } } }, async (request, reply) =>
     sendModelFile(request, reply, request.params.id, request.params.file, 'application/octet-stream'),
   )
 

@@ -1,4 +1,4 @@
-import { RevisionSchema } from './datasets.js'
+import { RevisionSchema } from '../../contract/datasets.js'
 
 /**
  * Request bodies Fastify does not validate against a schema: multipart parts are read by the route as streams, and
