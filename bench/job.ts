@@ -112,7 +112,7 @@ const env = {
 }
 const { openSync } = await import('node:fs')
 const log = openSync(logFile, 'a')
-const service = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: REPO, env, stdio: ['ignore', log, log] })
+const service = spawn(process.execPath, ['dist/src/main.js'], { cwd: REPO, env, stdio: ['ignore', log, log] })
 try {
   const url = `http://127.0.0.1:${port}`
   await until('the service', 60_000, async () => ((await fetch(`${url}/healthz`).then((r) => r.arrayBuffer().then(() => r.ok))) ? true : undefined))

@@ -6,11 +6,12 @@ import type { Logger } from '../src/logger.js'
 import { CANCEL_REQUESTED_FIELD } from '../src/queue/cancel.js'
 import { redisConnection } from '../src/queue/connection.js'
 import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
+import { isTypeScript, siblingModule } from '../src/sibling-module.js'
 import { createCheckpointStore } from '../src/storage/checkpoints.js'
 import { dataLayout } from '../src/storage/layout.js'
 import { startWebhookWorker } from './webhooks.js'
 
-const PROCESSOR = fileURLToPath(new URL('./processors/train.ts', import.meta.url))
+const PROCESSOR = siblingModule('./processors/train', import.meta.url)
 
 /** How often a worker looks for jobs whose worker died (lock expired), ms; at most the lock period. */
 const STALLED_INTERVAL_MS = 30_000
@@ -37,14 +38,15 @@ export interface TrainWorker {
 }
 
 /**
- * Starts a BullMQ worker for the training queue. Each job runs in a forked child with the tsx loader, so the
- * processor stays TypeScript and a crash in tfjs takes down one job, not this process. Cancel requests arrive as a
+ * Starts a BullMQ worker for the training queue. Each job runs in a forked child (the built processor; its
+ * TypeScript source through tsx when a test runs the sources), so a crash in tfjs takes down one job, not this
+ * process. Cancel requests arrive as a
  * custom QueueEvents event from any API process and abort the job's signal in its sandbox.
  */
 export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const name = `${hostname()}:${process.pid}`
   const checkpoints = createCheckpointStore(dataLayout(config.DATA_DIR).jobs)
-  const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, PROCESSOR, {
+  const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, fileURLToPath(PROCESSOR), {
     name,
     connection: redisConnection(config.REDIS_URL, 'worker'),
     prefix: config.QUEUE_PREFIX,
@@ -54,7 +56,8 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
     maxStalledCount: MAX_STALLED_COUNT,
     useWorkerThreads: false,
     workerForkOptions: {
-      execArgv: ['--import', import.meta.resolve('tsx')],
+      // The built processor gets this process's Node flags (e.g. --enable-source-maps), as a plain fork would.
+      execArgv: isTypeScript(PROCESSOR) ? ['--import', import.meta.resolve('tsx')] : process.execArgv,
       env: { ...process.env, ...configEnv(config) },
     },
   })
