@@ -87,6 +87,11 @@ const ConfigSchema = Type.Object({
    * MobileNetV2); 0 means one per core, 1 extracts in the job's own thread.
    */
   EXTRACT_THREADS: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
+  /**
+   * A worker forks its sandboxed children when it starts, and each loads the tfjs backend, the default base and its
+   * extraction threads right away, so the first job costs what a later one does; false forks them at the first job.
+   */
+  WORKER_PREWARM: Type.Boolean({ default: true }),
 })
 
 export type Config = Readonly<Static<typeof ConfigSchema>>

@@ -26,6 +26,26 @@ function configEnv(config: Config): Record<string, string> {
   return Object.fromEntries(Object.entries(config).map(([key, value]) => [key, String(value)]))
 }
 
+/** The part of BullMQ's (private) child pool that prewarm uses: children are keyed by processor file. */
+interface ChildPool {
+  retain(processFile: string): Promise<unknown>
+  release(child: unknown): void
+  kill(child: unknown, signal?: NodeJS.Signals): Promise<void>
+}
+
+/**
+ * Forks `children` sandboxed children now rather than at the first job; importing the processor starts each one's
+ * warm-up (backend, default base, extraction threads). BullMQ forks on demand and has no public call for this, so
+ * the children go through its child pool, retained and released as a job would, and jobs reuse them.
+ */
+async function prewarm(worker: Worker, processor: string, children: number): Promise<void> {
+  const pool = (worker as unknown as { childPool?: ChildPool }).childPool
+  if (!pool) throw new Error('this BullMQ Worker has no child pool')
+  const forked = await Promise.all(Array.from({ length: children }, () => pool.retain(processor)))
+  // Closed while forking: the pool was cleaned before these joined it, so they go here.
+  for (const child of forked) await (worker.closing ? pool.kill(child, 'SIGTERM') : pool.release(child))
+}
+
 export interface TrainWorker {
   worker: Worker<TrainModelJob, TrainResult>
   /** `hostname:pid`, shown as the job's `worker`. */
@@ -54,6 +74,8 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
     lockDuration: config.TRAIN_LOCK_MS,
     stalledInterval: Math.min(STALLED_INTERVAL_MS, config.TRAIN_LOCK_MS),
     maxStalledCount: MAX_STALLED_COUNT,
+    // Jobs are taken once the sandboxed children are forked (see prewarm), so a first job cannot fork one more.
+    autorun: !config.WORKER_PREWARM,
     useWorkerThreads: false,
     workerForkOptions: {
       // The built processor gets this process's Node flags (e.g. --enable-source-maps), as a plain fork would.
@@ -61,6 +83,12 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
       env: { ...process.env, ...configEnv(config) },
     },
   })
+  if (config.WORKER_PREWARM) {
+    void prewarm(worker, fileURLToPath(PROCESSOR), config.WORKER_CONCURRENCY)
+      .catch((err: unknown) => log.warn({ err }, 'could not fork the sandboxed children ahead; the first job forks them'))
+      .then(() => worker.run())
+      .catch((err: unknown) => log.error({ err }, 'worker stopped running'))
+  }
   const control = redisConnection(config.REDIS_URL, 'worker')
   const eventsConnection = redisConnection(config.REDIS_URL, 'worker')
   const events = new QueueEvents(TRAINING_QUEUE, { connection: eventsConnection, prefix: config.QUEUE_PREFIX })

@@ -14,6 +14,9 @@ export type BaseModelRef =
   | 'inception_v3'
   | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' }
 
+/** The base a job without `baseModel` transfers from; workers load it before their first job. */
+export const DEFAULT_BASE_MODEL = 'mobilenet_v2' satisfies BaseModelRef
+
 /**
  * Hyper-parameters after defaults are applied; the worker never guesses. Absent options are null (plain JSON).
  * The fields after `seed` are absent on jobs queued before they existed; the ML core's defaults for an absent one

@@ -12,7 +12,7 @@ import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.j
 import { embedHere } from '../../src/ml/features.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
 import { abortError } from '../../src/ml/abort.js'
-import { ABORT_REASON, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
+import { ABORT_REASON, DEFAULT_BASE_MODEL, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
 import { createFeatureCache, type FeatureCache } from '../../src/storage/features.js'
@@ -32,8 +32,8 @@ const checkpoints = createCheckpointStore(layout.jobs)
 // The worker that forked us died (SIGKILL, OOM): stop now. Its job is recovered as stalled and resumed from the
 // last checkpoint elsewhere; training on here would race that worker to the same model id.
 process.on('disconnect', () => process.exit(1))
-// One backend per child process, chosen on its first job and reused by the next.
-let backend: ReturnType<typeof initBackend> | undefined
+// One backend per child process, chosen when it starts (see warmUp) and reused by every job.
+const backend = initBackend(config.IMAGETUNE_BACKEND)
 // Bundled bases never change: loaded once per child process and kept for its next jobs.
 const builtinBases = new Map<string, Promise<Base>>()
 // Extraction threads for the last base used, started with its first job and kept for the next.
@@ -72,6 +72,20 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
   }
   return pool
 }
+
+/**
+ * Started as this child starts (the worker forks it before its first job when WORKER_PREWARM is on): the default
+ * base and its extraction threads load while nothing waits, and the first job finds them ready. A failure is only
+ * logged here; the job that needs the base retries the load and reports its error.
+ */
+async function warmUp(): Promise<void> {
+  const started = performance.now()
+  const { name } = await backend
+  await Promise.all([baseFor(DEFAULT_BASE_MODEL), poolFor(DEFAULT_BASE_MODEL, name, logger)])
+  logger.info({ base: DEFAULT_BASE_MODEL, backend: name, seconds: Math.round(performance.now() - started) / 1000 }, 'sandbox warm')
+}
+if (config.WORKER_PREWARM) warmUp().catch((err: unknown) => logger.warn({ err }, 'warm-up failed; the first job loads what it needs'))
+else backend.catch(() => undefined) // reported by the first job that awaits it
 
 /** Counts lookups for the job result: this child's own counters would die with it. */
 function countingCache(inner: FeatureCache) {
@@ -221,7 +235,6 @@ export default async function processTrain(
   signal?: AbortSignal, // keep three params: BullMQ checks processor.length
 ): Promise<TrainResult> {
   const log = logger.child({ jobId: job.id, queue: job.queueName, requestId: job.data.requestId })
-  backend ??= initBackend(config.IMAGETUNE_BACKEND)
   const { name, reason } = await backend
   log.info({ backend: name, reason, attempt: job.attemptsMade + 1 }, 'training started')
   try {

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
 import { CURSOR_PATTERN } from '../../queue/job-index.js'
-import { PRIORITY } from '../../queue/jobs.js'
+import { DEFAULT_BASE_MODEL, PRIORITY } from '../../queue/jobs.js'
 import { createCheckpointStore } from '../../storage/checkpoints.js'
 import { streamJobEvents } from '../job-event-stream.js'
 import { parseAllowList, systemResolver } from '../ssrf-guard.js'
@@ -69,7 +69,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           modelId: jobId,
           owner,
           datasetId: body.datasetId,
-          baseModel: body.baseModel ?? 'mobilenet_v2',
+          baseModel: body.baseModel ?? DEFAULT_BASE_MODEL,
           options: trainOptions(body, dataset.classes.map((c) => c.name)),
           requestId: request.id,
           ...(body.webhook && { webhook: { url: body.webhook.url } }),
