@@ -1,53 +1,94 @@
 /**
- * bench/job: wall time from upload to a registered model, 4 classes × 50 images at 224 px, through the real
- * service (`src/main.ts`: API + worker + sandboxed processor, Redis at REDIS_URL or started by it).
- *   cold: a fresh DATA_DIR (base not yet extracted, empty feature cache), service already up
- *   warm: the same images uploaded again as a new dataset (every feature cached), same service
- * Prints ONE JSON line; the worker's phase timings come from its log, kept as $TMPDIR/imagetune-bench-job.log. Run: `npx tsx bench/job.ts`.
- * Images: /tmp/benchsets/twemoji-groups (make-bench-sets.sh) when present, else generated shapes.
+ * bench/job: a user's wall time for a head-only job through the real built service (`dist/src/main.js`: API +
+ * worker + sandboxed processor), side by side with the PyTorch script a user would write instead (torchvision
+ * MobileNetV2 with random weights, speed only: PIL decode + resize + crop, `features` + mean pool on all cores, a
+ * 10-epoch linear head with Adam; timed from its process start to its exit, imports and model build included).
+ *   first: the first job after the service starts (upload → registered model, posted as soon as /healthz answers),
+ *          136 photos (4 twemoji-groups classes × 34)
+ *   new:   a new 800-image set (mnist, 10 classes × 80, grey 28 px) on the now warm worker
+ *   repeat: the same 800 images uploaded again (every feature cached)
+ * Each case runs PyTorch right before ours, so both see the same machine load; prints the ratios PyTorch ÷ ours.
+ * Prints ONE JSON line; the service log is kept as $TMPDIR/imagetune-bench-job.log.
+ * Run: `npm run build && npx tsx bench/job.ts [SETS_DIR]` (default /tmp/bench-sets; built with
+ * /work/shared/datasets/make-bench-sets.sh when missing). Env: BENCH_ROUNDS (default 1) repeats the whole run.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { existsSync, openSync, readFileSync } from 'node:fs'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import sharp from 'sharp'
 import yazl from 'yazl'
 
 const REPO = fileURLToPath(new URL('..', import.meta.url))
-const SET = '/tmp/benchsets/twemoji-groups'
-const CLASSES = 4
-const PER_CLASS = 50
-const SIZE = 224
+const SETS_DIR = process.argv[2] ?? '/tmp/bench-sets'
+const MAKE_SETS = '/work/shared/datasets/make-bench-sets.sh'
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1)
+/** Debian's interpreter, the one apt's python3-torch installs into. */
+const PYTHON = '/usr/bin/python3'
+const EPOCHS = 10
+/** Head only on both sides: no augmentation, no fine-tuning, a fixed epoch count. */
+const JOB_OPTIONS = { seed: 1, epochs: EPOCHS, augment: false, fineTuneLayers: 0 }
 
-/** `{ "<class>/<file>.jpg": bytes }` of 224-px JPEGs. */
-async function images(): Promise<Record<string, Buffer>> {
-  const out: Record<string, Buffer> = {}
-  if (existsSync(SET)) {
-    const classes = (await readdir(SET)).sort().slice(0, CLASSES)
-    for (const c of classes) {
-      const files = (await readdir(path.join(SET, c))).sort().slice(0, PER_CLASS)
-      for (const f of files) {
-        out[`${c}/${f.replace(/\.png$/, '.jpg')}`] = await sharp(path.join(SET, c, f)).flatten({ background: '#ffffff' }).resize(SIZE, SIZE).jpeg({ quality: 90 }).toBuffer()
-      }
-    }
-    return out
-  }
-  for (let c = 0; c < CLASSES; c++) {
-    for (let i = 0; i < PER_CLASS; i++) {
-      const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${SIZE}" height="${SIZE}"><rect width="${SIZE}" height="${SIZE}" fill="rgb(${(i * 37) % 255},${(i * 91) % 255},${(c * 60 + i) % 255})"/><circle cx="${60 + c * 30}" cy="${80 + (i % 40)}" r="${30 + c * 10}" fill="rgb(${c * 70},${200 - c * 40},90)"/></svg>`
-      out[`class-${c}/${i}.jpg`] = await sharp(Buffer.from(svg)).jpeg({ quality: 90 }).toBuffer()
+const TORCH_SCRIPT = String.raw`
+import os, sys, time, json
+import torch, torchvision
+from PIL import Image
+from torchvision import transforms
+root, epochs = sys.argv[1], int(sys.argv[2])
+torch.set_num_threads(os.cpu_count())
+torch.manual_seed(1)
+classes = sorted(os.listdir(root))
+files = [(os.path.join(root, c, f), i) for i, c in enumerate(classes) for f in sorted(os.listdir(os.path.join(root, c)))]
+model = torchvision.models.mobilenet_v2(weights=None).eval()
+prep = transforms.Compose([transforms.Resize(224), transforms.CenterCrop(224), transforms.ToTensor(),
+                           transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+feats = []
+t = time.perf_counter()
+with torch.no_grad():
+    for i in range(0, len(files), 32):
+        x = torch.stack([prep(Image.open(f).convert('RGB')) for f, _ in files[i:i + 32]])
+        feats.append(model.features(x).mean([2, 3]))
+extract = time.perf_counter() - t
+X = torch.cat(feats)
+y = torch.tensor([l for _, l in files])
+head = torch.nn.Linear(X.shape[1], len(classes))
+opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+t = time.perf_counter()
+for epoch in range(epochs):
+    perm = torch.randperm(len(y))
+    for i in range(0, len(y), 32):
+        idx = perm[i:i + 32]
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(head(X[idx]), y[idx])
+        loss.backward()
+        opt.step()
+print(json.dumps({"extract": extract, "train": time.perf_counter() - t, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+`
+
+function ensureTorch(): void {
+  if (spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0) return
+  throw new Error(`${PYTHON} lacks torch + torchvision: run \`npx tsx bench/features.ts\` once (it installs them with apt-get)`)
+}
+
+/** Copies `perClass` images of the first `classes` classes of `set` into `dir` (ImageFolder layout); returns their paths. */
+async function subset(set: string, classes: number, perClass: number, dir: string): Promise<string[]> {
+  const out: string[] = []
+  for (const c of (await readdir(set)).sort().slice(0, classes)) {
+    await mkdir(path.join(dir, c), { recursive: true })
+    for (const f of (await readdir(path.join(set, c))).sort().slice(0, perClass)) {
+      await copyFile(path.join(set, c, f), path.join(dir, c, f))
+      out.push(`${c}/${f}`)
     }
   }
   return out
 }
 
-function zip(files: Record<string, Buffer>): Promise<Buffer> {
+async function zip(dir: string, files: string[]): Promise<Buffer> {
   const z = new yazl.ZipFile()
-  for (const [name, bytes] of Object.entries(files)) z.addBuffer(bytes, name)
+  for (const f of files) z.addBuffer(await readFile(path.join(dir, f)), f)
   z.end()
   const chunks: Buffer[] = []
   return new Promise((resolve, reject) => {
@@ -73,14 +114,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
   const end = Date.now() + ms
   while (Date.now() < end) {
-    const v = await probe().catch(() => undefined)
+    const v = await probe().catch((err: { fatal?: boolean }) => {
+      if (err.fatal) throw err
+      return undefined
+    })
     if (v !== undefined) return v
     await sleep(50)
   }
   throw new Error(`timed out waiting for ${what}`)
 }
 
-/** Upload → job → completed; returns seconds and the job document. */
+/** Upload → job → completed: seconds, and the job document. */
 async function uploadAndTrain(url: string, archive: Buffer): Promise<{ seconds: number; upload: number; job: any }> {
   const t0 = performance.now()
   const form = new FormData()
@@ -89,10 +133,10 @@ async function uploadAndTrain(url: string, archive: Buffer): Promise<{ seconds: 
   const dataset = (await up.json()) as any
   if (up.status !== 201) throw new Error(`upload failed: ${up.status} ${JSON.stringify(dataset)}`)
   const upload = (performance.now() - t0) / 1000
-  const res = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: dataset.id, seed: 1 }) })
+  const res = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: dataset.id, ...JOB_OPTIONS }) })
   const created = (await res.json()) as any
   if (res.status !== 202) throw new Error(`job refused: ${res.status} ${JSON.stringify(created)}`)
-  const job = await until('the job', 600_000, async () => {
+  const job = await until('the job', 900_000, async () => {
     const doc = (await (await fetch(`${url}/jobs/${created.id}`)).json()) as any
     if (doc.status === 'failed') throw Object.assign(new Error(`job failed: ${JSON.stringify(doc.error)}`), { fatal: true })
     return doc.status === 'completed' ? doc : undefined
@@ -100,53 +144,79 @@ async function uploadAndTrain(url: string, archive: Buffer): Promise<{ seconds: 
   return { seconds: (performance.now() - t0) / 1000, upload, job }
 }
 
-const dataDir = await mkdtemp(path.join(os.tmpdir(), 'imagetune-bench-job-'))
-const logFile = path.join(dataDir, 'service.log')
-const port = await freePort()
-const env = {
-  ...process.env,
-  DATA_DIR: dataDir,
-  PORT: String(port),
-  QUEUE_PREFIX: `bench-${randomUUID().slice(0, 8)}`,
-  LOG_LEVEL: 'info',
+/** The PyTorch script on `dir`: wall seconds from spawn to exit, and what it reports. */
+function torch(dir: string): { seconds: number; extract: number; train: number; torch: string; threads: number } {
+  const t0 = performance.now()
+  const out = execFileSync(PYTHON, ['-c', TORCH_SCRIPT, dir, String(EPOCHS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  return { seconds: (performance.now() - t0) / 1000, ...JSON.parse(out.trim().split('\n').pop()!) }
 }
-const { openSync } = await import('node:fs')
-const log = openSync(logFile, 'a')
-const service = spawn(process.execPath, ['dist/src/main.js'], { cwd: REPO, env, stdio: ['ignore', log, log] })
+
+const round = (x: number) => Math.round(x * 100) / 100
+
+async function oneRound(sets: { small: { dir: string; zip: Buffer }; large: { dir: string; zip: Buffer } }) {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'imagetune-bench-job-'))
+  const logFile = path.join(dataDir, 'service.log')
+  const port = await freePort()
+  const env = { ...process.env, DATA_DIR: dataDir, PORT: String(port), QUEUE_PREFIX: `bench-${randomUUID().slice(0, 8)}`, LOG_LEVEL: 'info' }
+  const torchFirst = torch(sets.small.dir)
+  const log = openSync(logFile, 'a')
+  const started = performance.now()
+  const service = spawn(process.execPath, ['--enable-source-maps', 'dist/src/main.js'], { cwd: REPO, env, stdio: ['ignore', log, log] })
+  try {
+    const url = `http://127.0.0.1:${port}`
+    await until('the service', 60_000, async () => ((await fetch(`${url}/healthz`).then((r) => r.arrayBuffer().then(() => r.ok))) ? true : undefined))
+    const ready = (performance.now() - started) / 1000
+    const first = await uploadAndTrain(url, sets.small.zip)
+    const torchNew = torch(sets.large.dir)
+    const fresh = await uploadAndTrain(url, sets.large.zip)
+    const repeat = await uploadAndTrain(url, sets.large.zip)
+    const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>)
+    const timings = lines.filter((l) => l.msg === 'model trained').map((l) => Object.fromEntries(Object.entries(l.timings as Record<string, number>).map(([k, v]) => [k, round(v)])))
+    const warm = lines.find((l) => l.msg === 'sandbox warm')
+    return {
+      first: { ours: round(first.seconds), torch: round(torchFirst.seconds), ratio: round(torchFirst.seconds / first.seconds), upload: round(first.upload), phases: timings[0] },
+      new: { ours: round(fresh.seconds), torch: round(torchNew.seconds), ratio: round(torchNew.seconds / fresh.seconds), upload: round(fresh.upload), phases: timings[1] },
+      repeat: { ours: round(repeat.seconds), phases: timings[2] },
+      torchPhases: { first: { extract: round(torchFirst.extract), train: round(torchFirst.train) }, new: { extract: round(torchNew.extract), train: round(torchNew.train) } },
+      serviceReadySeconds: round(ready),
+      sandboxWarmSeconds: warm?.seconds ?? null,
+      backend: first.job.result?.backend,
+      torch: `${torchNew.torch}, ${torchNew.threads} threads`,
+    }
+  } finally {
+    service.kill('SIGTERM')
+    await new Promise((r) => service.once('exit', r))
+    await copyFile(logFile, path.join(os.tmpdir(), 'imagetune-bench-job.log')) // kept for profiling
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+if (!existsSync(path.join(REPO, 'dist/src/main.js'))) throw new Error('dist/ is missing: run `npm run build` first')
+ensureTorch()
+if (!existsSync(path.join(SETS_DIR, 'mnist'))) execFileSync('bash', [MAKE_SETS, SETS_DIR], { stdio: 'inherit' })
+const work = await mkdtemp(path.join(os.tmpdir(), 'imagetune-bench-job-sets-'))
 try {
-  const url = `http://127.0.0.1:${port}`
-  await until('the service', 60_000, async () => ((await fetch(`${url}/healthz`).then((r) => r.arrayBuffer().then(() => r.ok))) ? true : undefined))
-  const files = await images()
-  const archive = await zip(files)
-  const cold = await uploadAndTrain(url, archive)
-  const warm = await uploadAndTrain(url, archive)
-  const timings = readFileSync(logFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"model trained"'))
-    .map((l) => JSON.parse(l).timings as Record<string, number>)
-  const round = (x: number) => Math.round(x * 100) / 100
+  const smallDir = path.join(work, 'small')
+  const largeDir = path.join(work, 'large')
+  const small = await subset(path.join(SETS_DIR, 'twemoji-groups'), 4, 34, smallDir)
+  const large = await subset(path.join(SETS_DIR, 'mnist'), 10, 80, largeDir)
+  const sets = { small: { dir: smallDir, zip: await zip(smallDir, small) }, large: { dir: largeDir, zip: await zip(largeDir, large) } }
+  const rounds = []
+  for (let r = 0; r < ROUNDS; r++) {
+    rounds.push(await oneRound(sets))
+    process.stderr.write(`${JSON.stringify(rounds.at(-1))}\n`)
+  }
   console.log(
     JSON.stringify({
       bench: 'job',
-      images: Object.keys(files).length,
-      classes: CLASSES,
-      size: SIZE,
-      archiveBytes: archive.length,
-      coldSeconds: round(cold.seconds),
-      warmSeconds: round(warm.seconds),
-      coldUploadSeconds: round(cold.upload),
-      warmUploadSeconds: round(warm.upload),
-      coldPhases: timings[0] && Object.fromEntries(Object.entries(timings[0]).map(([k, v]) => [k, round(v)])),
-      warmPhases: timings[1] && Object.fromEntries(Object.entries(timings[1]).map(([k, v]) => [k, round(v)])),
-      backend: cold.job.result?.backend,
-      accuracy: cold.job.result?.metrics?.accuracy,
+      images: { first: small.length, new: large.length },
+      options: JOB_OPTIONS,
+      targets: { firstRatio: 1.5, newRatio: 2.0 },
+      rounds,
       cores: os.availableParallelism(),
       loadAverage: os.loadavg().map(round),
     }),
   )
 } finally {
-  service.kill('SIGTERM')
-  await new Promise((r) => service.once('exit', r))
-  await copyFile(logFile, path.join(os.tmpdir(), 'imagetune-bench-job.log')) // kept for profiling
-  await rm(dataDir, { recursive: true, force: true })
+  await rm(work, { recursive: true, force: true })
 }

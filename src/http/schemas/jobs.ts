@@ -52,14 +52,15 @@ const EarlyStoppingSchema = Type.Object(
   { additionalProperties: false, description: "stop when the monitored figure stalls and keep the best epoch's weights; default off" },
 )
 
+// No `default` keywords inside: the schema is a branch of a union, where Ajv's strict mode refuses them.
 const AugmentSchema = Type.Object(
   {
-    flip: Type.Optional(Type.Boolean({ default: false, description: 'mirror left-right (half the views)' })),
-    crop: Type.Optional(Type.Boolean({ default: false, description: 'random square crop of 75–100 % of the side' })),
-    rotate: Type.Optional(Type.Boolean({ default: false, description: 'rotate up to ±15°' })),
-    brightness: Type.Optional(Type.Boolean({ default: false, description: 'shift brightness up to ±20 %' })),
-    contrast: Type.Optional(Type.Boolean({ default: false, description: 'scale contrast by 0.8–1.2' })),
-    views: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, default: TRAIN_DEFAULTS.augmentViews, description: 'augmented views per training image' })),
+    flip: Type.Optional(Type.Boolean({ description: 'default false: mirror left-right (half the views)' })),
+    crop: Type.Optional(Type.Boolean({ description: 'default false: random square crop of 75–100 % of the side' })),
+    rotate: Type.Optional(Type.Boolean({ description: 'default false: rotate up to ±15°' })),
+    brightness: Type.Optional(Type.Boolean({ description: 'default false: shift brightness up to ±20 %' })),
+    contrast: Type.Optional(Type.Boolean({ description: 'default false: scale contrast by 0.8–1.2' })),
+    views: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: `augmented views per training image; default ${TRAIN_DEFAULTS.augmentViews}` })),
   },
   {
     additionalProperties: false,
@@ -112,7 +113,8 @@ export const CreateJobSchema = Type.Object(
     ),
     earlyStopping: Type.Optional(EarlyStoppingSchema),
     classWeights: Type.Optional(ClassWeightsSchema),
-    augment: Type.Optional(AugmentSchema),
+    // false and null (as a job document shows no augmentation) both turn it off, so head-only runs stay possible.
+    augment: Type.Optional(Type.Union([AugmentSchema, Type.Literal(false), Type.Null()], { description: 'augmented views, or false / null for none' })),
     fineTuneLayers: Type.Optional(
       Type.Integer({
         minimum: 0,
