@@ -8,7 +8,7 @@
  *   new:   a new 800-image set (mnist, 10 classes × 80, grey 28 px) on the now warm worker
  *   repeat: the same 800 images uploaded again (every feature cached)
  * Each case runs PyTorch right before ours, so both see the same machine load; prints the ratios PyTorch ÷ ours.
- * Prints ONE JSON line; the service log is kept as $TMPDIR/imagetune-bench-job.log.
+ * Prints ONE JSON line; the service log is kept as $TMPDIR/imagetune-bench-job-<pid>.log.
  * Run: `npm run build && npx tsx bench/job.ts [SETS_DIR]` (default /tmp/bench-sets; built with
  * /work/shared/datasets/make-bench-sets.sh when missing). Env: BENCH_ROUNDS (default 1) repeats the whole run.
  */
@@ -186,7 +186,7 @@ async function oneRound(sets: { small: { dir: string; zip: Buffer }; large: { di
   } finally {
     service.kill('SIGTERM')
     await new Promise((r) => service.once('exit', r))
-    await copyFile(logFile, path.join(os.tmpdir(), 'imagetune-bench-job.log')) // kept for profiling
+    await copyFile(logFile, path.join(os.tmpdir(), `imagetune-bench-job-${process.pid}.log`)) // kept for profiling
     await rm(dataDir, { recursive: true, force: true })
   }
 }
