@@ -71,8 +71,11 @@ const ConfigSchema = Type.Object({
   PREDICT_THREADS: Type.Integer({ minimum: 0, maximum: 64, default: availableParallelism() }),
   /** Images of concurrent requests for one model run as one forward pass up to this many; 1 turns batching off. */
   PREDICT_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
-  /** How long the first image of a batch waits for others before the batch runs anyway, ms. */
-  PREDICT_MAX_DELAY_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 5 }),
+  /**
+   * How long the first image of a batch waits for others before the batch runs anyway, ms. At 0 an image runs as
+   * soon as a prediction thread is free, and images batch only while every thread is busy.
+   */
+  PREDICT_MAX_DELAY_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 0 }),
   /** Models kept loaded per prediction thread, least recently used evicted first. */
   PREDICT_MAX_LOADED: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
   /**
