@@ -26,6 +26,8 @@ export const HTTP_STATUS = {
   IMAGE_INVALID: 400,
   IMAGE_TOO_LARGE: 413,
   IMAGE_FETCH_FAILED: 422,
+  /** A dataset revision that names unknown paths, changes nothing, or leaves a class empty. */
+  REVISION_INVALID: 422,
   RATE_LIMITED: 429,
   TOO_MANY_UPLOADS: 429,
   TOO_MANY_QUEUED_JOBS: 429,

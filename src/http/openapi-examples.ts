@@ -88,6 +88,10 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: 
   listDatasets: { response: { datasets: [dataset] } },
   getDataset: { response: { ...dataset, rejected: [] } },
   deleteDataset: {},
+  reviseDataset: {
+    request: { move: [{ path: 'images/roses/img_0412.jpg', to: 'tulips' }], drop: ['images/daisy/img_0007.jpg'], name: 'flowers v2' },
+    response: { ...dataset, id: '9d8c7b6a-5e4f-4a3b-8c2d-1e0f9a8b7c6d', name: 'flowers v2', imageCount: 3669, classes: [{ name: 'daisy', count: 632 }, { name: 'roses', count: 640 }, { name: 'tulips', count: 800 }], rejected: [], parentId: DATASET_ID },
+  },
   createJob: {
     request: { datasetId: DATASET_ID, epochs: 20, seed: 7 },
     response: { ...job, status: 'queued', phase: 'queued', progress: { epoch: 0, epochs: 20, percent: 0, etaSeconds: null }, history: [], queuePosition: 0, worker: null, startedAt: null },

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { detectArchiveFormat, EntryUnreadable, readArchiveEntries, type ArchiveEntry } from '../datasets/archive-entries.js'
 import { datasetWarnings } from '../datasets/dataset-warnings.js'
 import { FileNameAllocator, sanitizeFileName } from '../datasets/file-names.js'
 import { checkEntryPath, planImageFolder } from '../datasets/image-folder.js'
+import { planRevision, type RevisionChange } from '../datasets/revision.js'
 import { validateImage } from '../datasets/validate-image.js'
 import { AppError } from '../errors.js'
 import { publishDir, writeJsonAtomic } from './atomic.js'
@@ -45,6 +46,8 @@ export interface DatasetManifest {
   rejected: RejectedFile[]
   warnings: string[]
   hasSplit: boolean
+  /** The dataset this one is a revision of (`POST /datasets/:id/revisions`); absent on uploads. */
+  parentId?: string
   /** Sorted by label, then path. */
   images: DatasetImage[]
 }
@@ -78,6 +81,12 @@ export interface DatasetStore {
   /** Newest first. */
   list(): Promise<DatasetSummary[]>
   remove(id: string): Promise<boolean>
+  /**
+   * A new dataset from `parentId` with images moved to other classes or dropped (see `planRevision`). Images are
+   * carried over by content (hard links, copies across devices), not validated again; the parent stays untouched.
+   * Throws `DATASET_NOT_FOUND`, `REVISION_INVALID`, or `STORAGE_UNAVAILABLE` (and leaves nothing).
+   */
+  revise(parentId: string, opts: { change: RevisionChange; name?: string; maxClasses: number }): Promise<DatasetManifest>
   /** Absolute path of a stored image file (goes through safeJoin). */
   imageFile(id: string, image: DatasetImage): string
 }
@@ -153,6 +162,45 @@ export function createDatasetStore(layout: DataLayout): DatasetStore {
       }
       await rm(doomed, { recursive: true, force: true })
       return true
+    },
+
+    async revise(parentId, { change, name, maxClasses }) {
+      const parent = await readManifest(parentId)
+      if (!parent) throw new AppError('DATASET_NOT_FOUND', `no dataset ${parentId}`)
+      const revised = planRevision(parent.images, change, { maxClasses })
+      const images = revised.map((r) => r.image)
+      const counts = new Map<string, number>()
+      for (const image of images) counts.set(image.label, (counts.get(image.label) ?? 0) + 1)
+      const classes = [...counts].map(([n, count]) => ({ name: n, count })).sort((a, b) => compare(a.name, b.name))
+      const id = randomUUID()
+      const manifest: DatasetManifest = {
+        id,
+        name: name ?? `${parent.name} (revised)`,
+        createdAt: new Date().toISOString(),
+        imageCount: images.length,
+        classes,
+        rejected: [],
+        warnings: datasetWarnings({ classes, images, hasSplit: parent.hasSplit }),
+        hasSplit: parent.hasSplit,
+        parentId,
+        images,
+      }
+      try {
+        await publishDir(folderOf(id), async (staging) => {
+          for (const folder of new Set(images.map((image) => path.dirname(image.path)))) {
+            await mkdir(safeJoin(staging, folder), { recursive: true })
+          }
+          for (const { image, from } of revised) {
+            await linkOrCopy(safeJoin(folderOf(parentId), from), safeJoin(staging, image.path))
+          }
+          await writeJsonAtomic(path.join(staging, MANIFEST), manifest)
+        })
+      } catch (err) {
+        // The parent was removed while its images were being linked.
+        if (isNotFound(err)) throw new AppError('DATASET_NOT_FOUND', `dataset ${parentId} was removed during the revision`)
+        throw asStorageError(err)
+      }
+      return manifest
     },
 
     imageFile(id, image) {
@@ -290,6 +338,17 @@ async function ingest(
     warnings: datasetWarnings({ classes, images, hasSplit }),
     hasSplit,
     images,
+  }
+}
+
+/** A hard link shares the bytes of an image two datasets hold; across devices (or without link support) a copy. */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP') throw err
+    await copyFile(from, to)
   }
 }
 

@@ -9,7 +9,7 @@ import { AppError } from '../../errors.js'
 import type { DatasetManifest } from '../../storage/datasets.js'
 import { asStorageError } from '../../storage/storage-error.js'
 import { errorResponses, IdParamsSchema, NoContentSchema } from '../schemas/common.js'
-import { DatasetSchema, DatasetSummarySchema } from '../schemas/datasets.js'
+import { DatasetSchema, DatasetSummarySchema, RevisionSchema } from '../schemas/datasets.js'
 import { DatasetUploadSchema } from '../schemas/documented-bodies.js'
 
 /** The public view: the per-image list stays on disk, it can hold 100,000 entries. */
@@ -102,6 +102,33 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
           await rm(upload, { force: true }).catch((err: unknown) => request.log.warn({ err, upload }, 'upload not removed'))
         }
       }
+    },
+  )
+
+  app.post(
+    '/datasets/:id/revisions',
+    {
+      schema: {
+        tags: ['datasets'],
+        operationId: 'reviseDataset',
+        summary: 'Create a corrected version of a dataset',
+        description:
+          'A new dataset (new id, `parentId` = this one) with images moved to another class (`move: [{path, to}]`, `to` existing or new) and/or left out (`drop: [path]`); paths are `images/<class>/<file>` as in the dataset, the label issues and near-duplicates of a job name them the same way. The images are carried over by content, the parent stays untouched. 422 REVISION_INVALID, with `details.problems`, for an unknown or repeated path, an empty change, a move to the same class or a bad class name, or a class left with no image.',
+        params: IdParamsSchema,
+        body: RevisionSchema,
+        response: { 201: DatasetSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { move, drop, name } = request.body
+      const manifest = await datasets.revise(request.params.id, {
+        change: { move, drop },
+        name: name?.trim() || undefined,
+        maxClasses: config.MAX_DATASET_CLASSES,
+      })
+      request.log.info({ datasetId: manifest.id, parentId: request.params.id, images: manifest.imageCount }, 'dataset revised')
+      reply.code(201).header('location', `/datasets/${manifest.id}`)
+      return datasetView(manifest)
     },
   )
 

@@ -22,7 +22,7 @@ export const errorResponses = {
   409: errorResponse('Conflicts with the resource state (DATASET_IN_USE, JOB_FINISHED, JOB_CANCELLED, MODEL_NOT_READY)'),
   413: errorResponse('Body over a size limit (PAYLOAD_TOO_LARGE, IMAGE_TOO_LARGE); details name the limit'),
   415: errorResponse('Content type not accepted (UNSUPPORTED_MEDIA_TYPE)'),
-  422: errorResponse('Well-formed but unusable input (IMAGE_FETCH_FAILED, BASE_MODEL_INVALID)'),
+  422: errorResponse('Well-formed but unusable input (IMAGE_FETCH_FAILED, BASE_MODEL_INVALID, REVISION_INVALID)'),
   429: errorResponse('Over a rate or concurrency limit (RATE_LIMITED, TOO_MANY_UPLOADS, TOO_MANY_QUEUED_JOBS)'),
   500: errorResponse('Unexpected failure (INTERNAL); the log has the details under the request id'),
   503: errorResponse('A dependency is down (QUEUE_UNAVAILABLE)'),
