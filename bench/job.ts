@@ -10,7 +10,8 @@
  * Each case runs PyTorch right before ours, so both see the same machine load; prints the ratios PyTorch ÷ ours.
  * Prints ONE JSON line; the service log is kept as $TMPDIR/imagetune-bench-job-<pid>.log.
  * Run: `npm run build && npx tsx bench/job.ts [SETS_DIR]` (default /tmp/bench-sets; built with
- * /work/shared/datasets/make-bench-sets.sh when missing). Env: BENCH_ROUNDS (default 1) repeats the whole run.
+ * /work/shared/datasets/make-bench-sets.sh when missing). Env: BENCH_ROUNDS (default 1) repeats the whole run;
+ * BENCH_TORCH_THREADS (default: all cores) sets PyTorch's threads.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -29,6 +30,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1)
 /** Debian's interpreter, the one apt's python3-torch installs into. */
 const PYTHON = '/usr/bin/python3'
 const EPOCHS = 10
+/**
+ * PyTorch's threads: all cores by default, as the user's script runs. On a machine loaded by others its OpenMP
+ * threads spin at every layer and it slows down several times more than one thread does (13 min for 800 images at
+ * load 15 on 2 cores); BENCH_TORCH_THREADS=1 then gives the faster, so the stricter, anchor.
+ */
+const TORCH_THREADS = Number(process.env.BENCH_TORCH_THREADS ?? os.availableParallelism())
 /** Head only on both sides: no augmentation, no fine-tuning, a fixed epoch count. */
 const JOB_OPTIONS = { seed: 1, epochs: EPOCHS, augment: false, fineTuneLayers: 0 }
 
@@ -37,8 +44,8 @@ import os, sys, time, json
 import torch, torchvision
 from PIL import Image
 from torchvision import transforms
-root, epochs = sys.argv[1], int(sys.argv[2])
-torch.set_num_threads(os.cpu_count())
+root, epochs, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+torch.set_num_threads(threads)
 torch.manual_seed(1)
 classes = sorted(os.listdir(root))
 files = [(os.path.join(root, c, f), i) for i, c in enumerate(classes) for f in sorted(os.listdir(os.path.join(root, c)))]
@@ -126,6 +133,9 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
 
 /** Upload → job → completed: seconds, and the job document. */
 async function uploadAndTrain(url: string, archive: Buffer): Promise<{ seconds: number; upload: number; job: any }> {
+  // A GET first: after a long PyTorch run the kept-alive socket is closed by the server, and fetch retries a GET
+  // on a stale socket but not a POST with a body (EPIPE).
+  await (await fetch(`${url}/healthz`)).arrayBuffer()
   const t0 = performance.now()
   const form = new FormData()
   form.append('file', new Blob([new Uint8Array(archive)]), 'bench.zip')
@@ -147,7 +157,7 @@ async function uploadAndTrain(url: string, archive: Buffer): Promise<{ seconds: 
 /** The PyTorch script on `dir`: wall seconds from spawn to exit, and what it reports. */
 function torch(dir: string): { seconds: number; extract: number; train: number; torch: string; threads: number } {
   const t0 = performance.now()
-  const out = execFileSync(PYTHON, ['-c', TORCH_SCRIPT, dir, String(EPOCHS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  const out = execFileSync(PYTHON, ['-c', TORCH_SCRIPT, dir, String(EPOCHS), String(TORCH_THREADS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
   return { seconds: (performance.now() - t0) / 1000, ...JSON.parse(out.trim().split('\n').pop()!) }
 }
 
@@ -181,7 +191,7 @@ async function oneRound(sets: { small: { dir: string; zip: Buffer }; large: { di
       serviceReadySeconds: round(ready),
       sandboxWarmSeconds: warm?.seconds ?? null,
       backend: first.job.result?.backend,
-      torch: `${torchNew.torch}, ${torchNew.threads} threads`,
+      torch: `${torchNew.torch}, ${torchNew.threads} thread(s)`,
     }
   } finally {
     service.kill('SIGTERM')

@@ -10,7 +10,9 @@
  * augmentation (mean of the probabilities of the image and its mirror). Prints ONE JSON line: per set and recipe,
  * the mean, worst and best test accuracy over the seeds, and the head's mean seconds.
  *
- *   npx tsx bench/train-quality.ts [SETS_DIR]     (default /tmp/bench-sets)   env BENCH_SEEDS (default 3)
+ *   npx tsx bench/train-quality.ts [SETS_DIR]     (default /tmp/bench-sets)
+ * Env: BENCH_SEEDS (default 3); BENCH_CACHE_DIR keeps the embeddings between runs (default: a temporary folder),
+ * so trying another recipe costs only its heads.
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -43,6 +45,8 @@ const RECIPES: Record<string, Recipe> = {
   'softmax+l2=1e-3': { epochs: 20, batchSize: 32, learningRate: 1e-3, hiddenUnits: 0, l2: 1e-3 },
   'softmax+l2=1e-2': { epochs: 20, batchSize: 32, learningRate: 1e-3, hiddenUnits: 0, l2: 1e-2 },
   'softmax+l2=1e-3+flipViews': { epochs: 20, batchSize: 32, learningRate: 1e-3, hiddenUnits: 0, l2: 1e-3, flipViews: true },
+  'softmax+l2=1e-4,lr=1e-2,60ep': { epochs: 60, batchSize: 32, learningRate: 1e-2, hiddenUnits: 0, l2: 1e-4 },
+  'default+flipViews': { epochs: TRAIN_DEFAULTS.epochs, batchSize: TRAIN_DEFAULTS.batchSize, learningRate: TRAIN_DEFAULTS.learningRate, hiddenUnits: TRAIN_DEFAULTS.hiddenUnits, dropout: TRAIN_DEFAULTS.dropout, flipViews: true },
 }
 
 /** Mirrors `size × size × 3` RGB pixels left-right. */
@@ -85,7 +89,7 @@ const work = await mkdtemp(path.join(os.tmpdir(), 'imagetune-bench-quality-'))
 const basesDir = path.join(work, 'bases')
 const base = await loadBase('mobilenet_v2', basesDir)
 const pool = await createFeaturePool({ base: 'mobilenet_v2', basesDir })
-const cache = createFeatureCache(path.join(work, 'cache'))
+const cache = createFeatureCache(process.env.BENCH_CACHE_DIR ?? path.join(work, 'cache'))
 const report: Record<string, unknown> = {}
 try {
   for (const set of SETS) {
