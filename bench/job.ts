@@ -131,23 +131,35 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
   throw new Error(`timed out waiting for ${what}`)
 }
 
+/**
+ * fetch, tried again on a network error: after a long PyTorch run on a loaded machine the client may write to a
+ * kept-alive socket the server has closed (EPIPE), and fetch does not retry that by itself.
+ */
+async function request(url: string, init?: RequestInit): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init)
+    } catch (err) {
+      if (attempt >= 3) throw err
+      await sleep(200)
+    }
+  }
+}
+
 /** Upload → job → completed: seconds, and the job document. */
 async function uploadAndTrain(url: string, archive: Buffer): Promise<{ seconds: number; upload: number; job: any }> {
-  // A GET first: after a long PyTorch run the kept-alive socket is closed by the server, and fetch retries a GET
-  // on a stale socket but not a POST with a body (EPIPE).
-  await (await fetch(`${url}/healthz`)).arrayBuffer()
   const t0 = performance.now()
   const form = new FormData()
   form.append('file', new Blob([new Uint8Array(archive)]), 'bench.zip')
-  const up = await fetch(`${url}/datasets`, { method: 'POST', body: form })
+  const up = await request(`${url}/datasets`, { method: 'POST', body: form })
   const dataset = (await up.json()) as any
   if (up.status !== 201) throw new Error(`upload failed: ${up.status} ${JSON.stringify(dataset)}`)
   const upload = (performance.now() - t0) / 1000
-  const res = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: dataset.id, ...JOB_OPTIONS }) })
+  const res = await request(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: dataset.id, ...JOB_OPTIONS }) })
   const created = (await res.json()) as any
   if (res.status !== 202) throw new Error(`job refused: ${res.status} ${JSON.stringify(created)}`)
   const job = await until('the job', 900_000, async () => {
-    const doc = (await (await fetch(`${url}/jobs/${created.id}`)).json()) as any
+    const doc = (await (await request(`${url}/jobs/${created.id}`)).json()) as any
     if (doc.status === 'failed') throw Object.assign(new Error(`job failed: ${JSON.stringify(doc.error)}`), { fatal: true })
     return doc.status === 'completed' ? doc : undefined
   })
@@ -177,8 +189,12 @@ async function oneRound(sets: { small: { dir: string; zip: Buffer }; large: { di
     await until('the service', 60_000, async () => ((await fetch(`${url}/healthz`).then((r) => r.arrayBuffer().then(() => r.ok))) ? true : undefined))
     const ready = (performance.now() - started) / 1000
     const first = await uploadAndTrain(url, sets.small.zip)
+    // Each figure as soon as it is known: a failure later in a long run on a loaded machine keeps these.
+    process.stderr.write(`${JSON.stringify({ first: first.seconds, firstUpload: first.upload, torchFirst: torchFirst.seconds, ready })}\n`)
     const torchNew = torch(sets.large.dir)
+    process.stderr.write(`${JSON.stringify({ torchNew: torchNew.seconds })}\n`)
     const fresh = await uploadAndTrain(url, sets.large.zip)
+    process.stderr.write(`${JSON.stringify({ new: fresh.seconds, newUpload: fresh.upload })}\n`)
     const repeat = await uploadAndTrain(url, sets.large.zip)
     const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>)
     const timings = lines.filter((l) => l.msg === 'model trained').map((l) => Object.fromEntries(Object.entries(l.timings as Record<string, number>).map(([k, v]) => [k, round(v)])))
