@@ -11,7 +11,7 @@
  * Prints ONE JSON line; the service log is kept as $TMPDIR/imagetune-bench-job-<pid>.log.
  * Run: `npm run build && npx tsx bench/job.ts [SETS_DIR]` (default /tmp/bench-sets; built with
  * /work/shared/datasets/make-bench-sets.sh when missing). Env: BENCH_ROUNDS (default 1) repeats the whole run;
- * BENCH_TORCH_THREADS (default: all cores) sets PyTorch's threads.
+ * BENCH_TORCH_THREADS (default: all cores) sets PyTorch's threads; BENCH_FIRST_ONLY=1 runs the first case alone.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -36,6 +36,7 @@ const EPOCHS = 10
  * load 15 on 2 cores); BENCH_TORCH_THREADS=1 then gives the faster, so the stricter, anchor.
  */
 const TORCH_THREADS = Number(process.env.BENCH_TORCH_THREADS ?? os.availableParallelism())
+const FIRST_ONLY = process.env.BENCH_FIRST_ONLY === '1'
 /** Head only on both sides: no augmentation, no fine-tuning, a fixed epoch count. */
 const JOB_OPTIONS = { seed: 1, epochs: EPOCHS, augment: false, fineTuneLayers: 0 }
 
@@ -191,6 +192,7 @@ async function oneRound(sets: { small: { dir: string; zip: Buffer }; large: { di
     const first = await uploadAndTrain(url, sets.small.zip)
     // Each figure as soon as it is known: a failure later in a long run on a loaded machine keeps these.
     process.stderr.write(`${JSON.stringify({ first: first.seconds, firstUpload: first.upload, torchFirst: torchFirst.seconds, ready })}\n`)
+    if (FIRST_ONLY) return { first: { ours: round(first.seconds), torch: round(torchFirst.seconds), ratio: round(torchFirst.seconds / first.seconds), upload: round(first.upload) }, serviceReadySeconds: round(ready) }
     const torchNew = torch(sets.large.dir)
     process.stderr.write(`${JSON.stringify({ torchNew: torchNew.seconds })}\n`)
     const fresh = await uploadAndTrain(url, sets.large.zip)
