@@ -1,11 +1,13 @@
 /**
- * bench/features: images/s of our MobileNetV2 feature extraction (decode with sharp + fused trunk on the
- * feature pool, as a job runs it, cache writes included) against PyTorch's torchvision mobilenet_v2 (random
- * weights: speed only; PIL decode + resize + crop, `model.features` + global average pool, all cores) on the
- * same images at the same batch size, alternating twice so both see the same machine load: all cores on each
- * side, then one thread on each side (our job thread alone against `torch.set_num_threads(1)`).
- * Prints ONE JSON line. Run: `npx tsx bench/features.ts`. Installs python3-torch + python3-torchvision with
- * apt-get when missing (a large download, once). Images: /tmp/benchsets/twemoji-groups when present, else generated.
+ * bench/features: images/s of our feature extraction for one bundled base (decode with sharp + the base's trunk on
+ * the feature pool, as a job runs it, cache writes included) against its PyTorch partner at the same resolution
+ * (torchvision, random weights: speed only; PIL decode + resize + crop, `model.features` + global average pool, all
+ * cores) on the same images at the same batch size, alternating twice so both see the same machine load: all cores
+ * on each side, then one thread on each side (our job thread alone against `torch.set_num_threads(1)`).
+ *   mobilenet_v2 (default): fused MobileNetV2 trunk at 224 px vs torchvision mobilenet_v2 at 224 px
+ *   mobilenet_v3_coco: the COCO MobileNetV3 graph to its backbone node at 320 px vs torchvision mobilenet_v3_large at 320 px
+ * Prints ONE JSON line. Run: `npx tsx bench/features.ts [BASE]`. Installs python3-torch + python3-torchvision with
+ * apt-get when missing (a large download, once). Images: the twemoji-groups bench set when present, else generated.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -15,12 +17,21 @@ import os from 'node:os'
 import path from 'node:path'
 import sharp from 'sharp'
 import { initBackend } from '../src/ml/backend.js'
-import { loadBase } from '../src/ml/bases.js'
+import { loadBase, type BuiltinBaseId } from '../src/ml/bases.js'
 import { createFeaturePool } from '../src/ml/feature-pool.js'
 import { extractFeatures } from '../src/ml/features.js'
 import { createFeatureCache } from '../src/storage/features.js'
 
-const SET = '/tmp/benchsets/twemoji-groups'
+const SET = ['/tmp/bench-sets/twemoji-groups', '/tmp/benchsets/twemoji-groups'].find((d) => existsSync(d)) ?? ''
+const BASE = (process.argv[2] ?? 'mobilenet_v2') as BuiltinBaseId
+/** The torchvision architecture and input side each of our bases is timed against. */
+const PARTNERS: Partial<Record<BuiltinBaseId, { arch: string; size: number }>> = {
+  mobilenet_v2: { arch: 'mobilenet_v2', size: 224 },
+  mobilenet_v3_coco: { arch: 'mobilenet_v3_large', size: 320 },
+}
+const PARTNER = PARTNERS[BASE] ?? (() => {
+  throw new Error(`no PyTorch partner for '${BASE}': use ${Object.keys(PARTNERS).join(' or ')}`)
+})()
 const IMAGES = 128
 const BATCH = 32
 const ROUNDS = 2
@@ -32,14 +43,14 @@ import json, os, sys, time
 import torch, torchvision
 from PIL import Image
 from torchvision import transforms
-files, batch, threads = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+files, batch, threads, arch, size = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 torch.set_num_threads(threads)
-model = torchvision.models.mobilenet_v2(weights=None).eval()
-prep = transforms.Compose([transforms.Resize(224), transforms.CenterCrop(224), transforms.ToTensor()])
+model = getattr(torchvision.models, arch)(weights=None).eval()
+prep = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor()])
 def embed(x):
     return model.features(x).mean([2, 3])
 with torch.no_grad():
-    embed(torch.zeros(batch, 3, 224, 224))  # warm-up
+    embed(torch.zeros(batch, 3, size, size))  # warm-up
     t = time.perf_counter()
     for i in range(0, len(files), batch):
         x = torch.stack([prep(Image.open(f).convert('RGB')) for f in files[i:i + batch]])
@@ -60,7 +71,7 @@ function ensureTorch(): void {
 
 /** Image files for both sides: the bench set's PNGs, or generated JPEGs in `tmp`. */
 async function imageFiles(tmp: string): Promise<string[]> {
-  if (existsSync(SET)) {
+  if (SET) {
     const files: string[] = []
     for (const c of (await readdir(SET)).sort()) for (const f of (await readdir(path.join(SET, c))).sort()) files.push(path.join(SET, c, f))
     if (files.length >= IMAGES) return files.slice(0, IMAGES)
@@ -82,8 +93,8 @@ try {
   const bytes = await Promise.all(files.map((f) => readFile(f)))
   const backend = await initBackend('wasm')
   const basesDir = path.join(tmp, 'bases')
-  const base = await loadBase('mobilenet_v2', basesDir)
-  const pool = await createFeaturePool({ base: 'mobilenet_v2', basesDir })
+  const base = await loadBase(BASE, basesDir)
+  const pool = await createFeaturePool({ base: BASE, basesDir })
 
   /** One pass over every image with an empty cache, as a cold job extracts: on the pool, or on this thread alone. */
   let pass = 0
@@ -95,11 +106,11 @@ try {
     return (performance.now() - t) / 1000
   }
   const torch = (threads: number) => {
-    const out = execFileSync(PYTHON, ['-c', TORCH_SCRIPT, JSON.stringify(files), String(BATCH), String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    const out = execFileSync(PYTHON, ['-c', TORCH_SCRIPT, JSON.stringify(files), String(BATCH), String(threads), PARTNER.arch, String(PARTNER.size)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
     return JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; dim: number; torch: string; threads: number }
   }
 
-  await pool.embed((await Promise.all(bytes.slice(0, BATCH).map((b) => sharp(b).resize(224, 224).removeAlpha().raw().toBuffer()))).map((b) => new Uint8Array(b))) // warm-up: heaps grown
+  await pool.embed((await Promise.all(bytes.slice(0, BATCH).map((b) => sharp(b).resize(base.inputSize, base.inputSize).removeAlpha().raw().toBuffer()))).map((b) => new Uint8Array(b))) // warm-up: heaps grown
   // All cores each side, then one thread each side (per-core speed: less skewed by other load on the machine).
   const rounds: { ours: number; torch: number; ours1: number; torch1: number }[] = []
   let torchInfo: ReturnType<typeof torch> | undefined
@@ -121,6 +132,8 @@ try {
   console.log(
     JSON.stringify({
       bench: 'features',
+      base: BASE,
+      inputSize: base.inputSize,
       images: IMAGES,
       batchSize: BATCH,
       oursImagesPerSecond: round(oursRate),
@@ -129,7 +142,7 @@ try {
       oneThread: { oursImagesPerSecond: round(ours1), torchImagesPerSecond: round(torch1), ratio: round(ours1 / torch1) },
       rounds: rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v)]))),
       ours: { backend: backend.reason, threads: pool.threads },
-      torch: { version: torchInfo?.torch, threads: torchInfo?.threads },
+      torch: { version: torchInfo?.torch, threads: torchInfo?.threads, arch: PARTNER.arch, size: PARTNER.size, weights: 'random (speed only)' },
       cores: os.availableParallelism(),
       loadAverage: os.loadavg().map(round),
     }),

@@ -9,8 +9,9 @@
  *   repeat: the same 800 images uploaded again (every feature cached)
  * Each case runs PyTorch right before ours, so both see the same machine load; prints the ratios PyTorch ÷ ours.
  * Prints ONE JSON line; the service log is kept as $TMPDIR/imagetune-bench-job-<pid>.log.
- * Run: `npm run build && npx tsx bench/job.ts [SETS_DIR]` (default /tmp/bench-sets; built with
- * /work/shared/datasets/make-bench-sets.sh when missing). Env: BENCH_ROUNDS (default 1) repeats the whole run;
+ * Run: `npm run build && npx tsx bench/job.ts [SETS_DIR] [BASE]` (default /tmp/bench-sets, mobilenet_v2; or
+ * mobilenet_v3_coco, whose partner is torchvision's mobilenet_v3_large at 320 px). Sets are built with
+ * /work/shared/datasets/make-bench-sets.sh when missing. Env: BENCH_ROUNDS (default 1) repeats the whole run;
  * BENCH_TORCH_THREADS (default: all cores) sets PyTorch's threads; BENCH_FIRST_ONLY=1 runs the first case alone.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
@@ -30,6 +31,17 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1)
 /** Debian's interpreter, the one apt's python3-torch installs into. */
 const PYTHON = '/usr/bin/python3'
 const EPOCHS = 10
+/** The base to measure (argv[3]) and its PyTorch partner architecture at the same input side (random weights). */
+const BASE = process.argv[3] ?? 'mobilenet_v2'
+const PARTNERS: Record<string, { arch: string; size: number }> = {
+  mobilenet_v2: { arch: 'mobilenet_v2', size: 224 },
+  mobilenet_v3_coco: { arch: 'mobilenet_v3_large', size: 320 },
+}
+const PARTNER =
+  PARTNERS[BASE] ??
+  (() => {
+    throw new Error(`no PyTorch partner for '${BASE}': use ${Object.keys(PARTNERS).join(' or ')}`)
+  })()
 /**
  * PyTorch's threads: all cores by default, as the user's script runs. On a machine loaded by others its OpenMP
  * threads spin at every layer and it slows down several times more than one thread does (13 min for 800 images at
@@ -38,20 +50,20 @@ const EPOCHS = 10
 const TORCH_THREADS = Number(process.env.BENCH_TORCH_THREADS ?? os.availableParallelism())
 const FIRST_ONLY = process.env.BENCH_FIRST_ONLY === '1'
 /** Head only on both sides: no augmentation, no fine-tuning, a fixed epoch count. */
-const JOB_OPTIONS = { seed: 1, epochs: EPOCHS, augment: false, fineTuneLayers: 0 }
+const JOB_OPTIONS = { baseModel: BASE, seed: 1, epochs: EPOCHS, augment: false, fineTuneLayers: 0 }
 
 const TORCH_SCRIPT = String.raw`
 import os, sys, time, json
 import torch, torchvision
 from PIL import Image
 from torchvision import transforms
-root, epochs, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+root, epochs, threads, arch, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 torch.set_num_threads(threads)
 torch.manual_seed(1)
 classes = sorted(os.listdir(root))
 files = [(os.path.join(root, c, f), i) for i, c in enumerate(classes) for f in sorted(os.listdir(os.path.join(root, c)))]
-model = torchvision.models.mobilenet_v2(weights=None).eval()
-prep = transforms.Compose([transforms.Resize(224), transforms.CenterCrop(224), transforms.ToTensor(),
+model = getattr(torchvision.models, arch)(weights=None).eval()
+prep = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(),
                            transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
 feats = []
 t = time.perf_counter()
@@ -170,7 +182,7 @@ async function uploadAndTrain(url: string, archive: Buffer): Promise<{ seconds: 
 /** The PyTorch script on `dir`: wall seconds from spawn to exit, and what it reports. */
 function torch(dir: string): { seconds: number; extract: number; train: number; torch: string; threads: number } {
   const t0 = performance.now()
-  const out = execFileSync(PYTHON, ['-c', TORCH_SCRIPT, dir, String(EPOCHS), String(TORCH_THREADS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  const out = execFileSync(PYTHON, ['-c', TORCH_SCRIPT, dir, String(EPOCHS), String(TORCH_THREADS), PARTNER.arch, String(PARTNER.size)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
   return { seconds: (performance.now() - t0) / 1000, ...JSON.parse(out.trim().split('\n').pop()!) }
 }
 
@@ -237,6 +249,7 @@ try {
   console.log(
     JSON.stringify({
       bench: 'job',
+      base: BASE,
       images: { first: small.length, new: large.length },
       options: JOB_OPTIONS,
       targets: { firstRatio: 1.5, newRatio: 2.0 },

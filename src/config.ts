@@ -31,6 +31,16 @@ const ConfigSchema = Type.Object({
   MAX_DATASET_CLASSES: Type.Integer({ minimum: 2, default: 1_000 }),
   /** Dataset uploads one API process ingests at once; more answer 429 (each holds a disk stream and a sharp decode). */
   MAX_CONCURRENT_UPLOADS: Type.Integer({ minimum: 1, default: 4 }),
+  /**
+   * Of those, how many one API key (or client IP, when open) may hold, so one client cannot hold every slot; more
+   * answer 429. Keep it below MAX_CONCURRENT_UPLOADS.
+   */
+  MAX_CONCURRENT_UPLOADS_PER_CLIENT: Type.Integer({ minimum: 1, default: 2 }),
+  /**
+   * An upload that sends no byte for this long is aborted with 408 and its slot and temporary file released, ms: a
+   * client that sends a multipart head and then nothing must not hold a slot. @defaultValue 15 s
+   */
+  UPLOAD_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
   /** Unfinished (queued or running) training jobs one API key (or client IP, when open) may have; more answer 429. */
   MAX_QUEUED_JOBS_PER_KEY: Type.Integer({ minimum: 1, default: 20 }),
   /** Largest JSON body, bytes; a job request is well under 1 KiB. */
@@ -46,11 +56,19 @@ const ConfigSchema = Type.Object({
   RATE_LIMIT_UPLOADS_PER_MIN: Type.Integer({ minimum: 1, default: 30 }),
   /**
    * How long a worker's lock on a running job lasts without renewal, ms; also how long a crashed worker's job waits
-   * before another worker recovers it (plus up to two stall checks, see `workers/worker.ts`). The worker renews it
-   * every half period from its main process, which the sandbox keeps free of tfjs work, so a short lock is safe;
-   * 5 s is the floor because a busy 2-core box can delay a renewal by a second or two.
+   * before another worker recovers it (plus one stall check, every half lock; see `workers/worker.ts`): a SIGKILLed
+   * worker's job runs again elsewhere within 1.5 locks. The worker renews it every half period from its main process,
+   * which the sandbox keeps free of tfjs work, so a short lock is safe; 5 s is the floor because a busy 2-core box can
+   * delay a renewal by a second or two. @defaultValue 30 s, BullMQ's own
    */
-  TRAIN_LOCK_MS: Type.Integer({ minimum: 5_000, default: 600_000 }),
+  TRAIN_LOCK_MS: Type.Integer({ minimum: 5_000, default: 30_000 }),
+  /**
+   * A training sandbox (the child process that runs tfjs) that sends no heartbeat for this long is killed and its job
+   * retried from its checkpoint, ms: the lock alone cannot tell, since the worker's main process renews it for a child
+   * that is alive but stuck. It beats 5 times per period from its event loop, which one tfjs batch blocks for seconds
+   * at most. @defaultValue 60 s
+   */
+  TRAIN_HEARTBEAT_TIMEOUT_MS: Type.Integer({ minimum: 1_000, default: 60_000 }),
   /** How long finished jobs (completed, failed, cancelled) stay readable, seconds. @defaultValue 7 days */
   JOB_RETENTION_SECONDS: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }),
   /** Key for the `x-imagetune-signature: sha256=<hex HMAC>` header on webhook calls; empty sends them unsigned. */

@@ -12,13 +12,22 @@ export const HTTP_STATUS = {
   DATASET_NOT_FOUND: 404,
   JOB_NOT_FOUND: 404,
   MODEL_NOT_FOUND: 404,
+  BASE_NOT_FOUND: 404,
   DATASET_IN_USE: 409,
+  BASE_IN_USE: 409,
+  BASE_EXISTS: 409,
   JOB_FINISHED: 409,
   JOB_CANCELLED: 409,
   MODEL_NOT_READY: 409,
+  /** A model that aliases point at; `details.aliases` names them. */
+  MODEL_IN_USE: 409,
+  /** A body that stopped arriving (UPLOAD_IDLE_TIMEOUT_MS without a byte). */
+  REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   ARCHIVE_INVALID: 400,
+  /** A multipart body the parser cannot read: no boundary, cut short, a broken part header. */
+  MULTIPART_INVALID: 400,
   DATASET_INVALID: 400,
   TOO_FEW_CLASSES: 400,
   /** Training options that do not fit the dataset or base (a class weight for a missing class, too many fine-tune layers). */
@@ -32,6 +41,8 @@ export const HTTP_STATUS = {
   TOO_MANY_UPLOADS: 429,
   TOO_MANY_QUEUED_JOBS: 429,
   BASE_MODEL_INVALID: 422,
+  /** An Idempotency-Key sent again with a different body (IETF Idempotency-Key draft, Stripe). */
+  IDEMPOTENCY_KEY_REUSED: 422,
   TRAINING_FAILED: 500,
   QUEUE_UNAVAILABLE: 503,
   STORAGE_UNAVAILABLE: 507,

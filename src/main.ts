@@ -27,6 +27,11 @@ if (worker) observeJobs(worker.worker, app.metrics)
 
 /** Past this the process exits anyway: a job that does not let go is recovered as stalled by another worker, ms. */
 const SHUTDOWN_DEADLINE_MS = 25_000
+/**
+ * After SIGTERM the API keeps serving this long, answering `connection: close` and `/readyz` 503, before it closes:
+ * requests a client sent on a kept-alive connection just before the signal are served instead of reset, ms.
+ */
+const DRAIN_GRACE_MS = 1_000
 
 let stopping = false
 async function shutdown(signal: string) {
@@ -38,7 +43,9 @@ async function shutdown(signal: string) {
     process.exit(1)
   }, SHUTDOWN_DEADLINE_MS).unref()
   // Both at once: the API drains in-flight requests (event streams end) while the worker hands its job back.
-  await Promise.all([app.close(), worker?.shutdown()])
+  app.beginDrain()
+  const closing = new Promise((resolve) => setTimeout(resolve, DRAIN_GRACE_MS)).then(() => app.close())
+  await Promise.all([closing, worker?.shutdown()])
   await redis.stop()
   process.exit(0)
 }

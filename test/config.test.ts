@@ -4,6 +4,9 @@ describe('loadConfig', () => {
   test('applies the embedded defaults', () => {
     const config = loadConfig({})
     expect(config).toMatchObject({ PORT: 3000, DATA_DIR: './data', REDIS_URL: 'redis://127.0.0.1:6379', IMAGETUNE_BACKEND: '' })
+    // A crashed worker's job must run again elsewhere within a minute: lock 30 s + one 15 s stall check.
+    expect(config.TRAIN_LOCK_MS).toBe(30_000)
+    expect(config.TRAIN_HEARTBEAT_TIMEOUT_MS).toBe(60_000)
   })
 
   test('converts numeric strings and ignores unrelated variables', () => {

@@ -23,8 +23,8 @@ export function authHeaders() {
 function failure(status, data, fallback) {
   const error = data?.error
   const err = new ApiError(status, error?.code ?? `HTTP_${status}`, error?.message ?? fallback, error?.details)
-  // The page asks for a key when the server wants one.
-  if (status === 401 || status === 403) dispatchEvent(new CustomEvent('imagetune:auth', { detail: err }))
+  // The page asks for a key when the server wants one; a 403 about something else (a refused URL) is no key matter.
+  if (status === 401 || (status === 403 && err.code === 'FORBIDDEN')) dispatchEvent(new CustomEvent('imagetune:auth', { detail: err }))
   return err
 }
 
@@ -157,5 +157,9 @@ export function apiDescription() {
 /** What this server can do beyond the first release, read from its OpenAPI document. */
 export async function features() {
   const paths = (await apiDescription())?.paths ?? {}
-  return { events: Boolean(paths['/jobs/{id}/events']?.get), cancel: Boolean(paths['/jobs/{id}']?.delete) }
+  return {
+    events: Boolean(paths['/jobs/{id}/events']?.get),
+    cancel: Boolean(paths['/jobs/{id}']?.delete),
+    revisions: Boolean(paths['/datasets/{id}/revisions']?.post),
+  }
 }

@@ -5,7 +5,8 @@ const COLORS = { train: '#4f46e5', val: '#f97316' }
 const HEIGHT = 220
 
 function chart(title, key, format) {
-  const box = h('figure', { class: 'chart', 'data-chart': key, 'data-points': 0, role: 'img', 'aria-label': `${title}: no epoch yet` }, h('figcaption', {}, title))
+  // A div, not a figure: role img is not allowed on figure, and the canvas needs a text equivalent.
+  const box = h('div', { class: 'chart', 'data-chart': key, 'data-points': 0, role: 'img', 'aria-label': `${title}: no epoch yet` }, h('p', { class: 'chart-title' }, title))
   const plot = new globalThis.uPlot(
     {
       width: 400,

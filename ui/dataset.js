@@ -1,5 +1,6 @@
 import { api } from './api.js'
-import { ago, errorBox, h, toast } from './dom.js'
+import { ago, confirmDialog, errorBox, h, toast } from './dom.js'
+import { gallery } from './gallery.js'
 
 /** Classes with their counts as bars, rejected files and warnings: what the server made of an archive. */
 export function datasetSummary(dataset) {
@@ -45,7 +46,7 @@ export async function datasetPage({ main, id, signal }) {
         type: 'button',
         class: 'ghost danger',
         onclick: async () => {
-          if (!confirm(`Delete dataset "${dataset.name}"?`)) return
+          if (!(await confirmDialog('Delete this dataset?', h('p', {}, `“${dataset.name}” and its ${dataset.imageCount} images are removed for good. Models trained on it stay.`), 'Delete the dataset'))) return
           try {
             await api(`/datasets/${id}`, { method: 'DELETE' })
             toast('Dataset deleted')
@@ -57,6 +58,7 @@ export async function datasetPage({ main, id, signal }) {
       }, 'Delete'),
       h('a', { class: 'button', href: `#/train?dataset=${id}` }, 'Train a model'))),
     status,
-    h('section', { class: 'panel' }, datasetSummary(dataset)),
+    h('section', { class: 'panel' }, dataset.parentId ? h('p', { class: 'muted' }, 'A revision of ', h('a', { href: `#/datasets/${dataset.parentId}` }, 'an earlier dataset'), '.') : null, datasetSummary(dataset)),
+    await gallery(dataset, signal),
   )
 }

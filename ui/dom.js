@@ -82,3 +82,32 @@ export function snippet(text, label) {
   }, 'Copy')
   return h('figure', { class: 'snippet' }, h('figcaption', {}, h('span', {}, label), copy), h('pre', { tabindex: 0 }, code))
 }
+
+/** A model's display name: the one it was given, else its dataset's name and training date. */
+export function modelName(model, datasetName) {
+  if (model.name) return model.name
+  const when = model.createdAt ? new Date(model.createdAt).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : ''
+  return `${datasetName ?? 'Model'}${when ? `, ${when}` : ''}`
+}
+
+/**
+ * Asks in a modal dialog (focus stays inside, Escape cancels) and resolves true when `confirmLabel` is chosen.
+ * @param body nodes or text explaining what will happen
+ */
+export function confirmDialog(title, body, confirmLabel, { danger = true } = {}) {
+  return new Promise((resolve) => {
+    const id = `confirm-${Math.random().toString(36).slice(2)}`
+    const dialog = h('dialog', { 'aria-labelledby': id, class: 'confirm' },
+      h('h2', { id }, title),
+      h('div', {}, body),
+      h('div', { class: 'row end' },
+        h('button', { type: 'button', class: 'ghost', onclick: () => dialog.close('cancel') }, 'Keep it'),
+        h('button', { type: 'button', class: danger ? 'danger-solid' : null, onclick: () => dialog.close('ok') }, confirmLabel)))
+    dialog.addEventListener('close', () => {
+      dialog.remove()
+      resolve(dialog.returnValue === 'ok')
+    })
+    document.body.append(dialog)
+    dialog.showModal()
+  })
+}

@@ -1,6 +1,7 @@
 import { api, apiKey, blobUrl } from './api.js'
 import { trainingCharts } from './charts.js'
-import { ago, h, num, pct, shortId, snippet, toast } from './dom.js'
+import { ago, confirmDialog, errorBox, h, modelName, num, pct, shortId, snippet, toast } from './dom.js'
+import { optionFacts } from './options.js'
 import { tryIt } from './try-it.js'
 
 const stat = (value, label) => h('div', { class: 'stat' }, h('span', { class: 'big' }, value), h('span', { class: 'muted' }, label))
@@ -51,22 +52,23 @@ function perClassTable(metrics) {
   )
 }
 
-/** Misclassified validation images, in whatever shape the metrics give them (`path`, true and predicted label). */
+/** Misclassified checking images as the server records them (`{path, true, predicted, score}`): each opens full size. */
 function misclassified(items, datasetId, signal) {
-  const grid = h('ul', { class: 'thumbs' })
+  const grid = h('ul', { class: 'thumbs', id: 'misclassified' })
   for (const item of items.slice(0, 48)) {
-    const truth = item.trueLabel ?? item.true ?? item.actual ?? item.label
-    const predicted = item.predictedLabel ?? item.predicted ?? item.prediction
-    const score = item.score ?? item.confidence
-    const image = h('img', { alt: `${truth} predicted as ${predicted}`, loading: 'lazy', width: 96, height: 96 })
-    const path = String(item.path ?? '').replace(/^images\//, '')
-    const dataset = item.datasetId ?? datasetId
-    if (path && dataset) {
-      blobUrl(`/datasets/${dataset}/images/${path.split('/').map(encodeURIComponent).join('/')}`, signal)
-        .then((url) => (image.src = url))
+    const file = item.path.split('/').at(-1)
+    const image = h('img', { alt: `${file}: a ${item.true} taken for ${item.predicted}`, loading: 'lazy', width: 96, height: 96 })
+    const link = h('a', { href: '#', class: 'thumb-link', title: `Open ${file} full size` }, image)
+    if (datasetId) {
+      blobUrl(`/datasets/${datasetId}/${item.path.split('/').map(encodeURIComponent).join('/')}`, signal)
+        .then((url) => {
+          image.src = url
+          link.href = url
+          link.target = '_blank'
+        })
         .catch(() => image.replaceWith(h('span', { class: 'thumb-missing' }, 'image unavailable')))
     }
-    grid.append(h('li', {}, image, h('span', {}, h('strong', {}, truth), ' → ', predicted, typeof score === 'number' ? h('small', { class: 'muted' }, ` ${pct(score, 0)}`) : null)))
+    grid.append(h('li', {}, link, h('span', {}, h('strong', {}, item.true), ' → ', item.predicted, h('small', { class: 'muted' }, ` ${pct(item.score, 0)}`)), h('small', { class: 'file-name' }, file)))
   }
   return grid
 }
@@ -101,12 +103,16 @@ function usage(model, weightFiles) {
   const size = model.base?.inputSize ?? 224
   const options = apiKey.get() ? `, {\n  requestInit: { headers: { Authorization: 'Bearer ' + IMAGETUNE_KEY } },\n}` : ''
   // The stored model takes pixels already scaled the way its base expects (metadata base.preprocessing).
-  const scale = model.base?.preprocessing === 'scale_-1_1' ? '.div(127.5).sub(1)' : '.div(255)'
+  const scale = { 'scale_-1_1': '.div(127.5).sub(1)', raw_0_255: '' }[model.base?.preprocessing] ?? '.div(255)'
+  // A model on a GraphModel base (mobilenet_v3_coco) is one GraphModel: base graph, pooling and head in one file.
+  const graph = model.base?.format === 'graph-model'
+  const loader = graph ? 'loadGraphModel' : 'loadLayersModel'
   const tfjs = `import * as tf from '@tensorflow/tfjs'
 
-const model = await tf.loadLayersModel('${origin}/models/${model.id}/model.json'${options})
+const model = await tf.${loader}('${origin}/models/${model.id}/model.json'${options})
 const labels = ${JSON.stringify(model.labels)}
-// img: an <img>, <canvas> or ImageData; the model wants [n, ${size}, ${size}, 3] floats
+// img: an <img>, <canvas> or ImageData; the model wants [n, ${size}, ${size}, 3] floats${graph && !scale ? ', raw 0–255 RGB' : ''}
+// (the server scales the image to cover ${size}×${size} and crops the centre; crop square first to match it)
 const x = tf.tidy(() => tf.image.resizeBilinear(tf.browser.fromPixels(img), [${size}, ${size}])${scale}.expandDims(0))
 const probs = await model.predict(x).data()
 const best = labels[probs.indexOf(Math.max(...probs))]`
@@ -114,7 +120,7 @@ const best = labels[probs.indexOf(Math.max(...probs))]`
     'div',
     { class: 'usage' },
     snippet(curl, 'Predict with curl'),
-    snippet(tfjs, 'Load it in a browser or Node (tf.loadLayersModel)'),
+    snippet(tfjs, `Load it in a browser or Node (tf.${loader})`),
     h('p', { class: 'row' }, h('span', { class: 'muted' }, 'Download: '), downloadLink(`/models/${model.id}/model.json`, 'model.json'), weightFiles.map((file) => downloadLink(`/models/${model.id}/${file}`, file)), downloadLink(`/models/${model.id}`, 'metadata.json')),
   )
 }
@@ -136,41 +142,151 @@ function normaliseMetrics(metrics) {
   return out
 }
 
+/** The aliases (`prod`, `staging`…) pointing at this model, with a form to point one here (creating or moving it). */
+function aliasesSection(model, allAliases, onChange) {
+  const mine = allAliases.filter((a) => a.modelId === model.id)
+  const input = h('input', { id: 'alias-name', type: 'text', maxlength: 64, pattern: '[a-z0-9][a-z0-9._-]*', placeholder: 'prod', 'aria-describedby': 'alias-help alias-error', autocomplete: 'off' })
+  const error = h('p', { class: 'field-error', id: 'alias-error' })
+  const list = mine.length
+    ? h('ul', { class: 'alias-list' }, mine.map((a) => h('li', {}, h('code', {}, a.name), ' ', h('button', {
+        type: 'button',
+        class: 'ghost small',
+        'aria-label': `Remove alias ${a.name}`,
+        onclick: async () => {
+          try {
+            await api(`/models/aliases/${encodeURIComponent(a.name)}`, { method: 'DELETE' })
+            toast(`Alias ${a.name} removed`)
+            onChange()
+          } catch (err) {
+            error.textContent = err.message
+          }
+        },
+      }, 'Remove'))))
+    : h('p', { class: 'muted' }, 'No alias points here.')
+  const form = h('form', {
+    class: 'row alias-form',
+    novalidate: true,
+    onsubmit: async (event) => {
+      event.preventDefault()
+      const name = input.value.trim()
+      error.textContent = ''
+      if (!input.checkValidity() || !name) {
+        error.textContent = 'Use lowercase letters, digits, dots, dashes and underscores, starting with a letter or digit.'
+        input.setAttribute('aria-invalid', 'true')
+        return input.focus()
+      }
+      const previous = allAliases.find((a) => a.name === name)
+      if (previous?.modelId === model.id) return (error.textContent = `${name} already points here.`)
+      if (previous && !(await confirmDialog(`Move ${name}?`, h('p', {}, `${name} points at model `, h('code', {}, shortId(previous.modelId)), ' now. Predictions that ask for ', h('code', {}, name), ' will use this model instead.'), `Move ${name} here`, { danger: false }))) return
+      try {
+        await api(`/models/aliases/${encodeURIComponent(name)}`, { method: 'PUT', body: { modelId: model.id } })
+        toast(previous ? `${name} moved here` : `${name} now points here`)
+        onChange()
+      } catch (err) {
+        error.textContent = err.message
+      }
+    },
+  }, h('label', { for: 'alias-name' }, 'Point an alias here'), input, h('button', { type: 'submit' }, 'Set alias'))
+  return h('div', { id: 'aliases' }, list, form, h('small', { id: 'alias-help', class: 'muted' }, 'An alias is a stable name for callers: ', h('code', {}, '/predict?model=prod'), ' keeps working when you move prod to a better model.'), error)
+}
+
+/** Rename in place: the name is a label in the metadata, the id stays. */
+function renameForm(model, shown, onDone) {
+  const input = h('input', { id: 'model-name', type: 'text', maxlength: 100, value: model.name ?? shown, 'aria-describedby': 'model-name-error' })
+  const error = h('p', { class: 'field-error', id: 'model-name-error' })
+  return h('form', {
+    class: 'rename',
+    novalidate: true,
+    onsubmit: async (event) => {
+      event.preventDefault()
+      const name = input.value.trim()
+      if (!name) {
+        error.textContent = 'A name needs at least one character.'
+        input.setAttribute('aria-invalid', 'true')
+        return input.focus()
+      }
+      try {
+        await api(`/models/${model.id}`, { method: 'PATCH', body: { name } })
+        toast('Renamed')
+        onDone()
+      } catch (err) {
+        error.textContent = err.message
+      }
+    },
+  }, h('label', { for: 'model-name' }, 'Name'), h('div', { class: 'row' }, input, h('button', { type: 'submit' }, 'Save name'), h('button', { type: 'button', class: 'ghost', onclick: onDone }, 'Cancel')), error)
+}
+
 /** Everything about one model: accuracy, per-class table, confusion matrix, mistakes, curves, how to use it. */
 export async function modelPage({ main, id, signal }) {
   const model = await api(`/models/${id}`, { signal })
   const metrics = normaliseMetrics(model.metrics ?? {})
   const labels = metrics.labels ?? model.labels ?? []
-  const [dataset, files] = await Promise.all([
+  const [dataset, files, aliasList] = await Promise.all([
     model.datasetId ? api(`/datasets/${model.datasetId}`, { signal }).catch(() => null) : null,
     api(`/models/${id}/model.json`, { signal }).catch(() => null),
+    api('/models/aliases', { signal }).catch(() => ({ aliases: [] })),
   ])
   const weightFiles = (files?.weightsManifest ?? []).flatMap((group) => group.paths ?? [])
   const topK = metrics.topK
-  const mistakes = metrics.misclassified ?? model.misclassified ?? []
-  const history = model.history ?? metrics.history ?? []
-  const params = model.params ?? model.options
+  const mistakes = model.misclassified ?? []
+  const history = model.history ?? []
+  const params = model.params
+  const shown = modelName(model, dataset?.name)
+  const myAliases = aliasList.aliases.filter((a) => a.modelId === id)
+  const reload = () => dispatchEvent(new HashChangeEvent('hashchange'))
+
+  const head = h('div', { class: 'page-head' })
+  const showHead = () => head.replaceChildren(
+    h('div', {},
+      h('h1', {}, shown, ' ', h('code', { class: 'muted' }, shortId(id))),
+      h('p', { class: 'muted' }, `${labels.length} classes · base ${model.base?.id ?? '?'} · trained ${ago(model.createdAt)}`, dataset ? [' on ', h('a', { href: `#/datasets/${dataset.id}` }, dataset.name)] : null, model.jobId ? [' · ', h('a', { href: `#/jobs/${model.jobId}` }, 'training job')] : null)),
+    h('div', { class: 'row' },
+      h('button', { type: 'button', class: 'ghost', id: 'rename-model', onclick: () => { head.replaceChildren(h('div', { class: 'rename' }, h('h1', {}, 'Rename ', shown), renameForm(model, shown, reload))); head.querySelector('input').focus() } }, 'Rename'),
+      h('button', { type: 'button', class: 'ghost danger', id: 'delete-model', onclick: () => deleteModel(model, shown, myAliases, status) }, 'Delete')))
+  const status = h('div')
+  showHead()
 
   const sections = [
-    h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, dataset?.name ?? 'Model', ' ', h('code', {}, shortId(id))), h('p', { class: 'muted' }, `${labels.length} classes · base ${model.base?.id ?? '?'} · trained ${ago(model.createdAt)}`, model.jobId ? [' · ', h('a', { href: `#/jobs/${model.jobId}` }, 'job')] : null))),
+    head,
+    status,
     h('section', { class: 'stats panel', 'aria-label': 'summary' },
-      stat(pct(metrics.accuracy), `accuracy on ${metrics.count ?? '?'} validation images`),
+      stat(pct(metrics.accuracy), `accuracy on ${metrics.count ?? '?'} checking images`),
       topK.map((t) => stat(pct(t.accuracy), `top-${t.k} accuracy`)),
       metrics.macro ? stat(num(metrics.macro.f1, 2), 'macro F1') : null,
-      metrics.bestEpoch ? stat(String(metrics.bestEpoch), 'best epoch') : null),
+      // bestEpoch is a top-level field of the model's metadata: the round whose weights were kept.
+      typeof model.bestEpoch === 'number' ? h('div', { class: 'stat', id: 'best-epoch' }, h('span', { class: 'big' }, String(model.bestEpoch)), h('span', { class: 'muted' }, `round kept, of ${history.length}`)) : null),
     h('section', { 'aria-labelledby': 'try-h', id: 'try' }, h('h2', { id: 'try-h' }, 'Try it'), tryIt(id, Math.min(5, labels.length), signal)),
     h('div', { class: 'two' },
       h('section', { 'aria-labelledby': 'cm-h' }, h('h2', { id: 'cm-h' }, 'Confusion matrix'), metrics.confusionMatrix ? confusionMatrix(labels, metrics.confusionMatrix) : h('p', { class: 'muted' }, 'Not recorded for this model.')),
       h('section', { 'aria-labelledby': 'pc-h' }, h('h2', { id: 'pc-h' }, 'Per class'), perClassTable(metrics),
-        metrics.classesWithoutSupport?.length ? h('p', { class: 'muted' }, `No validation image for: ${metrics.classesWithoutSupport.join(', ')}`) : null)),
+        metrics.classesWithoutSupport?.length ? h('p', { class: 'muted' }, `No checking image for: ${metrics.classesWithoutSupport.join(', ')}`) : null)),
     mistakes.length
-      ? h('section', { 'aria-labelledby': 'mis-h' }, h('h2', { id: 'mis-h' }, `Misclassified validation images (${mistakes.length})`), misclassified(mistakes, model.datasetId, signal))
+      ? h('section', { 'aria-labelledby': 'mis-h' }, h('h2', { id: 'mis-h' }, `Checking images it got wrong (${mistakes.length})`), misclassified(mistakes, model.datasetId, signal))
       : null,
     history.length ? h('section', { 'aria-labelledby': 'hist-h' }, h('h2', { id: 'hist-h' }, 'Training curves'), h('div', { class: 'charts', id: 'model-charts' })) : null,
-    params ? h('section', { 'aria-labelledby': 'par-h' }, h('h2', { id: 'par-h' }, 'Job parameters'), h('dl', { class: 'facts' }, Object.entries(params).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'object' ? JSON.stringify(v) : String(v))]))) : null,
+    h('section', { 'aria-labelledby': 'alias-h' }, h('h2', { id: 'alias-h' }, 'Aliases'), aliasesSection(model, aliasList.aliases, reload)),
+    params ? h('section', { 'aria-labelledby': 'par-h' }, h('h2', { id: 'par-h' }, 'Settings it was trained with'), optionFacts(params)) : null,
     h('section', { 'aria-labelledby': 'use-h' }, h('h2', { id: 'use-h' }, 'Use it'), usage(model, weightFiles)),
   ]
   main.append(...sections.filter(Boolean))
   const charts = main.querySelector('#model-charts')
   if (charts) trainingCharts(charts).update(history)
+}
+
+/** Deletes after a confirmation that names the aliases it would break; those aliases go first, so none dangles. */
+async function deleteModel(model, shown, aliases, status) {
+  const body = h('div', {},
+    h('p', {}, `“${shown}” and its files are removed for good.`),
+    aliases.length
+      ? h('div', { class: 'warning', id: 'delete-aliases' }, h('p', {}, `Callers using ${aliases.length === 1 ? 'this alias' : 'these aliases'} will get “not found” until you point ${aliases.length === 1 ? 'it' : 'them'} at another model; ${aliases.length === 1 ? 'it is' : 'they are'} removed too:`), h('ul', {}, aliases.map((a) => h('li', {}, h('code', {}, a.name)))))
+      : h('p', { class: 'muted' }, 'No alias points at it.'))
+  if (!(await confirmDialog('Delete this model?', body, 'Delete the model'))) return
+  try {
+    for (const alias of aliases) await api(`/models/aliases/${encodeURIComponent(alias.name)}`, { method: 'DELETE' })
+    await api(`/models/${model.id}`, { method: 'DELETE' })
+    toast('Model deleted')
+    location.hash = '#/'
+  } catch (err) {
+    status.replaceChildren(errorBox(err))
+  }
 }

@@ -1,5 +1,5 @@
 import { api, TERMINAL } from './api.js'
-import { ago, badge, h, pct, progressBar, shortId } from './dom.js'
+import { ago, badge, h, modelName, pct, progressBar, shortId } from './dom.js'
 
 /** How often the overview re-reads the lists while something is queued or running, and otherwise. */
 const BUSY_MS = 2000
@@ -13,7 +13,7 @@ function jobsTable(jobs, names) {
   if (jobs.length === 0) return empty('No training jobs yet.', h('a', { class: 'button', href: '#/train' }, 'Start one'))
   return h(
     'table',
-    { class: 'list' },
+    { class: 'list stack', id: 'jobs-table' },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Job'), h('th', { scope: 'col' }, 'Dataset'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col', class: 'wide' }, 'Progress'), h('th', { scope: 'col' }, 'Queued'))),
     h(
       'tbody',
@@ -22,11 +22,11 @@ function jobsTable(jobs, names) {
         h(
           'tr',
           { 'data-job': job.id },
-          h('td', {}, h('a', { href: `#/jobs/${job.id}` }, shortId(job.id))),
-          h('td', {}, names.get(job.datasetId) ?? shortId(job.datasetId)),
-          h('td', {}, badge(job.status)),
-          h('td', { class: 'wide' }, progressBar(job.progress?.percent, `job ${shortId(job.id)} progress`), h('small', { class: 'muted' }, job.status === 'active' ? `${job.phase} · epoch ${job.progress.epoch}/${job.progress.epochs}` : job.phase)),
-          h('td', { title: job.queuedAt }, ago(job.queuedAt)),
+          h('td', { 'data-label': 'Job' }, h('a', { href: `#/jobs/${job.id}` }, shortId(job.id))),
+          h('td', { 'data-label': 'Dataset' }, names.get(job.datasetId) ?? shortId(job.datasetId)),
+          h('td', { 'data-label': 'Status' }, badge(job.status)),
+          h('td', { class: 'wide', 'data-label': 'Progress' }, progressBar(job.progress?.percent, `job ${shortId(job.id)} progress`), h('small', { class: 'muted' }, job.status === 'active' && job.phase === 'training' ? `training · round ${job.progress.epoch} of ${job.progress.epochs}` : job.status === 'active' && job.phase === 'queued' ? 'starting' : job.phase)),
+          h('td', { title: job.queuedAt, 'data-label': 'Queued' }, ago(job.queuedAt)),
         ),
       ),
     ),
@@ -35,20 +35,39 @@ function jobsTable(jobs, names) {
 
 function modelCards(models, names) {
   if (models.length === 0) return empty('No models yet: they appear here when a job completes.')
-  return h(
+  const compare = h('button', { type: 'button', class: 'ghost', id: 'compare-selected', disabled: true }, 'Compare selected')
+  const list = h(
     'ul',
     { class: 'cards' },
     models.map((model) =>
       h(
         'li',
-        { class: 'card' },
-        h('a', { class: 'card-link', href: `#/models/${model.id}` }, h('span', { class: 'big' }, pct(model.metrics?.accuracy)), h('span', { class: 'muted' }, 'validation accuracy')),
-        h('p', {}, h('strong', {}, names.get(model.datasetId) ?? 'model'), ' ', h('code', {}, shortId(model.id))),
+        { class: 'card', 'data-model': model.id },
+        h('a', { class: 'card-link', href: `#/models/${model.id}` }, h('strong', { class: 'model-name' }, modelName(model, names.get(model.datasetId))), h('span', { class: 'big' }, pct(model.metrics?.accuracy)), h('span', { class: 'muted' }, 'accuracy on checking images')),
         h('p', { class: 'muted' }, `${model.labels?.length ?? '?'} classes · ${model.base?.id ?? ''} · ${ago(model.createdAt)}`),
         h('p', { class: 'labels' }, (model.labels ?? []).slice(0, 6).map((label) => h('span', { class: 'chip' }, label)), (model.labels?.length ?? 0) > 6 ? h('span', { class: 'muted' }, '…') : null),
+        h('label', { class: 'pick' }, h('input', { type: 'checkbox', value: model.id, 'data-compare': true }), ` Compare`, h('span', { class: 'sr-only' }, ` ${modelName(model, names.get(model.datasetId))}`)),
       ),
     ),
   )
+  list.addEventListener('change', () => {
+    const picked = [...list.querySelectorAll('[data-compare]:checked')].map((box) => box.value)
+    compare.disabled = picked.length < 2
+    compare.onclick = () => (location.hash = `#/compare?ids=${picked.join(',')}`)
+  })
+  return h('div', {}, list, models.length > 1 ? h('div', { class: 'row end' }, h('small', { class: 'muted' }, 'Tick two or more models to see them side by side.'), compare) : null)
+}
+
+/** What the app is for and the three steps, each ticked once done; shown until a model exists. */
+function guide(datasets, models) {
+  const step = (n, done, title, text, href, action) =>
+    h('li', { class: done ? 'done' : null }, h('span', { class: 'step-n', 'aria-hidden': 'true' }, done ? '✓' : n), h('div', {}, h('strong', {}, title, done ? h('span', { class: 'sr-only' }, ' (done)') : null), h('p', { class: 'muted' }, text), done ? null : h('a', { class: 'button small', href }, action)))
+  return h('section', { class: 'guide panel', 'aria-labelledby': 'guide-h' },
+    h('h2', { id: 'guide-h' }, 'Three steps to your own image classifier'),
+    h('ol', { class: 'steps' },
+      step(1, datasets.length > 0, 'Upload', 'A folder of photos with one subfolder per category, e.g. cats/ and dogs/.', '#/upload', 'Upload a dataset'),
+      step(2, models.length > 0, 'Train', 'Pick the dataset and how long to spend. Progress shows live.', '#/train', 'Train a model'),
+      step(3, false, 'Use', 'Try the model on new photos here, or call it from your own code.', models[0] ? `#/models/${models[0].id}` : '#/train', models[0] ? 'Try your model' : 'Needs a model first')))
 }
 
 function datasetsTable(datasets) {
@@ -77,29 +96,46 @@ function datasetsTable(datasets) {
 
 /** Datasets, jobs and models at a glance; statuses refresh while anything is queued or running. */
 export async function overviewPage({ main, signal }) {
+  const guideBox = h('div')
   const jobsBox = h('div', { 'aria-live': 'polite' })
   const modelsBox = h('div')
   const datasetsBox = h('div')
   main.append(
-    h('div', { class: 'page-head' }, h('h1', {}, 'Overview'), h('div', { class: 'row' }, h('a', { class: 'button ghost', href: '#/upload' }, 'Upload dataset'), h('a', { class: 'button', href: '#/train' }, 'Train a model'))),
+    h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Overview'), h('p', { class: 'tagline' }, 'imagetune teaches a computer to sort your photos into your own categories: upload examples, train, then use the model.')), h('div', { class: 'row' }, h('a', { class: 'button ghost', href: '#/upload' }, 'Upload dataset'), h('a', { class: 'button', href: '#/train' }, 'Train a model'))),
+    guideBox,
     h('section', { 'aria-labelledby': 'jobs-h' }, h('h2', { id: 'jobs-h' }, 'Jobs'), jobsBox),
     h('section', { 'aria-labelledby': 'models-h' }, h('h2', { id: 'models-h' }, 'Models'), modelsBox),
     h('section', { 'aria-labelledby': 'datasets-h' }, h('h2', { id: 'datasets-h' }, 'Datasets'), datasetsBox),
   )
-  while (!signal.aborted) {
+  /** Reads the lists and redraws them; true while something is queued or running. */
+  const refresh = async () => {
     const [{ jobs }, { models }, { datasets }] = await Promise.all([api('/jobs?limit=20', { signal }), api('/models', { signal }), api('/datasets', { signal })])
-    if (signal.aborted) return
+    if (signal.aborted) return false
     const names = new Map(datasets.map((d) => [d.id, d.name]))
-    // A refresh must not throw keyboard focus back to the top: the link that had it gets it again.
-    const focused = main.contains(document.activeElement) ? document.activeElement.getAttribute('href') : null
+    // A refresh must not throw keyboard focus back to the top: the element that had it gets it again.
+    const active = main.contains(document.activeElement) ? document.activeElement : null
+    const focused = active?.getAttribute('href') ? `[href="${CSS.escape(active.getAttribute('href'))}"]` : active?.dataset?.compare !== undefined && active?.value ? `[data-compare][value="${CSS.escape(active.value)}"]` : null
+    guideBox.replaceChildren(models.length ? '' : guide(datasets, models))
     jobsBox.replaceChildren(jobsTable(jobs, names))
+    // The compare ticks survive a refresh.
+    const ticked = new Set([...modelsBox.querySelectorAll('[data-compare]:checked')].map((box) => box.value))
     modelsBox.replaceChildren(modelCards(models, names))
+    for (const box of modelsBox.querySelectorAll('[data-compare]')) box.checked = ticked.has(box.value)
+    if (ticked.size) modelsBox.querySelector('.cards')?.dispatchEvent(new Event('change'))
     datasetsBox.replaceChildren(datasetsTable(datasets))
-    if (focused) main.querySelector(`[href="${CSS.escape(focused)}"]`)?.focus()
-    const busy = jobs.some((job) => !TERMINAL.has(job.status))
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, busy ? BUSY_MS : IDLE_MS)
-      signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
-    })
+    if (focused) main.querySelector(focused)?.focus()
+    return jobs.some((job) => !TERMINAL.has(job.status))
   }
+  let busy = await refresh()
+  // The first drawing is the page; later ones refresh it in the background until the page is left.
+  void (async () => {
+    while (!signal.aborted) {
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, busy ? BUSY_MS : IDLE_MS)
+        signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+      })
+      if (signal.aborted) return
+      busy = await refresh().catch(() => busy)
+    }
+  })()
 }

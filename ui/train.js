@@ -1,5 +1,6 @@
 import { api, apiDescription } from './api.js'
-import { errorBox, h } from './dom.js'
+import { duration, errorBox, h } from './dom.js'
+import { estimateSeconds, measuredRates } from './estimate.js'
 
 /** Used when the server's OpenAPI document cannot be read: the options every imagetune version takes. */
 const FALLBACK = {
@@ -9,13 +10,54 @@ const FALLBACK = {
   validationSplit: { type: 'number', minimum: 0.05, maximum: 0.5, default: 0.2 },
   seed: { type: 'integer', minimum: 0, maximum: 2147483647 },
 }
-const HELP = {
-  epochs: 'passes over the training images',
-  batchSize: 'images per gradient step',
-  learningRate: 'step size of the optimiser',
-  validationSplit: 'share of each class held out to measure the model',
-  seed: 'blank: random (recorded in the job, so a run can be repeated)',
-  fineTuneLayers: 'top layers of the base unfrozen after the head converges',
+
+/** Each option in plain words, by its path in the request body: a label and what it changes. */
+const WORDS = {
+  epochs: ['Training rounds', 'How many times the model goes over every training image. More can help, up to a point.'],
+  batchSize: ['Images per step', 'How many images the model looks at before each correction. The default suits almost every set.'],
+  learningRate: ['Learning rate', 'How big each correction is. Smaller is slower but steadier.'],
+  validationSplit: ['Share kept for checking', 'Part of each class held back to measure the model honestly; it is not trained on.'],
+  seed: ['Random seed', 'Leave blank for a random one. The same seed repeats a run exactly.'],
+  priority: ['Queue priority', 'When several jobs wait, lower numbers start first.'],
+  webhook: ['Notify a URL when done', 'The server sends the finished job to this address.'],
+  'webhook.url': ['URL', 'An http or https address.'],
+  optimizer: ['Optimizer', 'The method that makes the corrections. adam suits almost every set.'],
+  labelSmoothing: ['Label smoothing', 'Makes the model less over-confident. 0 is off.'],
+  dropout: ['Dropout', 'Share of the new layer switched off at random while training, so it cannot just memorise.'],
+  hiddenUnits: ['Size of the new layer', 'Units in the small layer trained on top of the base. 0 trains a plain linear classifier.'],
+  earlyStopping: ['Stop when it stops improving', 'Ends training once the checking images stop getting better, and keeps the best round.'],
+  'earlyStopping.patience': ['Rounds to wait', 'Rounds without improvement before stopping.'],
+  'earlyStopping.monitor': ['Watch', 'valLoss: the error on the checking images; valAccuracy: their accuracy.'],
+  'earlyStopping.minDelta': ['Smallest improvement', 'A change smaller than this does not count as better.'],
+  classWeights: ['Class balance', 'auto: balances classes when one has 3× the images of another; balanced: always; none: never.'],
+  augment: ['Varied copies of training images', 'Trains on altered copies too, which helps most with small sets.'],
+  'augment.flip': ['Mirror left–right', ''],
+  'augment.crop': ['Random crops', ''],
+  'augment.rotate': ['Small rotations', ''],
+  'augment.brightness': ['Brightness changes', ''],
+  'augment.contrast': ['Contrast changes', ''],
+  'augment.views': ['Copies per image', 'Altered copies made of each training image.'],
+  fineTuneLayers: ['Fine-tune base layers', 'Also adjusts this many top layers of the pretrained network. Slower; helps when your images look unlike everyday photos. 0 is off.'],
+}
+
+/**
+ * Starting values the server has no default for, or whose defaults would be refused: early stopping needs a
+ * patience, and augmentation needs at least one change switched on.
+ */
+const SUGGESTED = { 'earlyStopping.patience': 5, 'augment.flip': true, 'augment.crop': true }
+
+/** What each time budget sets; every other option keeps the server's default. */
+const BUDGETS = {
+  quick: { label: 'Quick', help: 'A first look: 10 rounds, nothing extra.', set: { epochs: 10, earlyStopping: null, augment: null } },
+  standard: { label: 'Standard', help: 'Good for most sets: up to 30 rounds, stops when it stops improving, mirrored copies.', set: { epochs: 30, earlyStopping: { patience: 5 }, augment: { flip: true, crop: false, rotate: false, brightness: false, contrast: false } } },
+  thorough: { label: 'Thorough', help: 'Best for small sets: up to 100 rounds, more varied copies. Takes longest.', set: { epochs: 100, earlyStopping: { patience: 10 }, augment: { flip: true, crop: true, rotate: false, brightness: true, contrast: false } } },
+}
+
+/** What sets the bundled bases apart, for the picker. */
+const BASE_HINTS = {
+  mobilenet_v2: 'mobilenet_v2 is fast.',
+  inception_v3: 'inception_v3 is slower and sometimes more accurate.',
+  mobilenet_v3_coco: 'mobilenet_v3_coco knows everyday objects well; it cannot fine-tune base layers.',
 }
 
 /** A schema's choice of constants (`anyOf` of `const`/`enum`), or undefined. */
@@ -25,60 +67,82 @@ function choices(schema) {
   return options.length && options.every((o) => typeof o === 'string') ? options : undefined
 }
 
-const words = (name) => name.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase())
+const fieldId = (path) => `opt-${path.join('-')}`
+
+function describe(path, schema) {
+  const key = path.join('.')
+  const [label, help] = WORDS[key] ?? [key.split('.').at(-1).replace(/([A-Z])/g, ' $1').toLowerCase().replace(/^./, (c) => c.toUpperCase()), schema.description ?? '']
+  return { label, help }
+}
+
+/** A message slot under each field; the server's and the browser's complaints about the field go there. */
+const errorSlot = (id) => h('p', { class: 'field-error', id: `${id}-error` })
+
+/** A group the API also takes as null ("off", as job documents show it) is drawn as its object form. */
+const asObjectForm = (schema) => (Array.isArray(schema.type) && schema.type.includes('object') ? { ...schema, type: 'object' } : schema)
 
 /** One form control for a schema property, or null for shapes a form cannot express simply. */
-function field(name, schema, path) {
-  const id = `opt-${path.join('-')}`
-  const label = h('label', { for: id }, words(name))
-  const help = HELP[name] ?? schema.description
+function field(name, nullable, path) {
+  const schema = asObjectForm(nullable)
+  const id = fieldId(path)
+  const { label: text, help } = describe(path, schema)
+  const label = h('label', { for: id }, text)
   const hint = help ? h('small', { class: 'muted', id: `${id}-help` }, help) : null
-  const common = { id, name: path.join('.'), 'aria-describedby': hint ? `${id}-help` : null, 'data-path': path.join('.') }
+  const describedBy = [hint ? `${id}-help` : null, `${id}-error`].filter(Boolean).join(' ')
+  const common = { id, name: path.join('.'), 'aria-describedby': describedBy, 'data-path': path.join('.') }
+  const suggested = SUGGESTED[path.join('.')]
   const options = choices(schema)
   if (options) {
-    return h('div', { class: 'field' }, label, h('select', { ...common, 'data-kind': 'string' }, options.map((o) => h('option', { value: o, selected: o === schema.default }, o))), hint)
+    return h('div', { class: 'field', 'data-field': path.join('.') }, label, h('select', { ...common, 'data-kind': 'string' }, options.map((o) => h('option', { value: o, selected: o === schema.default }, o))), hint, errorSlot(id))
   }
   if (schema.type === 'boolean') {
-    return h('div', { class: 'field check' }, h('input', { ...common, type: 'checkbox', checked: schema.default === true, 'data-kind': 'boolean' }), label, hint)
+    return h('div', { class: 'field check', 'data-field': path.join('.') }, h('input', { ...common, type: 'checkbox', checked: (suggested ?? schema.default) === true, 'data-kind': 'boolean' }), label, hint, errorSlot(id))
   }
   if (schema.type === 'integer' || schema.type === 'number') {
     const min = schema.minimum ?? schema.exclusiveMinimum
-    return h('div', { class: 'field' }, label, h('input', {
+    return h('div', { class: 'field', 'data-field': path.join('.') }, label, h('input', {
       ...common,
       type: 'number',
       inputmode: schema.type === 'integer' ? 'numeric' : 'decimal',
       min,
       max: schema.maximum ?? schema.exclusiveMaximum,
       step: schema.type === 'integer' ? 1 : 'any',
-      value: schema.default ?? '',
-      placeholder: schema.default === undefined ? 'random' : null,
+      value: schema.default ?? suggested ?? '',
+      // Only an optional number without a default may be left blank: the server then picks (a seed, say).
+      placeholder: schema.default === undefined && suggested === undefined ? 'blank: picked by the server' : null,
       'data-kind': schema.type,
-    }), hint)
+    }), hint, errorSlot(id))
+  }
+  if (schema.type === 'string') {
+    return h('div', { class: 'field', 'data-field': path.join('.') }, label, h('input', { ...common, type: schema.pattern?.startsWith('^https?') ? 'url' : 'text', maxlength: schema.maxLength, 'data-kind': 'text', required: true }), hint, errorSlot(id))
   }
   if (schema.type === 'object' && schema.properties) {
     const inner = Object.entries(schema.properties).map(([key, sub]) => field(key, sub, [...path, key])).filter(Boolean)
     if (inner.length === 0) return null
-    const toggle = h('input', { type: 'checkbox', id: `${id}-on`, 'data-enable': true })
+    const toggle = h('input', { type: 'checkbox', id: `${id}-on`, 'data-enable': path.join('.'), 'aria-describedby': hint ? `${id}-help` : null })
     const body = h('div', { class: 'grid', hidden: true }, inner)
     toggle.addEventListener('change', () => (body.hidden = !toggle.checked))
-    return h('fieldset', { class: 'nested', 'data-object': path.join('.') }, h('legend', {}, toggle, h('label', { for: `${id}-on` }, words(name))), hint, body)
+    return h('fieldset', { class: 'nested', 'data-object': path.join('.'), 'data-field': path.join('.') }, h('legend', {}, toggle, h('label', { for: `${id}-on` }, text)), hint, errorSlot(id), body)
   }
   return null
 }
 
-/** Reads the controls back into a body; nested objects are sent only when one of their fields was set. */
+/** Controls inside an option group that is switched off are not sent, and not checked. */
+const inactive = (control) => {
+  const group = control.closest('[data-object]')
+  return Boolean(group && !group.querySelector(':scope > legend [data-enable]').checked)
+}
+
+/** Reads the controls back into a body; nested objects are sent only when switched on. */
 function readForm(form, datasetId) {
   const body = { datasetId }
   for (const control of form.querySelectorAll('[data-path]')) {
     const kind = control.dataset.kind
     let value
     if (kind === 'boolean') value = control.checked
-    else if (kind === 'string') value = control.value
+    else if (kind === 'string' || kind === 'text') value = control.value || undefined
     else if (control.value.trim() !== '') value = Number(control.value)
-    if (value === undefined) continue
-    // An option group (augment, earlyStopping…) is sent only when switched on; off, the server's default applies.
-    const group = control.closest('[data-object]')
-    if (group && !group.querySelector(':scope > legend [data-enable]').checked) continue
+    if (value === undefined || inactive(control)) continue
     const path = control.dataset.path.split('.')
     let target = body
     for (const key of path.slice(0, -1)) target = target[key] ??= {}
@@ -87,52 +151,145 @@ function readForm(form, datasetId) {
   return body
 }
 
+/** Puts a budget's values into the form's controls (switching option groups on or off). */
+function applyBudget(form, budget) {
+  for (const [name, value] of Object.entries(BUDGETS[budget].set)) {
+    const toggle = form.querySelector(`[data-enable="${name}"]`)
+    if (toggle) {
+      toggle.checked = value !== null
+      toggle.dispatchEvent(new Event('change'))
+      for (const [key, inner] of Object.entries(value ?? {})) {
+        const control = form.querySelector(`[data-path="${name}.${key}"]`)
+        if (control && control.type === 'checkbox') control.checked = inner
+        else if (control) control.value = String(inner)
+      }
+    } else {
+      const control = form.querySelector(`[data-path="${name}"]`)
+      if (control) control.value = String(value)
+    }
+  }
+}
+
+function clearErrors(form) {
+  for (const slot of form.querySelectorAll('.field-error')) slot.textContent = ''
+  for (const control of form.querySelectorAll('[aria-invalid]')) control.removeAttribute('aria-invalid')
+}
+
+/** Shows `message` under the field at `path` (or its nearest enclosing group); false when no field matches. */
+function showFieldError(form, path, message) {
+  const parts = path.split('.')
+  for (let n = parts.length; n > 0; n--) {
+    const container = form.querySelector(`[data-field="${parts.slice(0, n).join('.')}"]`)
+    if (!container) continue
+    container.closest('details')?.setAttribute('open', '')
+    const slot = container.querySelector(':scope > .field-error')
+    slot.textContent = message
+    const control = container.querySelector(`[data-path="${path}"]`) ?? container.querySelector('[data-enable]') ?? container.querySelector('[data-path]')
+    control?.setAttribute('aria-invalid', 'true')
+    return control ?? true
+  }
+  return false
+}
+
+/**
+ * The field a server complaint is about: Ajv names it (`body/earlyStopping must have required property
+ * 'patience'`, `body/epochs must be <= 500`); the job rules start with the option's name (`augment needs …`).
+ */
+function errorPath(message) {
+  const ajv = /^body\/([\w/]+) (.*)$/.exec(message)
+  if (ajv) {
+    const required = /must have required property '(\w+)'/.exec(ajv[2])
+    return { path: [ajv[1].replaceAll('/', '.'), required?.[1]].filter(Boolean).join('.'), text: required ? 'This is needed.' : `Must ${ajv[2].replace(/^must /, '')}.` }
+  }
+  const rule = /^(\w+) (.*)$/.exec(message)
+  return rule ? { path: rule[1], text: message } : null
+}
+
 async function jobOptions() {
   const doc = await apiDescription()
   const schema = doc?.paths?.['/jobs']?.post?.requestBody?.content?.['application/json']?.schema
   return schema?.properties ?? FALLBACK
 }
 
-/** The start-job form: dataset, then every option the server's schema declares, prefilled with its default. */
+/**
+ * The start-job form. Simple: dataset, base, a time budget and an estimate of how long it takes. Everything else
+ * sits under Advanced, in plain words, prefilled with the server's defaults (read from its OpenAPI document).
+ */
 export async function trainPage({ main, params, signal }) {
-  const [{ datasets }, properties] = await Promise.all([api('/datasets', { signal }), jobOptions()])
+  const [{ datasets }, properties, rates] = await Promise.all([api('/datasets', { signal }), jobOptions(), measuredRates(signal)])
   main.append(h('h1', {}, 'Train a model'))
   if (datasets.length === 0) {
-    main.append(h('div', { class: 'empty' }, h('p', {}, 'Upload a dataset first.'), h('a', { class: 'button', href: '#/upload' }, 'Upload a dataset')))
+    main.append(h('div', { class: 'empty' }, h('p', {}, 'Upload a dataset first: training needs labelled images.'), h('a', { class: 'button', href: '#/upload' }, 'Upload a dataset')))
     return
   }
   const chosen = params.get('dataset') ?? datasets[0].id
-  const datasetSelect = h('select', { id: 'job-dataset', required: true }, datasets.map((d) => h('option', { value: d.id, selected: d.id === chosen }, `${d.name} — ${d.imageCount} images, ${d.classes.length} classes`)))
-  const { datasetId: _datasetId, ...options } = properties
-  const simple = Object.entries(options).filter(([, s]) => s.type !== 'object' && !(s.anyOf && !choices(s)))
-  const complex = Object.entries(options).filter(([name]) => !simple.some(([n]) => n === name))
+  const datasetSelect = h('select', { id: 'job-dataset', required: true }, datasets.map((d) => h('option', { value: d.id, selected: d.id === chosen }, `${d.name} (${d.imageCount} images, ${d.classes.length} classes)`)))
+  const { datasetId: _datasetId, baseModel: baseSchema, ...options } = properties
+  const bases = baseSchema ? choices(baseSchema) ?? ['mobilenet_v2'] : ['mobilenet_v2']
+  const baseSelect = h('select', { id: 'job-base', 'aria-describedby': 'job-base-help' }, bases.map((b) => h('option', { value: b, selected: b === (baseSchema?.default ?? bases[0]) }, b)))
+  const baseHint = h('span', {}, BASE_HINTS[baseSelect.value] ?? '')
+  baseSelect.addEventListener('change', () => (baseHint.textContent = BASE_HINTS[baseSelect.value] ?? ''))
+  const budgetChoice = h('fieldset', { class: 'budget', 'aria-describedby': 'budget-help' },
+    h('legend', {}, 'Time budget'),
+    Object.entries(BUDGETS).map(([key, b]) => h('label', { class: 'budget-option' },
+      h('input', { type: 'radio', name: 'budget', value: key, checked: key === 'standard' }),
+      h('span', {}, h('strong', {}, b.label), h('small', { class: 'muted' }, b.help)))),
+    h('small', { id: 'budget-help', class: 'muted' }, 'Sets the options under Advanced; change them there if you like.'))
+  const estimate = h('p', { id: 'job-estimate', class: 'estimate', 'aria-live': 'polite' })
   const status = h('div', { 'aria-live': 'polite' })
   const submit = h('button', { type: 'submit' }, 'Start training')
+  const advanced = h('details', { class: 'advanced', id: 'advanced' }, h('summary', {}, 'Advanced options'),
+    h('p', { class: 'muted' }, 'Filled in with the server’s defaults and your time budget.'),
+    h('div', { class: 'grid' }, Object.entries(options).filter(([, s]) => asObjectForm(s).type !== 'object').map(([name, schema]) => field(name, schema, [name]))),
+    Object.entries(options).filter(([, s]) => asObjectForm(s).type === 'object').map(([name, schema]) => field(name, schema, [name])))
   const form = h(
     'form',
     {
-      class: 'panel',
+      class: 'panel train-form',
+      novalidate: true,
       onsubmit: async (event) => {
         event.preventDefault()
-        if (!form.reportValidity()) return
+        clearErrors(form)
+        status.replaceChildren()
+        // The browser's own checks, shown next to each field rather than in a bubble (which a closed section hides).
+        const invalid = [...form.querySelectorAll('[data-path]')].filter((c) => !inactive(c) && !c.checkValidity())
+        for (const control of invalid) showFieldError(form, control.dataset.path, control.validationMessage)
+        if (invalid.length) return invalid[0].focus()
         submit.disabled = true
         status.replaceChildren(h('p', {}, 'Queuing…'))
         try {
-          const job = await api('/jobs', { method: 'POST', body: readForm(form, datasetSelect.value) })
+          const job = await api('/jobs', { method: 'POST', body: { ...readForm(form, datasetSelect.value), baseModel: baseSelect.value } })
           location.hash = `#/jobs/${job.id}`
         } catch (err) {
-          status.replaceChildren(errorBox(err))
+          const where = err.code === 'VALIDATION' ? errorPath(err.message) : null
+          const control = where && showFieldError(form, where.path, where.text)
+          status.replaceChildren(control ? h('p', { class: 'field-error', role: 'alert' }, 'Please fix the field marked above.') : errorBox(err))
+          if (control instanceof HTMLElement) control.focus()
           submit.disabled = false
         }
       },
     },
-    h('div', { class: 'field' }, h('label', { for: 'job-dataset' }, 'Dataset'), datasetSelect),
-    h('div', { class: 'grid' }, simple.map(([name, schema]) => field(name, schema, [name]))),
-    complex.length
-      ? h('details', { class: 'advanced' }, h('summary', {}, 'Advanced options'), complex.map(([name, schema]) => field(name, schema, [name])))
-      : null,
-    h('div', { class: 'row end' }, submit),
+    h('div', { class: 'simple' },
+      h('div', { class: 'field' }, h('label', { for: 'job-dataset' }, 'Dataset'), datasetSelect),
+      h('div', { class: 'field' }, h('label', { for: 'job-base' }, 'Pretrained base'), baseSelect, h('small', { id: 'job-base-help', class: 'muted' }, 'The pretrained network whose knowledge of images is reused; the server’s default is picked. ', baseHint)),
+      budgetChoice),
+    advanced,
+    h('div', { class: 'row spread submit-row' }, estimate, submit),
     status,
   )
+  const refresh = () => {
+    const dataset = datasets.find((d) => d.id === datasetSelect.value)
+    const body = readForm(form, dataset.id)
+    const { seconds, measured, cached } = estimateSeconds({ dataset, base: baseSelect.value, body, rates })
+    estimate.replaceChildren(
+      h('span', {}, `${body.earlyStopping ? 'At most about' : 'About'} `, h('strong', {}, duration(seconds))),
+      h('small', { class: 'muted' }, measured ? ` measured from this server’s finished jobs${cached ? '; features of this dataset are cached' : ''}` : ' a rough guess: no job has finished on this server yet'),
+    )
+  }
+  for (const radio of budgetChoice.querySelectorAll('input')) radio.addEventListener('change', () => { applyBudget(form, radio.value); refresh() })
+  form.addEventListener('input', refresh)
+  form.addEventListener('change', refresh)
   main.append(form)
+  applyBudget(form, 'standard')
+  refresh()
 }

@@ -1,6 +1,7 @@
 import { upload } from './api.js'
 import { datasetSummary } from './dataset.js'
 import { errorBox, h, progressBar } from './dom.js'
+import { explainRejection } from './rejections.js'
 import { zipFiles } from './zip.js'
 
 const ARCHIVE = /\.(zip|tar|tgz|tar\.gz)$/i
@@ -24,8 +25,9 @@ async function walk(entry, prefix = '') {
 const visible = (entries) => entries.filter(({ path }) => !path.split('/').some((part) => part.startsWith('.')))
 
 export async function uploadPage({ main }) {
-  const archiveInput = h('input', { type: 'file', id: 'archive-input', accept: '.zip,.tar,.tgz,.tar.gz,application/zip,application/gzip,application/x-tar', class: 'sr-only' })
-  const folderInput = h('input', { type: 'file', id: 'folder-input', webkitdirectory: true, multiple: true, class: 'sr-only' })
+  const archiveInput = h('input', { type: 'file', id: 'archive-input', accept: '.zip,.tar,.tgz,.tar.gz,application/zip,application/gzip,application/x-tar', class: 'sr-only', tabindex: -1, 'aria-hidden': 'true' })
+  // The visible buttons and the drop zone open these; as tab stops of their own they were invisible.
+  const folderInput = h('input', { type: 'file', id: 'folder-input', webkitdirectory: true, multiple: true, class: 'sr-only', tabindex: -1, 'aria-hidden': 'true' })
   const nameInput = h('input', { type: 'text', id: 'dataset-name', placeholder: 'from the file or folder name', maxlength: 200 })
   const status = h('div', { class: 'upload-status', 'aria-live': 'polite' })
   const result = h('div')
@@ -46,13 +48,15 @@ export async function uploadPage({ main }) {
         if (share >= 1) text.textContent = 'Checking every image…'
       })
       status.replaceChildren(h('p', { class: 'ok' }, `Stored “${dataset.name}”.`))
+      // The next upload is another dataset: its name must not be this one's.
+      nameInput.value = ''
       result.replaceChildren(
         h('section', { class: 'panel', 'aria-labelledby': 'result-h' },
           h('div', { class: 'page-head' }, h('h2', { id: 'result-h' }, dataset.name), h('a', { class: 'button', href: `#/train?dataset=${dataset.id}` }, 'Train a model on it')),
           datasetSummary(dataset)),
       )
     } catch (err) {
-      status.replaceChildren(errorBox(err))
+      status.replaceChildren(errorBox(err), explainRejection(err))
     }
   }
 

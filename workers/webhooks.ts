@@ -1,7 +1,8 @@
 import { Queue, UnrecoverableError, Worker } from 'bullmq'
 import type { Config } from '../src/config.js'
 import { AppError } from '../src/errors.js'
-import { checkedAddress, parseAllowList, systemResolver } from '../src/http/ssrf-guard.js'
+import { pinnedRequest } from '../src/http/pinned-request.js'
+import { parseAllowList, systemResolver, type Resolver } from '../src/http/ssrf-guard.js'
 import type { Logger } from '../src/logger.js'
 import { redisConnection } from '../src/queue/connection.js'
 import { createTrainingQueue } from '../src/queue/producer.js'
@@ -19,11 +20,12 @@ export interface WebhookWorker {
 /**
  * Delivers webhooks: POSTs the training job's final document (as `GET /jobs/:id` shows it) as JSON, signed when
  * WEBHOOK_SECRET is set; any answer but 2xx, or none within 10 s, is retried with backoff.
+ * @param resolve host name lookup; the system's by default (tests answer names of their own)
  */
-export function startWebhookWorker(config: Config, log: Logger): WebhookWorker {
-  const addressCheck = { allowHosts: parseAllowList(config.WEBHOOK_URL_ALLOWLIST), resolve: systemResolver }
+export function startWebhookWorker(config: Config, log: Logger, resolve: Resolver = systemResolver): WebhookWorker {
+  const addressCheck = { allowHosts: parseAllowList(config.WEBHOOK_URL_ALLOWLIST), resolve }
   const jobs = createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, retentionSeconds: config.JOB_RETENTION_SECONDS, log })
-  const queueConnection = redisConnection(config.REDIS_URL, 'worker')
+  const queueConnection = redisConnection(config.REDIS_URL, 'worker', log)
   const queue = new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection: queueConnection, prefix: config.QUEUE_PREFIX })
   queue.on('error', (err) => log.error({ err }, 'webhook queue error'))
   const worker = new Worker<WebhookDelivery>(
@@ -32,18 +34,19 @@ export function startWebhookWorker(config: Config, log: Logger): WebhookWorker {
       const { trainJobId, url } = job.data
       const doc = await jobs.get(trainJobId)
       if (!doc) return // removed before delivery: nothing to tell
-      // Checked again here: DNS may have changed since the job was posted. A forbidden address is not retried.
-      await checkedAddress(new URL(url).hostname, addressCheck).catch((err: unknown) => {
-        throw err instanceof AppError && err.code === 'URL_FORBIDDEN' ? new UnrecoverableError(err.message) : err
-      })
       const body = JSON.stringify(doc)
       const headers: Record<string, string> = { 'content-type': 'application/json', 'x-imagetune-job-id': trainJobId }
       if (config.WEBHOOK_SECRET) headers[SIGNATURE_HEADER] = signature(config.WEBHOOK_SECRET, body)
-      const response = await fetch(url, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) })
-      await response.body?.cancel()
-      if (!response.ok) throw new Error(`webhook answered ${response.status}`)
+      // Checked again here (DNS may have changed since the job was posted) and connected to at the checked address,
+      // with no second lookup. A forbidden address is not retried; redirects are not followed.
+      const response = await pinnedRequest(new URL(url), addressCheck, { method: 'POST', headers, body, signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) }).catch((err: unknown) => {
+        throw err instanceof AppError && err.code === 'URL_FORBIDDEN' ? new UnrecoverableError(err.message) : err
+      })
+      response.resume()
+      const status = response.statusCode ?? 0
+      if (status < 200 || status >= 300) throw new Error(`webhook answered ${status}`)
     },
-    { connection: redisConnection(config.REDIS_URL, 'worker'), prefix: config.QUEUE_PREFIX, concurrency: 4 },
+    { connection: redisConnection(config.REDIS_URL, 'worker', log), prefix: config.QUEUE_PREFIX, concurrency: 4 },
   )
   worker.on('error', (err) => log.error({ err }, 'webhook worker error'))
   worker.on('failed', (job, err) => log.warn({ trainJobId: job?.data.trainJobId, url: job?.data.url, err, attempts: job?.attemptsMade }, 'webhook delivery failed'))

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { QueueEvents, Worker } from 'bullmq'
+import { QueueEvents, Worker, type ChildPool } from 'bullmq'
 import type { Config } from '../src/config.js'
 import type { Logger } from '../src/logger.js'
 import { CANCEL_REQUESTED_FIELD } from '../src/queue/cancel.js'
@@ -9,12 +9,17 @@ import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJo
 import { isTypeScript, siblingModule } from '../src/sibling-module.js'
 import { createCheckpointStore } from '../src/storage/checkpoints.js'
 import { dataLayout } from '../src/storage/layout.js'
+import { watchSandboxes } from './sandbox-watchdog.js'
 import { startWebhookWorker } from './webhooks.js'
 
 const PROCESSOR = siblingModule('./processors/train', import.meta.url)
 
-/** How often a worker looks for jobs whose worker died (lock expired), ms; at most the lock period. */
-const STALLED_INTERVAL_MS = 30_000
+/**
+ * How often a worker looks for jobs whose worker died (lock expired), ms; at most half the lock period. A job is moved
+ * on the first check after its lock expired that follows an earlier check made after its last renewal, so a dead
+ * worker's job runs again within lock + interval (45 s on defaults), not lock + 2 × 30 s.
+ */
+const STALLED_INTERVAL_MS = 15_000
 /**
  * Crashes a job may survive before it fails as stalled. Each recovery resumes from the last checkpoint, so a
  * repeat costs little; a job that kills its worker again and again must still end.
@@ -26,21 +31,13 @@ function configEnv(config: Config): Record<string, string> {
   return Object.fromEntries(Object.entries(config).map(([key, value]) => [key, String(value)]))
 }
 
-/** The part of BullMQ's (private) child pool that prewarm uses: children are keyed by processor file. */
-interface ChildPool {
-  retain(processFile: string): Promise<unknown>
-  release(child: unknown): void
-  kill(child: unknown, signal?: NodeJS.Signals): Promise<void>
-}
-
 /**
  * Forks `children` sandboxed children now rather than at the first job; importing the processor starts each one's
  * warm-up (backend, default base, extraction threads). BullMQ forks on demand and has no public call for this, so
- * the children go through its child pool, retained and released as a job would, and jobs reuse them.
+ * the children go through its (private) child pool, keyed by processor file, retained and released as a job would,
+ * and jobs reuse them.
  */
-async function prewarm(worker: Worker, processor: string, children: number): Promise<void> {
-  const pool = (worker as unknown as { childPool?: ChildPool }).childPool
-  if (!pool) throw new Error('this BullMQ Worker has no child pool')
+async function prewarm(worker: Worker, pool: ChildPool, processor: string, children: number): Promise<void> {
   const forked = await Promise.all(Array.from({ length: children }, () => pool.retain(processor)))
   // Closed while forking: the pool was cleaned before these joined it, so they go here.
   for (const child of forked) await (worker.closing ? pool.kill(child, 'SIGTERM') : pool.release(child))
@@ -68,11 +65,11 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const checkpoints = createCheckpointStore(dataLayout(config.DATA_DIR).jobs)
   const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, fileURLToPath(PROCESSOR), {
     name,
-    connection: redisConnection(config.REDIS_URL, 'worker'),
+    connection: redisConnection(config.REDIS_URL, 'worker', log),
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.TRAIN_LOCK_MS,
-    stalledInterval: Math.min(STALLED_INTERVAL_MS, config.TRAIN_LOCK_MS),
+    stalledInterval: Math.min(STALLED_INTERVAL_MS, Math.floor(config.TRAIN_LOCK_MS / 2)),
     maxStalledCount: MAX_STALLED_COUNT,
     // Jobs are taken once the sandboxed children are forked (see prewarm), so a first job cannot fork one more.
     autorun: !config.WORKER_PREWARM,
@@ -83,14 +80,18 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
       env: { ...process.env, ...configEnv(config) },
     },
   })
+  // The lock proves the worker lives, not its sandbox: a stuck child loses its job through the heartbeat.
+  const pool = (worker as unknown as { childPool?: ChildPool }).childPool // BullMQ keeps its sandbox pool private
+  if (!pool) throw new Error('the training worker has no sandbox pool')
+  watchSandboxes(pool, config.TRAIN_HEARTBEAT_TIMEOUT_MS, (pid, silentMs) => log.error({ pid, silentMs }, 'training sandbox stopped beating: killed, its job is retried'))
   if (config.WORKER_PREWARM) {
-    void prewarm(worker, fileURLToPath(PROCESSOR), config.WORKER_CONCURRENCY)
+    void prewarm(worker, pool, fileURLToPath(PROCESSOR), config.WORKER_CONCURRENCY)
       .catch((err: unknown) => log.warn({ err }, 'could not fork the sandboxed children ahead; the first job forks them'))
       .then(() => worker.run())
       .catch((err: unknown) => log.error({ err }, 'worker stopped running'))
   }
-  const control = redisConnection(config.REDIS_URL, 'worker')
-  const eventsConnection = redisConnection(config.REDIS_URL, 'worker')
+  const control = redisConnection(config.REDIS_URL, 'worker', log)
+  const eventsConnection = redisConnection(config.REDIS_URL, 'worker', log)
   const events = new QueueEvents(TRAINING_QUEUE, { connection: eventsConnection, prefix: config.QUEUE_PREFIX })
   const webhooks = startWebhookWorker(config, log)
   let stopping = false

@@ -7,7 +7,8 @@ const MAX_IDENTICAL_LISTED = 10
 
 export interface WarningInput {
   classes: readonly { name: string; count: number }[]
-  images: readonly { label: string; path: string; sha256: string; split?: 'train' | 'val' }[]
+  /** `source`, the path inside the user's archive, is what warnings name: `images/…` is ours, not theirs. */
+  images: readonly { label: string; path: string; sha256: string; split?: 'train' | 'val'; source?: string }[]
   hasSplit: boolean
 }
 
@@ -38,7 +39,8 @@ export function datasetWarnings({ classes, images, hasSplit }: WarningInput): st
     }
   }
 
-  const firstByHash = new Map<string, { label: string; path: string; split?: 'train' | 'val' }>()
+  const firstByHash = new Map<string, WarningInput['images'][number]>()
+  const named = (image: WarningInput['images'][number]) => image.source ?? image.path
   const identical: string[] = []
   // The same image in train/ and val/ flatters the validation figures: the model is scored on what it learned from.
   const leaked: string[] = []
@@ -46,9 +48,9 @@ export function datasetWarnings({ classes, images, hasSplit }: WarningInput): st
     const first = firstByHash.get(image.sha256)
     if (!first) firstByHash.set(image.sha256, image)
     else if (first.label !== image.label) {
-      identical.push(`identical image in classes ${first.label} and ${image.label}: ${first.path}, ${image.path}`)
+      identical.push(`identical image in classes ${first.label} and ${image.label}: ${named(first)}, ${named(image)}`)
     } else if (hasSplit && first.split !== image.split) {
-      leaked.push(`identical image in train and val: ${first.path}, ${image.path}`)
+      leaked.push(`identical image in train and val: ${named(first)}, ${named(image)}`)
     }
   }
   listCapped(warnings, identical, 'more identical images in different classes')

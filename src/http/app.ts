@@ -5,12 +5,14 @@ import Fastify from 'fastify'
 import type { Config } from '../config.js'
 import type { Logger } from '../logger.js'
 import auth from './plugins/auth.js'
+import drain from './plugins/drain.js'
 import errorHandler from './plugins/error-handler.js'
 import modelReadiness from './plugins/model-readiness.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
 import services from './plugins/services.js'
+import baseRoutes from './routes/bases.js'
 import datasetImageRoutes from './routes/dataset-images.js'
 import datasetRoutes from './routes/datasets.js'
 import docsRoutes from './routes/docs.js'
@@ -30,7 +32,8 @@ export async function buildApp(config: Config, logger: Logger) {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // Unknown fields are an error, not something to strip silently.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    // allowUnionTypes: option groups are `type: ['object', 'null']` (see schemas/jobs.ts).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allowUnionTypes: true } },
     bodyLimit: config.MAX_IMAGE_BYTES,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -45,6 +48,7 @@ export async function buildApp(config: Config, logger: Logger) {
     reply.header('x-request-id', request.id)
   })
   await app.register(errorHandler)
+  await app.register(drain)
   await app.register(auth, { config })
   await app.register(rateLimit, { config })
   await app.register(multipart, { limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 16, fields: 8, parts: 32 } })
@@ -55,6 +59,7 @@ export async function buildApp(config: Config, logger: Logger) {
   await app.register(healthRoutes)
   await app.register(datasetRoutes)
   await app.register(datasetImageRoutes)
+  await app.register(baseRoutes)
   await app.register(jobRoutes)
   await app.register(modelRoutes)
   await app.register(predictRoutes)

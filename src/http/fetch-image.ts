@@ -1,8 +1,7 @@
-import http, { type IncomingMessage } from 'node:http'
-import https from 'node:https'
-import type { LookupFunction } from 'node:net'
+import type { IncomingMessage } from 'node:http'
 import { AppError } from '../errors.js'
-import { checkedAddress, type AddressCheck } from './ssrf-guard.js'
+import { pinnedRequest } from './pinned-request.js'
+import type { AddressCheck } from './ssrf-guard.js'
 
 const FETCH_TIMEOUT_MS = 10_000
 /** Redirects followed per fetch; each hop is checked like the first URL. */
@@ -51,19 +50,12 @@ function parseUrl(url: string): URL {
 }
 
 async function get(url: URL, check: AddressCheck, signal: AbortSignal): Promise<IncomingMessage> {
-  const { address, family } = await checkedAddress(url.hostname, check)
-  // The socket connects to the address we checked; the URL's host still names the server (Host header, TLS SNI).
-  const lookup: LookupFunction = (_hostname, options, callback) => {
-    if (options.all) callback(null, [{ address, family }])
-    else callback(null, address, family)
+  try {
+    return await pinnedRequest(url, check, { method: 'GET', signal, headers: { accept: 'image/*' } })
+  } catch (err) {
+    if (err instanceof AppError) throw err
+    throw new AppError('IMAGE_FETCH_FAILED', `could not fetch ${url.href}: ${signal.aborted ? 'timed out' : (err as Error).message}`)
   }
-  const client = url.protocol === 'https:' ? https : http
-  return new Promise((resolve, reject) => {
-    const request = client.get(url, { lookup, signal, headers: { accept: 'image/*' } }, resolve)
-    request.on('error', (err) =>
-      reject(new AppError('IMAGE_FETCH_FAILED', `could not fetch ${url.href}: ${signal.aborted ? 'timed out' : err.message}`)),
-    )
-  })
 }
 
 async function readImage(response: IncomingMessage, url: string, maxBytes: number, signal: AbortSignal): Promise<Uint8Array> {

@@ -70,7 +70,7 @@ const model = {
   id: MODEL_ID,
   createdAt: '2026-11-28T10:16:30.000Z',
   labels: metrics.labels,
-  base: { id: 'mobilenet_v2', inputSize: 224, preprocessing: 'unit' },
+  base: { id: 'mobilenet_v2', inputSize: 224, preprocessing: 'scale_0_1', format: 'layers-model' },
   metrics,
   history: [epoch],
   jobId: JOB_ID,
@@ -82,16 +82,39 @@ const predictions = [
   { label: 'daisy', score: 0.02 },
 ]
 
+const uploadedBase = {
+  name: 'effnet-lite0',
+  kind: 'layers',
+  inputSize: 224,
+  featureLayer: 'top_pool',
+  featureSize: 1280,
+  preprocessing: 'scale_-1_1',
+  createdAt: '2026-11-28T09:00:00.000Z',
+  bytes: 18_627_584,
+}
+
 /** `request`: the JSON request body; `response`: the success body; `responses`: bodies of other statuses. */
 export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: unknown; responses?: Record<string, unknown> }> = {
   createDataset: { response: { ...dataset, rejected: [{ path: 'roses/notes.txt', reason: 'not an image' }] } },
   listDatasets: { response: { datasets: [dataset] } },
   getDataset: { response: { ...dataset, rejected: [] } },
   deleteDataset: {},
+  listDatasetImages: {
+    response: {
+      items: [
+        { path: 'images/daisy/0001.jpg', label: 'daisy', url: `/datasets/${DATASET_ID}/images/daisy/0001.jpg` },
+        { path: 'images/daisy/0002.jpg', label: 'daisy', url: `/datasets/${DATASET_ID}/images/daisy/0002.jpg` },
+      ],
+      nextCursor: 'bzoy',
+    },
+  },
   reviseDataset: {
     request: { move: [{ path: 'images/roses/img_0412.jpg', to: 'tulips' }], drop: ['images/daisy/img_0007.jpg'], name: 'flowers v2' },
     response: { ...dataset, id: '9d8c7b6a-5e4f-4a3b-8c2d-1e0f9a8b7c6d', name: 'flowers v2', imageCount: 3669, classes: [{ name: 'daisy', count: 632 }, { name: 'roses', count: 640 }, { name: 'tulips', count: 800 }], rejected: [], parentId: DATASET_ID },
   },
+  uploadBase: { response: uploadedBase },
+  listBases: { response: { builtin: ['mobilenet_v2', 'inception_v3'], uploaded: [uploadedBase] } },
+  deleteBase: {},
   createJob: {
     request: { datasetId: DATASET_ID, epochs: 20, seed: 7 },
     response: { ...job, status: 'queued', phase: 'queued', progress: { epoch: 0, epochs: 20, percent: 0, etaSeconds: null }, history: [], queuePosition: 0, worker: null, startedAt: null },
@@ -102,6 +125,7 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: 
   jobEvents: {},
   listModels: { response: { models: [model] } },
   getModel: { response: model },
+  renameModel: { request: { name: 'Flowers, with augmentation' }, response: { ...model, name: 'Flowers, with augmentation' } },
   getModelJson: {
     response: {
       format: 'layers-model',
@@ -132,6 +156,7 @@ const ERROR_EXAMPLES: Record<string, { code: string; message: string }> = {
   '401': { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <API key>' },
   '403': { code: 'FORBIDDEN', message: "this API key lacks the 'train' scope" },
   '404': { code: 'DATASET_NOT_FOUND', message: `no dataset ${DATASET_ID}` },
+  '408': { code: 'REQUEST_TIMEOUT', message: 'no bytes received for 15000 ms; the upload was aborted' },
   '409': { code: 'DATASET_IN_USE', message: `dataset ${DATASET_ID} is used by a queued or running job` },
   '413': { code: 'PAYLOAD_TOO_LARGE', message: 'upload exceeds 2147483648 bytes' },
   '415': { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send multipart/form-data with the archive in a field named "file"' },

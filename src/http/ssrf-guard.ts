@@ -34,6 +34,7 @@ for (const [net, prefix] of [
   ['::1', 128], // loopback
   ['::ffff:0:0', 96], // IPv4-mapped: would reach any IPv4 address, private ones included
   ['64:ff9b::', 96], // NAT64, same reason
+  ['64:ff9b:1::', 48], // local-use NAT64 (RFC 8215)
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
@@ -41,11 +42,46 @@ for (const [net, prefix] of [
   FORBIDDEN_V6.addSubnet(net, prefix, 'ipv6')
 }
 
-/** True for loopback, private, link-local (metadata), CGNAT, unspecified, multicast and IPv4-mapped/NAT64 IPv6. */
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, a dotted IPv4 tail converted). */
+function ipv6Groups(address: string): number[] {
+  let text = address.toLowerCase()
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
+  if (dotted) {
+    const [a, b, c, d] = dotted[1]!.split('.').map(Number) as [number, number, number, number]
+    text = `${text.slice(0, -dotted[1]!.length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined]
+  const left = head ? head.split(':') : []
+  const right = tail ? tail.split(':') : []
+  const middle = tail === undefined ? [] : Array(8 - left.length - right.length).fill('0')
+  return [...left, ...middle, ...right].map((g) => parseInt(g, 16))
+}
+
+const ipv4Of = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`
+
+/**
+ * IPv4 addresses an IPv6 address carries and reaches through a gateway or tunnel: IPv4-compatible (`::a.b.c.d`),
+ * 6to4 (2002:aabb:ccdd::/16), Teredo (2001:0::/32: the server, and the client stored inverted in the last 32 bits).
+ * Mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) are refused whole by FORBIDDEN_V6.
+ */
+function embeddedIpv4(address: string): string[] {
+  const g = ipv6Groups(address)
+  if (g.length !== 8 || g.some((x) => Number.isNaN(x))) return []
+  if (g.slice(0, 6).every((x) => x === 0) && (g[6] !== 0 || g[7]! > 1)) return [ipv4Of(g[6]!, g[7]!)]
+  if (g[0] === 0x2002) return [ipv4Of(g[1]!, g[2]!)]
+  if (g[0] === 0x2001 && g[1] === 0) return [ipv4Of(g[2]!, g[3]!), ipv4Of(g[6]! ^ 0xffff, g[7]! ^ 0xffff)]
+  return []
+}
+
+/**
+ * True for loopback, private, link-local (metadata), CGNAT, unspecified, multicast and IPv4-mapped/NAT64 IPv6, and
+ * for IPv6 forms that embed a forbidden IPv4 address (IPv4-compatible, 6to4, Teredo).
+ */
 export function isForbiddenAddress(address: string): boolean {
   const family = isIP(address)
   if (family === 0) return true
-  return family === 4 ? FORBIDDEN_V4.check(address, 'ipv4') : FORBIDDEN_V6.check(address, 'ipv6')
+  if (family === 4) return FORBIDDEN_V4.check(address, 'ipv4')
+  return FORBIDDEN_V6.check(address, 'ipv6') || embeddedIpv4(address).some((v4) => FORBIDDEN_V4.check(v4, 'ipv4'))
 }
 
 export interface AddressCheck {

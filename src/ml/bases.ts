@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { access } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
@@ -7,38 +8,82 @@ import { publishDir, writeFileAtomic, writeJsonAtomic } from '../storage/atomic.
 import { safeJoin } from '../storage/layout.js'
 import { compileFastTrunk } from './fast-trunk.js'
 import { MODEL_FILE, WEIGHTS_FILE, fileLoadHandler } from './file-io.js'
+import { loadGraphTrunk } from './graph-base.js'
 import type { Preprocessing } from './image.js'
 
-export type BuiltinBaseId = 'mobilenet_v2' | 'inception_v3'
+/** Bundled Keras (LayersModel) bases: fine-tunable, exported as one LayersModel. */
+export type LayersBuiltinId = 'mobilenet_v2' | 'inception_v3'
+/** Bundled GraphModel bases: head-only training, exported as one GraphModel. */
+export type GraphBuiltinId = 'mobilenet_v3_coco'
+export type BuiltinBaseId = LayersBuiltinId | GraphBuiltinId
+
+/** A LayersModel or GraphModel by `model.json` URL or path; see `BaseModelRef`. */
+export type UrlBaseRef = { url: string; inputSize?: number; featureLayer?: string; preprocessing?: Preprocessing }
 
 /**
- * Which pretrained network to cut: a bundled one, or any tfjs LayersModel by `model.json` URL (http/https/file)
- * or path. `inputSize` defaults to the model's input shape, `featureLayer` to its pooled/flattened layer,
- * `preprocessing` to 'scale_0_1'.
+ * Which pretrained network to cut: a bundled one, or any tfjs model by `model.json` URL (http/https/file) or path.
+ * A LayersModel: `inputSize` defaults to the model's input shape, `featureLayer` to its pooled/flattened layer.
+ * A GraphModel (`format: 'graph-model'`): `featureLayer` names the node to pool and `inputSize` is required.
+ * `preprocessing` defaults to 'scale_0_1'.
  */
-export type BaseModelRef =
-  | BuiltinBaseId
-  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: Preprocessing }
+export type BaseModelRef = BuiltinBaseId | UrlBaseRef
 
-/** A loaded feature extractor. Owns its tensors: call `dispose()` once, and never dispose `trunk` itself. */
-export interface Base {
-  /** 'mobilenet_v2', 'inception_v3' or 'url-<16 hex of sha256(url)>'; names the feature cache folder. */
+interface BaseCommon {
+  /** 'mobilenet_v2', 'inception_v3', 'mobilenet_v3_coco' or 'url-<16 hex>' (see `baseId`); names the feature cache folder. */
   id: string
   /** Side of the square input in pixels. */
   inputSize: number
   /** Length of one feature vector. */
   featureSize: number
   preprocessing: Preprocessing
-  /** Name of the layer the trunk ends at. */
+  /** Name of the layer (LayersModel) or graph node (GraphModel) the trunk ends at. */
   featureLayer: string
-  /** Frozen: image `[n, inputSize, inputSize, 3]` (preprocessed) → features `[n, featureSize]`. */
-  trunk: tf.LayersModel
   /**
    * The trunk's forward pass, `[n, inputSize, inputSize, 3]` → `[n, featureSize]`: on fused ops (see
-   * `compileFastTrunk`) when the trunk is made of layers it knows, else `trunk.predict`. The caller disposes the result.
+   * `compileFastTrunk`) when the trunk is made of layers it knows, else `trunk.predict`; a graph base executes to
+   * its node and mean-pools. The caller disposes the result.
    */
   embed(x: tf.Tensor4D): tf.Tensor2D
   dispose(): void
+}
+
+/** A feature extractor cut from a LayersModel. Owns its tensors: call `dispose()` once, and never dispose `trunk` itself. */
+export interface LayersBase extends BaseCommon {
+  kind: 'layers'
+  /** Frozen: image `[n, inputSize, inputSize, 3]` (preprocessed) → features `[n, featureSize]`. */
+  trunk: tf.LayersModel
+}
+
+/** A feature extractor cut from a frozen GraphModel at a node: head-only training. */
+export interface GraphBase extends BaseCommon {
+  kind: 'graph'
+  /** The graph as loaded (input placeholder free), which export composes the head onto. */
+  graph: tf.io.ModelArtifacts
+}
+
+/** A loaded feature extractor. Owns its tensors: call `dispose()` once. */
+export type Base = LayersBase | GraphBase
+
+/**
+ * The bundled GraphModel bases. `mobilenet_v3_coco`: the MobileNetV3-CenterNet object detector of the
+ * `@vladmandic/human` package (MIT), trained on COCO; its backbone's last feature map (480 channels, before the
+ * CenterNet head) mean-pooled is a general image embedding. Measured (docs/benchmarks.md, linear probe on emoji
+ * drawings): 320 px 0.813 = 416 px 0.813 > 224 px 0.787, so 320 at 59% of 416's pixels; raw 0–255 RGB (the graph
+ * normalises inside; pixels scaled to [0, 1] give 0.673).
+ */
+const GRAPH_BUILTINS: Record<GraphBuiltinId, { modelJson: () => string; featureNode: string; inputSize: number; preprocessing: Preprocessing }> = {
+  mobilenet_v3_coco: {
+    modelJson: () => humanModelFile('centernet.json'),
+    featureNode: 'tower_0/extern1/hard_swish/mul_1',
+    inputSize: 320,
+    preprocessing: 'raw_0_255',
+  },
+}
+
+/** A model file shipped in `@vladmandic/human/models/` (its package exports hide the folder from `import`). */
+function humanModelFile(name: string): string {
+  const entry = createRequire(import.meta.url).resolve('@vladmandic/human') // <pkg>/dist/human.node.js
+  return path.join(path.dirname(entry), '..', 'models', name)
 }
 
 interface Builtin {
@@ -53,7 +98,7 @@ interface Builtin {
  * The bundled bases: nsfwjs's Keras models, whose own 5-class head (dense_1..dense_3) we cut off at the
  * flattened global average pool. nsfwjs feeds both pixels divided by 255.
  */
-const BUILTINS: Record<BuiltinBaseId, Builtin> = {
+const BUILTINS: Record<LayersBuiltinId, Builtin> = {
   mobilenet_v2: {
     load: async () => (await import('nsfwjs/models/mobilenet_v2')).MobileNetV2Model as never,
     inputSize: 224,
@@ -68,36 +113,59 @@ const BUILTINS: Record<BuiltinBaseId, Builtin> = {
   },
 }
 
-export function isBuiltinBase(value: unknown): value is BuiltinBaseId {
-  return typeof value === 'string' && Object.hasOwn(BUILTINS, value)
-}
+/** The bundled bases' ids. */
+export const BUILTIN_BASE_IDS = [...Object.keys(BUILTINS), ...Object.keys(GRAPH_BUILTINS)] as BuiltinBaseId[]
 
-/** The id a ref's base gets; custom bases are keyed by a hash of their URL. */
-export function baseId(ref: BaseModelRef): string {
-  if (typeof ref === 'string') return ref
-  return `url-${createHash('sha256').update(ref.url).digest('hex').slice(0, 16)}`
+export function isBuiltinBase(value: unknown): value is BuiltinBaseId {
+  return typeof value === 'string' && (Object.hasOwn(BUILTINS, value) || Object.hasOwn(GRAPH_BUILTINS, value))
 }
 
 /**
- * Loads a base and cuts it at its feature layer. Built-ins are extracted from the nsfwjs package once into
- * `<basesDir>/<id>/` (model.json + weights.bin, published atomically; two racing processes are fine) and read
- * from there. The result is warmed up (one prediction) so the first real batch is not slow.
- * @throws AppError BASE_MODEL_INVALID for an unknown id, an unreadable or non-Layers model, a bad layer.
+ * The id a ref's base gets, which names its feature cache folder; custom bases are keyed by a hash of their URL and
+ * of what changes their features (cut layer or node, input size, scaling), so two cuts of one file never share a cache.
  */
+export function baseId(ref: BaseModelRef): string {
+  if (typeof ref === 'string') return ref
+  const key = JSON.stringify([ref.url, ref.featureLayer ?? null, ref.inputSize ?? null, ref.preprocessing ?? 'scale_0_1'])
+  return `url-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`
+}
+
+/**
+ * Loads a base and cuts it at its feature layer (or node). nsfwjs built-ins are extracted from the package once
+ * into `<basesDir>/<id>/` (model.json + weights.bin, published atomically; two racing processes are fine) and read
+ * from there; `mobilenet_v3_coco` is read in place from `@vladmandic/human`. A model by URL or path is a GraphModel
+ * base when its model.json says `format: 'graph-model'`, else a LayersModel base. The result is warmed up (one
+ * prediction) so the first real batch is not slow.
+ * @throws AppError BASE_MODEL_INVALID for an unknown id, an unreadable model, a bad layer or node, a GraphModel
+ *   without featureLayer and inputSize
+ */
+export async function loadBase(ref: LayersBuiltinId, basesDir: string): Promise<LayersBase>
+export async function loadBase(ref: GraphBuiltinId, basesDir: string): Promise<GraphBase>
+export async function loadBase(ref: BaseModelRef, basesDir: string): Promise<Base>
 export async function loadBase(ref: BaseModelRef, basesDir: string): Promise<Base> {
   const id = baseId(ref)
   let full: tf.LayersModel
   let declared: { inputSize?: number | undefined; featureLayer?: string | undefined; preprocessing: Preprocessing }
-  if (typeof ref === 'string') {
-    const builtin = BUILTINS[ref]
+  if (typeof ref === 'string' && Object.hasOwn(GRAPH_BUILTINS, ref)) {
+    const graph = GRAPH_BUILTINS[ref as GraphBuiltinId]
+    return loadGraphBase(id, fileLoadHandler(graph.modelJson()), graph)
+  } else if (typeof ref === 'string') {
+    const builtin = BUILTINS[ref as LayersBuiltinId]
     if (!builtin) throw new AppError('BASE_MODEL_INVALID', `unknown base model '${String(ref)}'`)
     const dir = safeJoin(basesDir, id)
     await ensureExtracted(builtin, dir)
     full = await tf.loadLayersModel(fileLoadHandler(path.join(dir, MODEL_FILE)))
     declared = builtin
   } else {
-    full = await loadCustom(ref.url)
-    declared = { inputSize: ref.inputSize, featureLayer: ref.featureLayer, preprocessing: ref.preprocessing ?? 'scale_0_1' }
+    const handler = customHandler(ref.url)
+    const artifacts = await loadArtifacts(handler, ref.url)
+    const preprocessing = ref.preprocessing ?? 'scale_0_1'
+    if (artifacts.format === 'graph-model') {
+      if (!ref.featureLayer || !ref.inputSize) throw new AppError('BASE_MODEL_INVALID', 'a GraphModel base needs featureLayer (the node to pool) and inputSize')
+      return loadGraphBase(id, tf.io.fromMemory(artifacts), { featureNode: ref.featureLayer, inputSize: ref.inputSize, preprocessing })
+    }
+    full = await loadCustom(artifacts, ref.url)
+    declared = { inputSize: ref.inputSize, featureLayer: ref.featureLayer, preprocessing }
   }
   try {
     return cut(id, full, declared)
@@ -107,11 +175,39 @@ export async function loadBase(ref: BaseModelRef, basesDir: string): Promise<Bas
   }
 }
 
+/**
+ * A GraphModel base: any graph with one image placeholder, cut at `featureNode` and mean-pooled (see
+ * `loadGraphTrunk`). Issue-16-style uploaded bases come through here with their own handler.
+ */
+export async function loadGraphBase(
+  id: string,
+  handler: tf.io.IOHandler,
+  spec: { featureNode: string; inputSize: number; preprocessing: Preprocessing },
+): Promise<GraphBase> {
+  const trunk = await loadGraphTrunk(handler, spec.featureNode, spec.inputSize)
+  let disposed = false
+  return {
+    kind: 'graph',
+    id,
+    inputSize: spec.inputSize,
+    featureSize: trunk.featureSize,
+    preprocessing: spec.preprocessing,
+    featureLayer: spec.featureNode,
+    graph: trunk.artifacts,
+    embed: trunk.embed,
+    dispose() {
+      if (disposed) return
+      disposed = true
+      trunk.dispose()
+    },
+  }
+}
+
 function cut(
   id: string,
   full: tf.LayersModel,
   declared: { inputSize?: number | undefined; featureLayer?: string | undefined; preprocessing: Preprocessing },
-): Base {
+): LayersBase {
   const inputShape = full.inputs[0]?.shape
   if (full.inputs.length !== 1 || inputShape?.length !== 4 || inputShape[3] !== 3) {
     throw new AppError('BASE_MODEL_INVALID', `base must take one image input [n,h,w,3], got ${JSON.stringify(full.inputs.map((i) => i.shape))}`)
@@ -150,6 +246,7 @@ function cut(
   })
   let disposed = false
   return {
+    kind: 'layers',
     id,
     inputSize,
     featureSize,
@@ -189,18 +286,27 @@ function rank(output: tf.SymbolicTensor | tf.SymbolicTensor[]): number {
   return Array.isArray(output) ? -1 : output.shape.length
 }
 
-async function loadCustom(url: string): Promise<tf.LayersModel> {
-  let handler: tf.io.IOHandler | string
-  if (/^https?:\/\//i.test(url)) handler = url
-  else if (/^file:\/\//i.test(url)) handler = fileLoadHandler(new URL(url).pathname)
-  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new AppError('BASE_MODEL_INVALID', `unsupported base URL scheme: ${url}`)
-  else handler = fileLoadHandler(path.resolve(url))
+function customHandler(url: string): tf.io.IOHandler {
+  if (/^https?:\/\//i.test(url)) return tf.io.http(url)
+  if (/^file:\/\//i.test(url)) return fileLoadHandler(new URL(url).pathname)
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new AppError('BASE_MODEL_INVALID', `unsupported base URL scheme: ${url}`)
+  return fileLoadHandler(path.resolve(url))
+}
+
+/** Reads a model's files once, so its format decides how it is loaded. */
+async function loadArtifacts(handler: tf.io.IOHandler, url: string): Promise<tf.io.ModelArtifacts> {
   try {
-    return await tf.loadLayersModel(handler)
+    return await handler.load!()
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err)
-    const hint = /GraphModel|modelTopology|className|class_name/i.test(why) ? ' (only tfjs LayersModel files are supported, not GraphModels)' : ''
-    throw new AppError('BASE_MODEL_INVALID', `cannot load base model from ${url}: ${why}${hint}`)
+    throw new AppError('BASE_MODEL_INVALID', `cannot load base model from ${url}: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
+
+async function loadCustom(artifacts: tf.io.ModelArtifacts, url: string): Promise<tf.LayersModel> {
+  try {
+    return await tf.loadLayersModel(tf.io.fromMemory(artifacts))
+  } catch (err) {
+    throw new AppError('BASE_MODEL_INVALID', `cannot load base model from ${url}: ${err instanceof Error ? err.message : String(err)}`)
   }
 }
 

@@ -1,6 +1,18 @@
 import * as tf from '@tensorflow/tfjs'
-import type { Base } from './bases.js'
+import type { Base, LayersBase } from './bases.js'
 import { fileSaveHandler, toArtifacts } from './file-io.js'
+import { composeGraphClassifier } from './graph-export.js'
+
+/** A stored classifier: a LayersModel (on a LayersModel base) or a GraphModel (on a GraphModel base). */
+export type Classifier = tf.LayersModel | tf.GraphModel
+
+/**
+ * One self-contained classifier on any base: `composeClassifier` for LayersModel bases, `composeGraphClassifier`
+ * (graph ops appended to the base graph) for GraphModel bases. Owns its weights.
+ */
+export function composeModel(base: Base, head: tf.LayersModel): Promise<Classifier> {
+  return base.kind === 'graph' ? composeGraphClassifier(base, head) : composeClassifier(base, head)
+}
 
 interface LayerJson {
   name: string
@@ -22,7 +34,7 @@ interface FunctionalJson {
  * the head to the trunk's symbolic output would share variables and tie the three lifetimes together.)
  * @param head a single-input functional LayersModel on `[n, base.featureSize]`, e.g. from `trainHead`
  */
-export async function composeClassifier(base: Base, head: tf.LayersModel): Promise<tf.LayersModel> {
+export async function composeClassifier(base: LayersBase, head: tf.LayersModel): Promise<tf.LayersModel> {
   const trunk = await toArtifacts(base.trunk)
   const top = await toArtifacts(head)
   const trunkJson = trunk.modelTopology as FunctionalJson
@@ -71,8 +83,8 @@ export async function composeClassifier(base: Base, head: tf.LayersModel): Promi
 
 /**
  * Writes `<dir>/model.json` and `<dir>/weights.bin` (float32; no tfjs-node needed), loadable with
- * `tf.loadLayersModel` from a file handler or from the folder's URL in a browser.
+ * `tf.loadLayersModel` (or `tf.loadGraphModel` for a GraphModel) from a file handler or from the folder's URL in a browser.
  */
-export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
+export async function saveModel(model: Classifier, dir: string): Promise<void> {
   await model.save(fileSaveHandler(dir))
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs'
+import type { Classifier } from './export.js'
 import { compileFastTrunk } from './fast-trunk.js'
 import { HEAD_LAYERS } from './train.js'
 
@@ -17,9 +18,11 @@ const HEAD_NAMES: ReadonlySet<string> = new Set(Object.values(HEAD_LAYERS))
 /**
  * Runs a classifier as `composeClassifier` builds it (trunk, then the head's layers) with the trunk compiled to
  * fused ops, as feature extraction does, and the head's few layers applied in inference mode. Anything else (a
- * model without our head, a trunk layer the fast path does not know) runs as the LayersModel it is.
+ * model without our head, a trunk layer the fast path does not know) runs as the LayersModel it is. A GraphModel
+ * (on a GraphModel base) runs as loaded, to its signature's output: the same call a browser makes.
  */
-export function runnableClassifier(model: tf.LayersModel): RunnableClassifier {
+export function runnableClassifier(model: Classifier): RunnableClassifier {
+  if (model instanceof tf.GraphModel) return { predict: (x) => model.predict(x) as tf.Tensor2D, dispose: () => undefined, fast: false }
   const plain: RunnableClassifier = { predict: (x) => model.predict(x) as tf.Tensor2D, dispose: () => undefined, fast: false }
   const head = model.layers.filter((layer) => HEAD_NAMES.has(layer.name))
   const first = head[0]

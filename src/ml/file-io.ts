@@ -29,8 +29,31 @@ export function fileLoadHandler(modelJsonPath: string): tf.io.IOHandler {
 }
 
 /**
+ * A tfjs load handler over bytes already in memory (e.g. an uploaded model.json and its weight files): `files` maps
+ * each path the manifest names to its bytes.
+ * @throws Error naming a weight file the manifest lists and `files` lacks
+ */
+export function bytesLoadHandler(modelJson: string | Uint8Array, files: Readonly<Record<string, Uint8Array>>): tf.io.IOHandler {
+  return {
+    load: async () => {
+      const json = JSON.parse(typeof modelJson === 'string' ? modelJson : Buffer.from(modelJson).toString('utf8')) as tf.io.ModelJSON
+      return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+        const parts = manifest.flatMap((group) =>
+          group.paths.map((p) => {
+            const bytes = files[p] ?? files[decodeURIComponent(p)]
+            if (!bytes) throw new Error(`weight file '${p}' is missing`)
+            return bytes
+          }),
+        )
+        return [manifest.flatMap((group) => group.weights), toArrayBuffer(Buffer.concat(parts))]
+      })
+    },
+  }
+}
+
+/**
  * A tfjs save handler writing `<dir>/model.json` and `<dir>/weights.bin` (each atomically), the layout
- * `tf.loadLayersModel('file or http URL of model.json')` reads back, in Node and in a browser.
+ * `tf.loadLayersModel` (or `tf.loadGraphModel`) reads back from the file or HTTP URL of model.json, in Node and in a browser.
  */
 export function fileSaveHandler(dir: string): tf.io.IOHandler {
   return {
@@ -45,6 +68,8 @@ export function fileSaveHandler(dir: string): tf.io.IOHandler {
       }
       if (artifacts.trainingConfig !== undefined) json.trainingConfig = artifacts.trainingConfig
       if (artifacts.userDefinedMetadata !== undefined) json.userDefinedMetadata = artifacts.userDefinedMetadata
+      // A GraphModel's signature names its input and output nodes (`model.predict` uses it).
+      if (artifacts.signature !== undefined) json.signature = artifacts.signature
       await writeFileAtomic(path.join(dir, WEIGHTS_FILE), new Uint8Array(weightData))
       await writeJsonAtomic(path.join(dir, MODEL_FILE), json)
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { abortError } from './abort.js'
 import { seededRandom, shuffleInPlace } from './random.js'
-import { bestTracker, headLogits, makeOptimizer, optimizeBatch, type EarlyStopping, type EpochLog } from './train.js'
+import { bestTracker, headLogits, makeOptimizer, optimizeBatch, restoreOptimizer, type EarlyStopping, type EpochLog, type HeadCheckpoint } from './train.js'
 import type { TrunkSplit } from './trunk-split.js'
 
 export interface FineTuneOptions {
@@ -21,6 +21,13 @@ export interface FineTuneOptions {
   earlyStopping?: EarlyStopping | undefined
   signal?: AbortSignal | undefined
   onEpoch?(log: EpochLog): void
+  /**
+   * Continue from the state `onCheckpoint` gave after a fine-tuning epoch (`epoch` and `history` counting fine-tuning
+   * epochs only), as if it had never stopped: the head's and tuned layers' variables come from it.
+   */
+  resumeFrom?: HeadCheckpoint | undefined
+  /** Called (and awaited) after each epoch's `onEpoch` with everything needed to resume after it. */
+  onCheckpoint?(state: HeadCheckpoint): Promise<void> | void
 }
 
 /**
@@ -47,11 +54,12 @@ export async function fineTune(
   const batchSize = Math.max(1, Math.min(opts.batchSize, n))
   const smoothing = opts.labelSmoothing ?? 0
   const optimizer = makeOptimizer(opts.optimizer, opts.learningRate)
-  const random = seededRandom(opts.seed ^ 0xf17e)
-  const order = [...Array(n).keys()]
-  const history: EpochLog[] = []
+  const resume = opts.resumeFrom
+  const random = seededRandom(resume ? resume.random : opts.seed ^ 0xf17e)
+  const order = resume ? [...resume.order] : [...Array(n).keys()]
+  const history: EpochLog[] = resume ? [...resume.history] : []
   const hasValidation = (opts.validation?.activations.length ?? 0) > 0
-  const tracker = bestTracker(opts.earlyStopping ?? { patience: Infinity })
+  const tracker = bestTracker(opts.earlyStopping ?? { patience: Infinity }, resume?.tracker)
   let best: tf.Tensor[] | undefined
 
   /** Logits of the top part + head; the top in inference mode. */
@@ -87,9 +95,18 @@ export async function fineTune(
   }
 
   try {
-    // The starting state competes: fine-tuning must beat the head alone to be kept.
-    if (tracker.observe({ epoch: opts.firstEpoch - 1, ...(await validate()) }) === 'improved') best = trainable.map((v) => v.clone())
-    for (let e = 0; e < opts.epochs; e++) {
+    if (resume) {
+      if (resume.order.length !== n || resume.weights.length !== trainable.length || resume.weights.some((w, i) => w.length !== trainable[i]!.size)) {
+        throw new RangeError('the checkpoint does not fit this fine-tuning (other activations, layers or options)')
+      }
+      tf.tidy(() => trainable.forEach((v, i) => v.assign(tf.tensor(resume.weights[i]!, v.shape))))
+      best = resume.bestWeights?.map((w, i) => tf.tensor(w, trainable[i]!.shape))
+      await restoreOptimizer(optimizer, resume.optimizer, trainable)
+    } else if (tracker.observe({ epoch: opts.firstEpoch - 1, ...(await validate()) }) === 'improved') {
+      // The starting state competes: fine-tuning must beat the head alone to be kept.
+      best = trainable.map((v) => v.clone())
+    }
+    for (let e = resume?.epoch ?? 0; e < opts.epochs; e++) {
       const started = performance.now()
       shuffleInPlace(order, random)
       let lossSum = 0
@@ -122,6 +139,21 @@ export async function fineTune(
         best?.forEach((w) => w.dispose())
         best = trainable.map((v) => v.clone())
       } else if (verdict === 'stop') break
+      if (opts.onCheckpoint) {
+        const flat = (ts: tf.Tensor[]) => Promise.all(ts.map(async (t) => Float32Array.from(await t.data())))
+        const slots = await optimizer.getWeights()
+        await opts.onCheckpoint({
+          epoch: e + 1,
+          history: [...history],
+          weights: await flat(trainable),
+          optimizer: await flat(slots.map((w) => w.tensor)),
+          order: [...order],
+          random: random.state,
+          tracker: tracker.state(),
+          ...(best && { bestWeights: await flat(best) }),
+        })
+        slots[0]?.tensor.dispose() // the iteration count is a fresh scalar; the other slots are the optimizer's own
+      }
     }
     if (best) trainable.forEach((v, i) => v.assign(best![i]!))
     // Without validation nothing is compared and the last epoch's weights stay.

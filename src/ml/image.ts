@@ -4,9 +4,17 @@ import { AppError } from '../errors.js'
 
 /**
  * How a base expects pixels: 'scale_0_1' divides by 255 (nsfwjs MobileNetV2/InceptionV3); 'scale_-1_1' maps
- * to [-1, 1] (Keras `mobilenet_v2.preprocess_input`).
+ * to [-1, 1] (Keras `mobilenet_v2.preprocess_input`); 'raw_0_255' feeds the bytes as floats (the COCO
+ * MobileNetV3, whose graph normalises inside).
  */
-export type Preprocessing = 'scale_0_1' | 'scale_-1_1'
+export type Preprocessing = 'scale_0_1' | 'scale_-1_1' | 'raw_0_255'
+
+/** `value × scale + offset` per preprocessing. */
+const SCALING: Record<Preprocessing, [scale: number, offset: number]> = {
+  scale_0_1: [1 / 255, 0],
+  'scale_-1_1': [1 / 127.5, -1],
+  raw_0_255: [1, 0],
+}
 
 /** Formats sharp decodes that we accept as images. */
 const FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif', 'bmp'])
@@ -85,7 +93,7 @@ function decodeError(err: unknown): AppError {
  */
 export function toInputTensor(pixels: Uint8Array[], size: number, preprocessing: Preprocessing): tf.Tensor4D {
   const per = size * size * 3
-  const [scale, offset] = preprocessing === 'scale_0_1' ? [1 / 255, 0] : [1 / 127.5, -1]
+  const [scale, offset] = SCALING[preprocessing]
   const data = new Float32Array(pixels.length * per)
   pixels.forEach((p, i) => {
     if (p.length !== per) throw new Error(`image ${i} has ${p.length} bytes, expected ${per}`)

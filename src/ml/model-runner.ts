@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
 import type { ModelMetadata, ModelStore } from '../storage/models.js'
+import type { Classifier } from './export.js'
 import { runnableClassifier, type RunnableClassifier } from './fast-classifier.js'
 import { toInputTensor } from './image.js'
 
@@ -39,7 +40,7 @@ export function runnerMemory(runner: Pick<ModelRunner, 'loadedCount'>): RunnerMe
 }
 
 interface Loaded {
-  model: tf.LayersModel
+  model: Classifier
   runnable: RunnableClassifier
   meta: ModelMetadata
 }

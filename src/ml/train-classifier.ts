@@ -5,10 +5,13 @@ import type { Base } from './bases.js'
 import { IMBALANCE_RATIO } from '../datasets/dataset-warnings.js'
 import { augmentView, viewKeySuffix, type AugmentSpec } from './augment.js'
 import { evaluate, misclassifications, type Metrics } from './evaluate.js'
-import { composeClassifier } from './export.js'
+import { dataInsights, type DataInsights } from './data-insights.js'
+import { composeModel, type Classifier } from './export.js'
 import { extractFeatures, type FeatureItem } from './features.js'
 import { fineTune } from './fine-tune.js'
 import { stratifiedSplit } from './split.js'
+import { thumbnailDescriptors } from './thumbnails.js'
+import { MAX_NEAR_DUPLICATE_IMAGES } from './near-duplicates.js'
 import { trainHead, type EpochLog, type HeadCheckpoint, type TrainHeadOptions } from './train.js'
 import { trainingWarnings } from './training-warnings.js'
 import { splitTrunk, type TrunkSplit } from './trunk-split.js'
@@ -94,7 +97,7 @@ export interface MisclassifiedImage {
 
 export interface TrainClassifierResult {
   /** Preprocessed image → probabilities, owning its weights; the caller saves and disposes it. */
-  model: tf.LayersModel
+  model: Classifier
   /** On the validation set, or on the training set when there is none (see `evaluatedOn`). */
   metrics: Metrics
   evaluatedOn: 'validation' | 'training'
@@ -116,8 +119,13 @@ export interface TrainClassifierResult {
   trainCount: number
   trainViews: number
   valCount: number
-  /** Wall seconds per phase. */
-  timings: { extracting: number; training: number; evaluating: number }
+  /**
+   * Likely label errors, near-duplicates and class guidance over every image of the dataset, from k-fold probes
+   * on the cached features (see `dataInsights`); independent of the trained head.
+   */
+  insights: Pick<DataInsights, 'labelIssues' | 'nearDuplicates' | 'classGuidance'>
+  /** Wall seconds per phase; `insights` is part of `evaluating`. */
+  timings: { extracting: number; training: number; evaluating: number; insights: number }
 }
 
 const EXTRACT_SHARE = 60
@@ -171,7 +179,10 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
   const warnings = trainingWarnings(labels, examples, train, val)
 
   const fineTuneLayers = options.fineTuneLayers ?? 0
-  const split = fineTuneLayers > 0 ? splitTrunk(base.trunk, base.id, fineTuneLayers) : undefined
+  if (fineTuneLayers > 0 && base.kind !== 'layers') {
+    throw new AppError('OPTIONS_INVALID', `fineTuneLayers needs a LayersModel base; '${base.id}' is a GraphModel base (head-only training)`)
+  }
+  const split = fineTuneLayers > 0 && base.kind === 'layers' ? splitTrunk(base.trunk, base.id, fineTuneLayers) : undefined
   try {
     // Items to embed: every example as is, then the augmented views of the training examples.
     const views = options.augment && options.augment.views > 0 ? options.augment : undefined
@@ -212,12 +223,15 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
 
     report({ phase: 'training', percent: EXTRACT_SHARE, epoch: 0, epochs: totalEpochs })
     const classWeights = perClassWeights ? labels.map((l) => perClassWeights[l]!) : undefined
+    // A checkpoint taken during fine-tuning holds the head's variables too: the head is built but not trained again.
+    const resume = input.resumeFrom
+    const fineTuneResume = split && resume?.fineTune ? resume : undefined
     const trained = await trainHead(
       trainRows.map((r) => features[r]!),
       trainLabels,
       numClasses,
       {
-        epochs: options.epochs,
+        epochs: fineTuneResume ? 0 : options.epochs,
         batchSize: options.batchSize,
         learningRate: options.learningRate,
         optimizer: options.optimizer,
@@ -232,16 +246,22 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         validation: val.length > 0 ? valSet : undefined,
         signal,
         onEpoch,
-        resumeFrom: input.resumeFrom,
+        resumeFrom: fineTuneResume || resume?.fineTune ? undefined : resume,
         onCheckpoint: input.onCheckpoint,
       },
     )
     const { head } = trained
     try {
-      const history = [...trained.history]
+      const headEpochs = fineTuneResume?.fineTune?.headEpochs
+      const history = fineTuneResume ? fineTuneResume.history.slice(0, headEpochs) : [...trained.history]
       // Early stopping restores its best epoch; without it the head keeps its last.
-      let bestEpoch = options.earlyStopping && trained.bestEpoch !== null ? trained.bestEpoch : trained.history.length
+      let bestEpoch = fineTuneResume
+        ? fineTuneResume.fineTune!.headBestEpoch ?? history.length
+        : options.earlyStopping && trained.bestEpoch !== null
+          ? trained.bestEpoch
+          : trained.history.length
       if (split) {
+        const headDone = { headEpochs: history.length, headBestEpoch: bestEpoch }
         const tuned = await fineTune(split, head, trainRows.map((r) => embedded[r]!), trainLabels, numClasses, {
           epochs: ftEpochs,
           batchSize: options.batchSize,
@@ -255,6 +275,11 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
           earlyStopping: options.earlyStopping,
           signal,
           onEpoch,
+          // Fine-tuning's own counts inside; the stored checkpoint counts the head's epochs too.
+          resumeFrom: fineTuneResume && { ...fineTuneResume, epoch: fineTuneResume.epoch - headDone.headEpochs, history: fineTuneResume.history.slice(headDone.headEpochs) },
+          onCheckpoint: input.onCheckpoint
+            ? (state) => input.onCheckpoint!({ ...state, epoch: headDone.headEpochs + state.epoch, history: [...history, ...state.history], fineTune: headDone })
+            : undefined,
         })
         history.push(...tuned.history)
         bestEpoch = tuned.bestEpoch ?? bestEpoch
@@ -271,9 +296,24 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         const e = examples[scored[m.index]!]!
         return { path: e.path ?? e.key, true: m.true, predicted: m.predicted, score: m.score }
       })
-      const model = await composeClassifier(base, head)
+      const insightsStarted = performance.now()
+      // Decoded only for a set the duplicate search will take.
+      const thumbnails =
+        examples.length <= MAX_NEAR_DUPLICATE_IMAGES ? await thumbnailDescriptors(examples, { cache: input.cache, maxPixels: input.maxPixels, signal }) : undefined
+      const insights = dataInsights({
+        features: features.slice(0, examples.length),
+        thumbnails,
+        labels: examples.map((e) => e.label),
+        classNames: labels,
+        paths: examples.map((e) => e.path ?? e.key),
+        validation: new Set(val),
+        seed: options.seed,
+        signal,
+      })
+      const insightsSeconds = (performance.now() - insightsStarted) / 1000
+      const model = await composeModel(base, head)
       // The composed model owns copies of the trunk's weights; the tuned ones replace theirs by layer name.
-      if (split) for (const layer of split.tuned) model.getLayer(layer.name).setWeights(layer.getWeights())
+      if (split && model instanceof tf.LayersModel) for (const layer of split.tuned) model.getLayer(layer.name).setWeights(layer.getWeights())
       const evaluating = lap()
       report({ phase: 'evaluating', percent: 100 })
       return {
@@ -283,13 +323,14 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         history,
         bestEpoch,
         misclassified,
-        warnings,
+        warnings: [...warnings, ...insights.warnings],
+        insights: { labelIssues: insights.labelIssues, nearDuplicates: insights.nearDuplicates, classGuidance: insights.classGuidance },
         classWeights: perClassWeights ?? null,
         fineTuned: split ? { cutLayer: split.cutLayer, layers: split.tuned.map((l) => l.name) } : null,
         trainCount: train.length,
         trainViews: trainRows.length,
         valCount: val.length,
-        timings: { extracting, training, evaluating },
+        timings: { extracting, training, evaluating, insights: insightsSeconds },
       }
     } finally {
       head.dispose()

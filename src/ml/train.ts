@@ -97,6 +97,11 @@ export interface HeadCheckpoint {
   tracker: TrackerState
   /** Early stopping's best epoch's weights, when early stopping is on and an epoch improved. */
   bestWeights?: Float32Array[]
+  /**
+   * Set once the head is trained and fine-tuning has begun: then `epoch` and `history` count the head's epochs and the
+   * fine-tuning ones, and the arrays are fine-tuning's (tuned layers' and head's variables, see `fineTune`).
+   */
+  fineTune?: { headEpochs: number; headBestEpoch: number | null }
 }
 
 /** Layer names of the head; the export step splices them onto the trunk, so they must not clash with its names. */
@@ -303,8 +308,8 @@ export function makeOptimizer(kind: TrainHeadOptions['optimizer'], learningRate:
  * Gives a fresh optimizer the state `getWeights()` read from another of its kind: the iteration count, then its
  * slots (Adam: first and second moments; momentum: one accumulator) per trainable variable, in order.
  */
-async function restoreOptimizer(optimizer: tf.Optimizer, state: Float32Array[], trainable: tf.Variable[]): Promise<void> {
-  if (state.length < 1 || (state.length - 1) % trainable.length !== 0) throw new RangeError("the checkpoint's optimizer state does not fit this head")
+export async function restoreOptimizer(optimizer: tf.Optimizer, state: Float32Array[], trainable: tf.Variable[]): Promise<void> {
+  if (state.length < 1 || (state.length - 1) % trainable.length !== 0) throw new RangeError("the checkpoint's optimizer state does not fit these variables")
   const shapeOf = (i: number) => trainable[(i - 1) % trainable.length]!.shape
   const named = state.map((values, i) => ({ name: `w${i}`, tensor: i === 0 ? tf.scalar(values[0]!, 'int32') : tf.tensor(values, shapeOf(i)) }))
   try {
@@ -370,7 +375,7 @@ export function headLogits(head: tf.LayersModel): { logits(x: tf.Tensor2D): tf.T
 }
 
 /** Epsilon of the norm layer, also used when standardising training copies. */
-const NORM_EPSILON = 1e-3
+export const NORM_EPSILON = 1e-3
 
 function buildHead(d: number, numClasses: number, hiddenUnits: number, rate: number, seed: number, stats?: Moments): tf.LayersModel {
   const input = tf.input({ shape: [d], name: HEAD_LAYERS.input })

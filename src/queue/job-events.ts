@@ -41,7 +41,7 @@ export function createJobEvents(opts: { redisUrl: string; prefix: string; client
 
   const start = () => {
     if (!started) {
-      const connection = redisConnection(opts.redisUrl, 'worker')
+      const connection = redisConnection(opts.redisUrl, 'worker', opts.log)
       const queueEvents = new QueueEvents(TRAINING_QUEUE, { connection, prefix: opts.prefix })
       queueEvents.on('error', (err) => opts.log.error({ err }, 'queue events error'))
       for (const name of WATCHED) {

@@ -4,18 +4,25 @@
  */
 import type { JobsOptions } from 'bullmq'
 import { isErrorCode, type ErrorCode } from '../errors.js'
+import type { ClassGuidance } from '../ml/class-guidance.js'
+import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.js'
 
 export const TRAINING_QUEUE = 'training'
 export const TRAIN_MODEL_JOB = 'train-model'
 
-/** A base model: a bundled id or any tfjs LayersModel by URL or path. */
+/**
+ * A base model: a bundled id, the name of a base uploaded with `POST /bases` (any other string; the worker looks it
+ * up when the job starts), or any tfjs LayersModel or GraphModel by URL or path.
+ */
 export type BaseModelRef =
   | 'mobilenet_v2'
   | 'inception_v3'
-  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' }
+  | 'mobilenet_v3_coco'
+  | (string & {})
+  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' | 'raw_0_255' }
 
-/** The base a job without `baseModel` transfers from; workers load it before their first job. */
-export const DEFAULT_BASE_MODEL = 'mobilenet_v2' satisfies BaseModelRef
+/** The base a job gets when `POST /jobs` names none; workers load it before their first job (WORKER_PREWARM). */
+export const DEFAULT_BASE_MODEL: BaseModelRef = 'mobilenet_v2'
 
 /**
  * Hyper-parameters after defaults are applied; the worker never guesses. Absent options are null (plain JSON).
@@ -50,6 +57,11 @@ export interface TrainModelJob {
   owner?: string
   /** Called once with the final job document when the job ends (see workers/webhooks.ts). */
   webhook?: { url: string }
+  /**
+   * SHA-256 of the POST body that queued the job under an Idempotency-Key: a retry with the same key must send the
+   * same body. Absent without a key; the worker ignores it.
+   */
+  requestHash?: string
 }
 
 export type JobPhase = 'queued' | 'preparing' | 'extracting' | 'training' | 'evaluating' | 'saving' | 'done'
@@ -74,6 +86,7 @@ export interface TrainProgress {
   percent: number
   epoch: number
   epochs: number
+  /** While extracting: the extraction left; from the first epoch on: the whole job; null while unknown (workers/progress.ts). */
   etaSeconds: number | null
   history: EpochRecord[]
   /** Set when this attempt continued from a checkpoint: the epochs it did not have to run again. */
@@ -103,6 +116,12 @@ export interface TrainResult {
   fineTuned?: { cutLayer: string; layers: string[] } | null
   /** Training examples including augmented views. */
   trainViews?: number
+  /** Images whose label k-fold probes find unlikely, most likely wrong first (absent on older jobs). */
+  labelIssues?: LabelIssueReport[]
+  /** Image pairs whose embeddings are near-identical, most similar first, with class and split leakage flagged. */
+  nearDuplicates?: NearDuplicateReport[]
+  /** Confused class pairs, the learning curve and per-class projections of more images. */
+  classGuidance?: ClassGuidance
 }
 
 /**

@@ -39,6 +39,10 @@ export interface ListQuery {
 }
 
 export interface TrainingQueue {
+  /**
+   * Adds the job, or answers with the stored one when `jobId` exists (an idempotent retry): 422
+   * IDEMPOTENCY_KEY_REUSED when its `requestHash` differs.
+   */
   enqueue(jobId: string, data: TrainModelJob, priority: number): Promise<JobDocument>
   get(jobId: string): Promise<JobDocument | undefined>
   /** Newest first; `nextCursor` is null on the last page. A page may hold fewer than `limit` jobs and a cursor. */
@@ -47,6 +51,8 @@ export interface TrainingQueue {
   cancel(jobId: string): Promise<CancelOutcome>
   events: JobEvents
   isDatasetInUse(datasetId: string): Promise<boolean>
+  /** Whether a queued or running job trains on the uploaded base `name`. */
+  isBaseInUse(name: string): Promise<boolean>
   /** Jobs of `owner` still queued or running. */
   countUnfinished(owner: string): Promise<number>
   /** Jobs per BullMQ state (waiting, active, completed, failed, delayed, …), for metrics. */
@@ -67,7 +73,7 @@ async function queueCall<T>(log: LogSink, what: string, call: () => Promise<T>):
 }
 
 export function createTrainingQueue(opts: { redisUrl: string; prefix: string; retentionSeconds: number; log: LogSink }): TrainingQueue {
-  const connection: Redis = redisConnection(opts.redisUrl, 'api')
+  const connection: Redis = redisConnection(opts.redisUrl, 'api', opts.log)
   const queue = new Queue<TrainModelJob, TrainResult>(TRAINING_QUEUE, { connection, prefix: opts.prefix })
   queue.on('error', (err) => opts.log.error({ err }, 'training queue error'))
   // A job cancelled while queued never reaches a worker, so its webhook is queued from here.
@@ -115,7 +121,13 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
     events,
     enqueue: (jobId, data, priority) =>
       call('enqueue', async () => {
-        const job = await queue.add(TRAIN_MODEL_JOB, data, { ...trainJobOptions(opts.retentionSeconds, priority), jobId })
+        const added = await queue.add(TRAIN_MODEL_JOB, data, { ...trainJobOptions(opts.retentionSeconds, priority), jobId })
+        // BullMQ adds an id once but answers a repeat with the caller's data and a new timestamp: what counts is what
+        // Redis holds, read back (also settles two first requests racing with the same key).
+        const job = (await queue.getJob(jobId)) ?? added
+        if (job.data.requestHash !== data.requestHash) {
+          throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body; use a new key for a new job')
+        }
         await index.add(job.timestamp, jobId)
         return snapshot(job, await job.getState())
       }),
@@ -149,6 +161,11 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
       call('scan', async () => {
         const jobs = await queue.getJobs([...UNFINISHED_STATES])
         return jobs.some((job) => job?.data.datasetId === datasetId)
+      }),
+    isBaseInUse: (name) =>
+      call('scan', async () => {
+        const jobs = await queue.getJobs([...UNFINISHED_STATES])
+        return jobs.some((job) => job?.data.baseModel === name)
       }),
     countUnfinished: (owner) =>
       call('scan', async () => {

@@ -16,6 +16,8 @@ export interface AliasStore {
   remove(name: string): Promise<boolean>
   /** `name` when it is no alias (then it should be a model id), else the model id it points to. */
   resolve(name: string): Promise<string>
+  /** Removes every alias that points at `modelId` (before the model goes, so none dangles). @returns their names */
+  removeTargeting(modelId: string): Promise<string[]>
 }
 
 /**
@@ -65,5 +67,11 @@ export function createAliasStore(modelsDir: string): AliasStore {
         return true
       }),
     resolve: async (name) => (await get(name)) ?? name,
+    removeTargeting: (modelId) =>
+      update((aliases) => {
+        const names = Object.keys(aliases).filter((name) => aliases[name] === modelId)
+        for (const name of names) delete aliases[name]
+        return names
+      }),
   }
 }

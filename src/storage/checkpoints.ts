@@ -25,9 +25,11 @@ interface Header {
   weights: number[]
   optimizer: number[]
   best: number[]
+  /** Present once fine-tuning has begun (see HeadCheckpoint.fineTune). */
+  fineTune?: HeadCheckpoint['fineTune']
 }
 
-/** A running job's scratch folder under DATA_DIR: its latest head checkpoint and its result. */
+/** A running job's scratch folder under DATA_DIR: its latest checkpoint (head or fine-tuning) and its result. */
 export interface CheckpointStore {
   /** Replaces the job's checkpoint in one rename. */
   save(jobId: string, modelId: string, state: HeadCheckpoint): Promise<void>
@@ -74,6 +76,7 @@ export function createCheckpointStore(jobsDir: string): CheckpointStore {
         weights: state.weights.map((w) => w.length),
         optimizer: state.optimizer.map((w) => w.length),
         best: state.bestWeights?.map((w) => w.length) ?? [],
+        ...(state.fineTune && { fineTune: state.fineTune }),
       }
       // Padded to 4 bytes so the float32 arrays can be viewed in place when read back.
       let json = Buffer.from(JSON.stringify(header))
@@ -111,6 +114,7 @@ export function createCheckpointStore(jobsDir: string): CheckpointStore {
         random: header.random,
         tracker: header.tracker,
         ...(header.best.length > 0 && { bestWeights: best }),
+        ...(header.fineTune && { fineTune: header.fineTune }),
       }
     },
     async saveResult(jobId, result) {

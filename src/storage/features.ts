@@ -3,7 +3,7 @@ import { endianness } from 'node:os'
 import { writeFileAtomic } from './atomic.js'
 import { safeJoin } from './layout.js'
 
-/** Base ids: 'mobilenet_v2', 'url-<hex>'. */
+/** Base ids: 'mobilenet_v2', 'mobilenet_v3_coco', 'url-<hex>'. */
 const BASE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/
 /** Keys are content hashes (sha256 hex of the image bytes), optionally with view suffixes such as '-aug3-1f2e3d4c'. */
 const KEY = /^[a-f0-9]{16,128}(-[a-z0-9]{1,32}){0,3}$/

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { readFile, readdir, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
-import type * as tf from '@tensorflow/tfjs'
-import { loadLayersModel } from '@tensorflow/tfjs'
+import { loadGraphModel, loadLayersModel } from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
+import type { ClassGuidance } from '../ml/class-guidance.js'
+import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.js'
 import type { Metrics } from '../ml/evaluate.js'
-import { saveModel } from '../ml/export.js'
+import { saveModel, type Classifier } from '../ml/export.js'
 import { MODEL_FILE, fileLoadHandler } from '../ml/file-io.js'
 import type { Preprocessing } from '../ml/image.js'
 import type { EpochLog } from '../ml/train.js'
@@ -18,12 +19,18 @@ export const METADATA_FILE = 'metadata.json'
 /** What a stored model is; `metadata.json` next to its model.json + weights.bin. */
 export interface ModelMetadata {
   id: string
+  /** A display name set by `rename`; absent until someone names the model. */
+  name?: string
   /** ISO 8601. */
   createdAt: string
   /** Class names, by output index. */
   labels: string[]
-  /** How to feed the model: square side in pixels and pixel scaling. */
-  base: { id: string; inputSize: number; preprocessing: Preprocessing }
+  /**
+   * How to feed the model: square side in pixels and pixel scaling. `format` says how model.json loads:
+   * 'layers-model' (`tf.loadLayersModel`; absent on models saved before GraphModel bases) or 'graph-model'
+   * (`tf.loadGraphModel`, probabilities from `model.predict`).
+   */
+  base: { id: string; inputSize: number; preprocessing: Preprocessing; format?: 'layers-model' | 'graph-model' }
   metrics: Metrics
   /** Per epoch: loss, accuracy, valLoss, valAccuracy, learning rate, seconds; fine-tuning epochs say so. */
   history: EpochLog[]
@@ -41,6 +48,10 @@ export interface ModelMetadata {
   fineTuned?: { cutLayer: string; layers: string[] } | null
   /** Training examples including augmented views. */
   trainViews?: number
+  /** As in the job's result (absent on models trained before they existed). */
+  labelIssues?: LabelIssueReport[]
+  nearDuplicates?: NearDuplicateReport[]
+  classGuidance?: ClassGuidance
   jobId?: string | undefined
   datasetId?: string | undefined
   params?: unknown
@@ -48,7 +59,7 @@ export interface ModelMetadata {
 
 export interface ModelStore {
   /** Publishes `<models>/<id>/` with model.json, weights.bin and metadata.json in one rename. */
-  save(id: string, model: tf.LayersModel, metadata: ModelMetadata): Promise<void>
+  save(id: string, model: Classifier, metadata: ModelMetadata): Promise<void>
   getMetadata(id: string): Promise<ModelMetadata | undefined>
   /** Every stored model's metadata, newest first. */
   list(): Promise<ModelMetadata[]>
@@ -56,8 +67,17 @@ export interface ModelStore {
   remove(id: string): Promise<boolean>
   /** The model's folder (for serving model.json and weights.bin). */
   dir(id: string): string
-  /** @throws AppError MODEL_NOT_FOUND */
-  load(id: string): Promise<tf.LayersModel>
+  /**
+   * A LayersModel, or a GraphModel where the metadata's `base.format` says 'graph-model'.
+   * @throws AppError MODEL_NOT_FOUND
+   */
+  load(id: string): Promise<Classifier>
+  /**
+   * Sets the display name in the model's metadata (the weights are untouched); replaced atomically, so a reader
+   * sees the old or the new name.
+   * @returns the updated metadata, or undefined when there is no such model
+   */
+  rename(id: string, name: string): Promise<ModelMetadata | undefined>
 }
 
 export function createModelStore(modelsDir: string): ModelStore {
@@ -107,9 +127,18 @@ export function createModelStore(modelsDir: string): ModelStore {
       await rm(trash, { recursive: true, force: true })
       return true
     },
+    async rename(id, name) {
+      const metadata = await getMetadata(id)
+      if (!metadata) return undefined
+      const renamed = { ...metadata, name }
+      await writeJsonAtomic(path.join(dir(id), METADATA_FILE), renamed)
+      return renamed
+    },
     async load(id) {
-      if (!(await getMetadata(id))) throw new AppError('MODEL_NOT_FOUND', `no model '${id}'`)
-      return loadLayersModel(fileLoadHandler(path.join(dir(id), MODEL_FILE)))
+      const meta = await getMetadata(id)
+      if (!meta) throw new AppError('MODEL_NOT_FOUND', `no model '${id}'`)
+      const handler = fileLoadHandler(path.join(dir(id), MODEL_FILE))
+      return meta.base.format === 'graph-model' ? loadGraphModel(handler) : loadLayersModel(handler)
     },
   }
 }

@@ -230,7 +230,8 @@ describe('dataset store', () => {
     expect(manifest.warnings).toEqual([
       "class 'small' has only 4 images; at least 5 recommended",
       "classes are imbalanced: 'big' has 12 images, 'small' has 4",
-      'identical image in classes big and small: images/big/000.png, images/small/copy.png',
+      // The paths the user knows, inside their archive, not the stored images/… ones.
+      'identical image in classes big and small: big/000.png, small/copy.png',
     ])
   })
 
@@ -240,7 +241,7 @@ describe('dataset store', () => {
     val.push({ path: 'val/cat/leak.png', data: train[0]!.data })
     const manifest = await ingest(await makeZip([...train, ...val]))
     expect(manifest.hasSplit).toBe(true)
-    expect(manifest.warnings).toEqual(['identical image in train and val: images/cat/000.png, images/cat/leak.png'])
+    expect(manifest.warnings).toEqual(['identical image in train and val: train/cat/000.png, val/cat/leak.png'])
   })
 
   test('fewer than 2 classes → TOO_FEW_CLASSES and nothing left on disk', async () => {

@@ -43,7 +43,8 @@ test('upload → train → poll → predict held-out images', async () => {
     await fetch(`${service.url}/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ datasetId: upload.body.id, epochs: 20, seed: 7 }),
+      // Pinned: this is the MobileNetV2 slice, whatever the default base becomes.
+      body: JSON.stringify({ datasetId: upload.body.id, baseModel: 'mobilenet_v2', epochs: 20, seed: 7 }),
     }),
   )
   expect(created.status).toBe(202)

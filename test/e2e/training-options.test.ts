@@ -66,6 +66,8 @@ test.each([
   [{ augment: { mirror: true } }, 'augment'],
   [{ fineTuneLayers: 1.5 }, 'fineTuneLayers'],
   [{ baseModel: { url: 'x', preprocessing: 'scale_0_255' } }, 'baseModel'],
+  // A GraphModel base trains the head only.
+  [{ baseModel: 'mobilenet_v3_coco', fineTuneLayers: 2 }, 'fineTuneLayers'],
 ])('POST /jobs %j → 400 VALIDATION naming %s', async (options, field) => {
   const res = await post({ datasetId, ...options })
   expect(res.status).toBe(400)
@@ -133,8 +135,15 @@ test('a job with every option reports best epoch, misclassified images, warnings
   expect(result.history.every((h: any) => typeof h.seconds === 'number' && typeof h.learningRate === 'number')).toBe(true)
   expect(result.bestEpoch).toBeGreaterThanOrEqual(1)
   expect(result.bestEpoch).toBeLessThanOrEqual(result.history.length)
-  expect(Array.isArray(result.misclassified)).toBe(true)
-  for (const m of result.misclassified) expect(m).toEqual({ path: expect.stringMatching(/^images\//), true: expect.any(String), predicted: expect.any(String), score: expect.any(Number) })
+  // The list is every wrong validation prediction (there are fewer than its cap of 100): exactly the confusion
+  // matrix's off-diagonal counts, pair by pair, whether that is none or many.
+  const wrongPairs = Object.entries(result.metrics.confusionByLabel as Record<string, Record<string, number>>).flatMap(([truth, row]) =>
+    Object.entries(row).flatMap(([predicted, count]) => (truth === predicted ? [] : Array<string>(count).fill(`${truth}→${predicted}`))),
+  )
+  expect(result.misclassified.map((m: any) => `${m.true}→${m.predicted}`).sort()).toEqual(wrongPairs.sort())
+  expect(result.misclassified).toEqual(
+    result.misclassified.map(() => ({ path: expect.stringMatching(/^images\//), true: expect.any(String), predicted: expect.any(String), score: expect.any(Number) })),
+  )
   expect(Object.keys(result.metrics.confusionByLabel).sort()).toEqual(['checker', 'circle', 'stripes'])
   expect(done.history.at(-1).phase).toBe('fineTune')
 
@@ -144,4 +153,10 @@ test('a job with every option reports best epoch, misclassified images, warnings
     expect(model.body[field]).toEqual(result[field])
   }
   expect(model.body.history).toEqual(result.history)
+
+  // The model's params are options the API returned: POST /jobs takes them back and queues the same options.
+  const again = await post({ datasetId: model.body.datasetId, ...model.body.params })
+  expect([again.status, again.body.error]).toEqual([202, undefined])
+  expect(again.body.options).toEqual(done.options)
+  expect((await fetch(`${service.url}/jobs/${again.body.id}`, { method: 'DELETE' })).status).toBeLessThan(300)
 })

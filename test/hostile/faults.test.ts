@@ -10,6 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import sharp from 'sharp'
 import { makeZip } from '../helpers/archives.js'
+import { describeIf } from '../helpers/required.js'
 import { startTestService, waitFor, type TestService } from '../helpers/service.js'
 import { expectAlive, expectError, json, storeTinyModel, uploadDataset, validZip, type JsonResponse } from './support.js'
 
@@ -143,13 +144,13 @@ describe('DATA_DIR that cannot be written', () => {
   })
 })
 
-/** A 2 MiB tmpfs needs mount rights (root in a privileged container); elsewhere this part is skipped, visibly. */
+/** A 2 MiB tmpfs needs mount rights (root in a privileged container); elsewhere this part is skipped, visibly, except in CI or as root (`testIf`). */
 const tmpfs = path.join(os.tmpdir(), `imagetune-full-${process.pid}`)
 const mountTmpfs = () => spawnSync('mkdir', ['-p', tmpfs]).status === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', tmpfs]).status === 0
 // Probed and released at once: a filtered run (jest -t) skips the hooks that would unmount it.
 const canMount = mountTmpfs() && spawnSync('umount', [tmpfs]).status === 0 && spawnSync('rmdir', [tmpfs]).status === 0
 
-;(canMount ? describe : describe.skip)('disk full during ingestion (2 MiB tmpfs)', () => {
+describeIf(canMount, 'cannot mount a tmpfs (needs mount rights)')('disk full during ingestion (2 MiB tmpfs)', () => {
   let service: TestService
 
   beforeAll(async () => {

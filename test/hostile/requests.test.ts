@@ -69,11 +69,15 @@ describe('job bodies', () => {
     { validationSplit: 0.9 },
     { validationSplit: 0 },
     { seed: -1 },
-    { baseModel: 'resnet_9000' },
+    { baseModel: 'ResNet 9000!' },
     { baseModel: { url: '' } },
     { baseModel: { url: 'http://x/m.json', inputSize: 100_000 } },
   ])('out of range %j is 400 VALIDATION', async (bad) => {
     expectError(await postJob(JSON.stringify({ datasetId, ...bad })), 400, 'VALIDATION')
+  })
+
+  test('a base name nobody uploaded is 404 BASE_NOT_FOUND, as an unknown dataset is', async () => {
+    expectError(await postJob(JSON.stringify({ datasetId, baseModel: 'resnet_9000' })), 404, 'BASE_NOT_FOUND')
   })
 
   test('a datasetId that is not an id is 400; an unknown one 404', async () => {

@@ -9,6 +9,8 @@ import { bandsImage, saveTinyModel, TINY_SIZE } from './predict-model.js'
 
 const FIRST = 'model-one'
 const SECOND = 'model-two'
+const DOOMED = 'model-three'
+const FORCED = 'model-four'
 
 let service: TestService
 let image: Buffer
@@ -17,6 +19,8 @@ beforeAll(async () => {
   service = await startTestService()
   await saveTinyModel(service.config.DATA_DIR, FIRST, ['one-a', 'one-b'], 1)
   await saveTinyModel(service.config.DATA_DIR, SECOND, ['two-a', 'two-b', 'two-c'], 2)
+  await saveTinyModel(service.config.DATA_DIR, DOOMED, ['three-a', 'three-b'], 3)
+  await saveTinyModel(service.config.DATA_DIR, FORCED, ['four-a', 'four-b'], 4)
   image = await bandsImage(7)
 })
 afterAll(async () => {
@@ -70,6 +74,50 @@ test('an alias is created, moved, listed, resolved by /predict and removed', asy
   expect((await predict('canary')).status).toBe(404)
   // Model ids keep working beside aliases.
   expect((await predict(FIRST)).body.model).toBe(FIRST)
+})
+
+test('a model that aliases point at is not deleted (409 MODEL_IN_USE naming them) unless force=true, which takes the aliases along', async () => {
+  for (const name of ['blue', 'green']) expect((await call('PUT', `/models/aliases/${name}`, { modelId: DOOMED })).status).toBe(200)
+  const refused = await call('DELETE', `/models/${DOOMED}`)
+  expect(refused.status).toBe(409)
+  expect(refused.body.error).toMatchObject({ code: 'MODEL_IN_USE', details: { aliases: ['blue', 'green'] } })
+  expect((await predict('blue')).body.model).toBe(DOOMED) // nothing changed
+
+  // Without aliases it goes at once; the other model's aliases stay.
+  expect((await call('DELETE', '/models/aliases/blue')).status).toBe(204)
+  expect((await call('DELETE', '/models/aliases/green')).status).toBe(204)
+  expect((await call('PUT', '/models/aliases/keep', { modelId: FIRST })).status).toBe(200)
+  expect((await call('DELETE', `/models/${DOOMED}`)).status).toBe(204)
+
+  for (const name of ['staging', 'edge']) expect((await call('PUT', `/models/aliases/${name}`, { modelId: FORCED })).status).toBe(200)
+  expect((await call('DELETE', `/models/${FORCED}?force=true`)).status).toBe(204)
+  const left = (await call('GET', '/models/aliases')).body.aliases as { name: string; modelId: string }[]
+  expect(left.filter((a) => a.modelId === FORCED)).toEqual([])
+  expect(left).toContainEqual({ name: 'keep', modelId: FIRST })
+  expect((await call('GET', '/models/aliases/staging')).status).toBe(404)
+  expect((await predict('staging')).status).toBe(404)
+  expect((await call('DELETE', '/models/aliases/keep')).status).toBe(204)
+})
+
+test('a prediction by alias resolves the alias first: no Redis lookup of the alias name as a job', async () => {
+  expect((await call('PUT', '/models/aliases/live', { modelId: FIRST })).status).toBe(200)
+  const queue = service.app.trainingQueue
+  const realGet = queue.get
+  const asked: string[] = []
+  // Counts, then reads the real queue: the readiness check must not ask Redis about a name that is an alias.
+  queue.get = async (jobId) => {
+    asked.push(jobId)
+    return realGet(jobId)
+  }
+  try {
+    for (let i = 0; i < 3; i++) expect((await predict('live')).body.model).toBe(FIRST)
+    expect(asked).toEqual([])
+    expect((await predict('no-such-model')).status).toBe(404)
+    expect(asked).toEqual(['no-such-model']) // an unknown name is still looked up: it may be a job still training
+  } finally {
+    queue.get = realGet
+  }
+  expect((await call('DELETE', '/models/aliases/live')).status).toBe(204)
 })
 
 test('model files carry an ETag; If-None-Match answers 304', async () => {

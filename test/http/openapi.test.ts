@@ -110,9 +110,11 @@ test('GET /docs serves Swagger UI over the same document', async () => {
   const { startTestService } = await import('../helpers/service.js')
   const service = await startTestService()
   try {
-    const page = await fetch(`${service.url}/docs`)
-    expect(page.status).toBe(200)
-    expect(await page.text()).toContain('SwaggerUIBundle')
+    for (const path of ['/docs', '/docs/']) {
+      const page = await fetch(`${service.url}${path}`)
+      expect([path, page.status]).toEqual([path, 200])
+      expect(await page.text()).toContain('SwaggerUIBundle')
+    }
     const spec = (await (await fetch(`${service.url}/docs/openapi.json`)).json()) as Doc
     expect(spec).toEqual(doc)
     const bundle = await fetch(`${service.url}/docs/static/swagger-ui-bundle.js`)

@@ -49,7 +49,11 @@ test('address rules: loopback, private, link-local, CGNAT, ULA, mapped and unspe
   for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::', '::1', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:8.8.8.8', 'not-an-ip']) {
     expect([ip, isForbiddenAddress(ip)]).toEqual([ip, true])
   }
-  for (const ip of ['8.8.8.8', '172.32.0.1', '1.1.1.1', '2606:4700:4700::1111']) {
+  // Private IPv4 carried inside IPv6: compatible, 6to4, Teredo (server, and client stored inverted), NAT64.
+  for (const ip of ['::127.0.0.1', '::a00:1', '2002:7f00:1::', '2002:c0a8:101::1', '2002:a9fe:a9fe::', '2001:0:7f00:1::', '2001:0:808:808::80ff:fffe', '64:ff9b::a00:1', '64:ff9b:1::a00:1']) {
+    expect([ip, isForbiddenAddress(ip)]).toEqual([ip, true])
+  }
+  for (const ip of ['8.8.8.8', '172.32.0.1', '1.1.1.1', '2606:4700:4700::1111', '2002:808:808::1', '2001:0:808:808::f7f7:f7f7', '2001:db8::1']) {
     expect([ip, isForbiddenAddress(ip)]).toEqual([ip, false])
   }
   expect([...parseAllowList(' Images.Example.com, ,cdn.test ')]).toEqual(['images.example.com', 'cdn.test'])
@@ -62,6 +66,8 @@ test('loopback, private, metadata and names resolving to loopback are refused wi
     `http://localhost:${port}/image.png`, // resolves through /etc/hosts to 127.0.0.1
     `http://[::1]:${port}/image.png`,
     `http://[::ffff:127.0.0.1]:${port}/image.png`,
+    `http://[2002:7f00:1::]:${port}/image.png`, // 6to4 of 127.0.0.1
+    `http://[2001:0:a9fe:a9fe::]:${port}/image.png`, // Teredo server 169.254.169.254
     `http://0.0.0.0:${port}/image.png`,
     'http://10.0.0.1/image.png',
     'http://169.254.169.254/latest/meta-data/',

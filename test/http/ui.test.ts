@@ -85,3 +85,11 @@ test('GET /datasets/:id/images/<class>/<file> serves a stored image to a train k
   }
   expect((await get(`/datasets/${randomUUID()}/images/cats/000.png`, train)).status).toBe(404)
 })
+
+test('/docs names the favicon the dashboard serves and links back to the dashboard', async () => {
+  const docs = (await get('/docs')).body.toString()
+  const icon = /<link rel="icon" href="([^"]+)"/.exec(docs)?.[1]
+  expect(icon).toBe('/ui/logo.svg')
+  expect((await get(icon!)).status).toBe(200)
+  expect(docs).toContain('<a href="/ui/">')
+})

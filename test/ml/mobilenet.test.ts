@@ -90,7 +90,7 @@ test('MobileNetV2: extract once, embed to 1280-d, train 3 classes, predict them,
     history: result.history,
   })
   // Predictions run the stored classifier's trunk on fused ops; they must match the LayersModel.
-  const runnable = runnableClassifier(result.model)
+  const runnable = runnableClassifier(result.model as tf.LayersModel)
   expect(runnable.fast).toBe(true)
   const decoded = await Promise.all([png(0, 20), png(1, 21), png(2, 22)].map(async (p) => decodeImage(await p, base.inputSize, { maxPixels: MAX_PIXELS })))
   const gap = tf.tidy(() => {

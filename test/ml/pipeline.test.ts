@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import { AppError } from '../../src/errors.js'
 import { initBackend } from '../../src/ml/backend.js'
-import { loadBase, type Base } from '../../src/ml/bases.js'
+import { loadBase, type LayersBase } from '../../src/ml/bases.js'
 import { saveModel } from '../../src/ml/export.js'
 import { extractFeatures, type FeatureItem } from '../../src/ml/features.js'
 import { fileLoadHandler } from '../../src/ml/file-io.js'
@@ -33,7 +33,7 @@ const COLOURS = [
 const LABELS = ['red', 'green', 'blue']
 
 let dir: string
-let base: Base
+let base: LayersBase
 
 /** A noisy solid-colour PNG: class `c`, variant `v`. */
 async function image(c: number, v: number, size = 40): Promise<Buffer> {
@@ -80,7 +80,7 @@ beforeAll(async () => {
   await initBackend('wasm')
   dir = await mkdtemp(path.join(tmpdir(), 'imagetune-ml-'))
   const url = await writeTinyBase(path.join(dir, 'tiny'), { size: SIZE, headUnits: 5 })
-  base = await loadBase({ url }, path.join(dir, 'bases'))
+  base = (await loadBase({ url }, path.join(dir, 'bases'))) as LayersBase // a Keras file: a LayersModel base
 })
 
 afterAll(async () => {

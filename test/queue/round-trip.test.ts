@@ -43,10 +43,49 @@ test('a queued job is readable, listed, and keeps its defaults', async () => {
   expect(((await del.json()) as any).error.code).toBe('DATASET_IN_USE')
 })
 
-test('the same Idempotency-Key returns the same job', async () => {
-  const first = (await (await postJob({ datasetId, epochs: 2 }, { 'idempotency-key': 'abc-123' })).json()) as any
-  const second = (await (await postJob({ datasetId, epochs: 2 }, { 'idempotency-key': 'abc-123' })).json()) as any
-  expect(second.id).toBe(first.id)
+test('a retry with the same Idempotency-Key answers the original job unchanged, and it is listed once', async () => {
+  // The seed is drawn per request and queuedAt is the time of adding: a retry that built a new document differs in both.
+  const first = await postJob({ datasetId, epochs: 3 }, { 'idempotency-key': 'abc-123' })
+  expect(first.status).toBe(202)
+  const original = (await first.json()) as any
+  await new Promise((resolve) => setTimeout(resolve, 20)) // a new queuedAt would differ by at least this
+  const retry = await postJob({ epochs: 3, datasetId }, { 'idempotency-key': 'abc-123' }) // same body, other key order
+  expect(retry.status).toBe(202)
+  expect(retry.headers.get('location')).toBe(`/jobs/${original.id}`)
+  const again = (await retry.json()) as any
+  expect(again).toEqual(original)
+  expect((await (await fetch(`${service.url}/jobs/${original.id}`)).json()) as any).toEqual(original)
+
+  const listed = (await (await fetch(`${service.url}/jobs?limit=500`)).json()) as any
+  expect(listed.jobs.filter((j: { id: string }) => j.id === original.id)).toHaveLength(1)
+  // Another key is another job.
+  const other = (await (await postJob({ datasetId, epochs: 3 }, { 'idempotency-key': 'abc-124' })).json()) as any
+  expect(other.id).not.toBe(original.id)
+})
+
+test('the same Idempotency-Key with a different body is 422 IDEMPOTENCY_KEY_REUSED and changes nothing', async () => {
+  const original = (await (await postJob({ datasetId, epochs: 3 }, { 'idempotency-key': 'reused-key' })).json()) as any
+  const reused = await postJob({ datasetId, epochs: 7 }, { 'idempotency-key': 'reused-key' })
+  expect(reused.status).toBe(422)
+  expect(((await reused.json()) as any).error.code).toBe('IDEMPOTENCY_KEY_REUSED')
+  const stored = (await (await fetch(`${service.url}/jobs/${original.id}`)).json()) as any
+  expect(stored).toEqual(original)
+  expect(stored.options.epochs).toBe(3)
+})
+
+test('every options document a job shows is accepted back by POST /jobs and gives the same options', async () => {
+  const queued = [
+    (await (await postJob({ datasetId, epochs: 2 })).json()) as any, // augment and earlyStopping off: null
+    (await (await postJob({ datasetId, epochs: 2, augment: { flip: true }, earlyStopping: { patience: 2 }, classWeights: { 'red-circle': 2 }, fineTuneLayers: 1 })).json()) as any,
+  ]
+  expect(queued[0].options).toMatchObject({ augment: null, earlyStopping: null })
+  for (const { id } of queued) {
+    const doc = (await (await fetch(`${service.url}/jobs/${id}`)).json()) as any
+    const response = await postJob({ datasetId: doc.datasetId, baseModel: doc.baseModel, priority: doc.priority, ...doc.options })
+    const body = (await response.json()) as any
+    expect([response.status, body.error]).toEqual([202, undefined])
+    expect(body.options).toEqual(doc.options)
+  }
 })
 
 test.each([
@@ -79,6 +118,8 @@ test.each([
   ['http://169.254.169.254/latest/meta-data', 403, 'URL_FORBIDDEN'],
   ['http://[::1]/hook', 403, 'URL_FORBIDDEN'],
   ['http://localhost/hook', 403, 'URL_FORBIDDEN'],
+  ['http://[2002:a9fe:a9fe::1]/hook', 403, 'URL_FORBIDDEN'], // 6to4 of the metadata address
+  ['http://[::10.0.0.1]/hook', 403, 'URL_FORBIDDEN'], // IPv4-compatible
   ['ftp://example.com/hook', 400, 'VALIDATION'],
   ['https:// spaced.example/hook', 400, 'VALIDATION'],
 ])('a webhook to %s is refused (%i %s): the service must not POST into its own network', async (url, status, code) => {

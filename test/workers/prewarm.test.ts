@@ -1,22 +1,28 @@
 /**
  * Pre-warm: a worker process (the build, as production runs it) forks its sandboxed child as it starts, and the
- * child loads the default base before any job arrives (observable in DATA_DIR: the bundled base is extracted there
- * on its first load). With WORKER_PREWARM=false nothing is loaded until a job comes.
+ * child loads the default base and its extraction threads before any job arrives: it logs `sandbox warm` with no
+ * job queued. With WORKER_PREWARM=false nothing is loaded until a job comes.
  */
-import { existsSync } from 'node:fs'
-import { rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { DEFAULT_BASE_MODEL } from '../../src/queue/jobs.js'
-import { dataLayout } from '../../src/storage/layout.js'
 import { startWorkerProcess, testConfig, waitFor } from '../helpers/service.js'
 
-const baseFile = (dataDir: string) => path.join(dataLayout(dataDir).bases, DEFAULT_BASE_MODEL, 'model.json')
+/** The worker's JSON log lines (startWorkerProcess writes them to DATA_DIR/worker.log). */
+async function logLines(dataDir: string): Promise<{ msg: string; base?: string }[]> {
+  const text = await readFile(path.join(dataDir, 'worker.log'), 'utf8').catch(() => '')
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { msg: string; base?: string })
+}
 
 test('a starting worker loads the default base in its sandboxed child before any job', async () => {
   const config = await testConfig({ WORKER_PREWARM: 'true', EXTRACT_THREADS: '1' })
   const worker = startWorkerProcess(config)
   try {
-    await waitFor(async () => (existsSync(baseFile(config.DATA_DIR)) ? true : undefined), 60_000, 'the default base loaded by the warm child')
+    const warm = await waitFor(async () => (await logLines(config.DATA_DIR)).find((l) => l.msg === 'sandbox warm'), 90_000, 'the warm child')
+    expect(warm.base).toBe(DEFAULT_BASE_MODEL)
     expect(await worker.stop()).toBe(0)
   } finally {
     await worker.stop('SIGKILL')
@@ -28,10 +34,10 @@ test('with WORKER_PREWARM=false a worker loads nothing before its first job', as
   const config = await testConfig({ WORKER_PREWARM: 'false' })
   const worker = startWorkerProcess(config)
   try {
-    // Long enough for a warm child to have extracted the base (the test above sees it within ~3 s).
+    await waitFor(async () => ((await logLines(config.DATA_DIR)).some((l) => l.msg === 'worker ready') ? true : undefined), 30_000, 'the worker')
+    // A pre-warming child would have started loading by now (the test above sees it within seconds).
     await new Promise((resolve) => setTimeout(resolve, 5_000))
-    expect(worker.child.exitCode).toBeNull()
-    expect(existsSync(baseFile(config.DATA_DIR))).toBe(false)
+    expect((await logLines(config.DATA_DIR)).map((l) => l.msg)).not.toContain('sandbox warm')
   } finally {
     await worker.stop()
     await rm(config.DATA_DIR, { recursive: true, force: true })

@@ -8,10 +8,13 @@ import { AppError } from '../../src/errors.js'
 import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
 import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '../../src/ml/bases.js'
+import { storedBaseRef } from '../../src/services/bases.js'
+import { createBaseStore } from '../../src/storage/bases.js'
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere } from '../../src/ml/features.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
 import { abortError } from '../../src/ml/abort.js'
+import { THUMBNAIL_CACHE_ID } from '../../src/ml/thumbnails.js'
 import { ABORT_REASON, DEFAULT_BASE_MODEL, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
@@ -19,6 +22,7 @@ import { createFeatureCache, type FeatureCache } from '../../src/storage/feature
 import { dataLayout } from '../../src/storage/layout.js'
 import { createModelStore } from '../../src/storage/models.js'
 import { createProgressTracker } from '../progress.js'
+import { startHeartbeat } from '../sandbox-watchdog.js'
 import { readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 
@@ -29,15 +33,27 @@ const datasets = createDatasetStore(layout)
 const models = createModelStore(layout.models)
 const cache = createFeatureCache(layout.featureCache)
 const checkpoints = createCheckpointStore(layout.jobs)
+const uploadedBases = createBaseStore(layout.bases)
 // The worker that forked us died (SIGKILL, OOM): stop now. Its job is recovered as stalled and resumed from the
 // last checkpoint elsewhere; training on here would race that worker to the same model id.
 process.on('disconnect', () => process.exit(1))
+// The worker kills a child that stops beating: alive but stuck, it would otherwise hold its job's lock forever.
+startHeartbeat(config.TRAIN_HEARTBEAT_TIMEOUT_MS)
 // One backend per child process, chosen when it starts (see warmUp) and reused by every job.
 const backend = initBackend(config.IMAGETUNE_BACKEND)
 // Bundled bases never change: loaded once per child process and kept for its next jobs.
 const builtinBases = new Map<string, Promise<Base>>()
 // Extraction threads for the last base used, started with its first job and kept for the next.
 const pools = new Map<string, Promise<FeaturePool | undefined>>()
+
+/** The job's base as `loadBase` takes it: an uploaded base's name becomes its stored model.json and declarations. */
+async function resolveBase(ref: TrainModelJob['baseModel']): Promise<BaseModelRef> {
+  if (typeof ref !== 'string' || isBuiltinBase(ref)) return ref as BaseModelRef
+  const stored = await uploadedBases.get(ref)
+  // DELETE /bases refuses while a job is queued, so this is a base removed by hand: a retry cannot bring it back.
+  if (!stored) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${ref}' (deleted?)`)
+  return storedBaseRef(stored, uploadedBases.modelFile(stored))
+}
 
 function baseFor(ref: BaseModelRef): Promise<Base> {
   if (!isBuiltinBase(ref)) return loadBase(ref, layout.bases)
@@ -81,19 +97,23 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
 async function warmUp(): Promise<void> {
   const started = performance.now()
   const { name } = await backend
-  await Promise.all([baseFor(DEFAULT_BASE_MODEL), poolFor(DEFAULT_BASE_MODEL, name, logger)])
+  const ref = await resolveBase(DEFAULT_BASE_MODEL)
+  await Promise.all([baseFor(ref), poolFor(ref, name, logger)])
   logger.info({ base: DEFAULT_BASE_MODEL, backend: name, seconds: Math.round(performance.now() - started) / 1000 }, 'sandbox warm')
 }
 if (config.WORKER_PREWARM) warmUp().catch((err: unknown) => logger.warn({ err }, 'warm-up failed; the first job loads what it needs'))
 else backend.catch(() => undefined) // reported by the first job that awaits it
 
-/** Counts lookups for the job result: this child's own counters would die with it. */
+/**
+ * Counts lookups for the job result: this child's own counters would die with it. Only embeddings count: the
+ * near-duplicate thumbnails share the cache but cost no base-model pass.
+ */
 function countingCache(inner: FeatureCache) {
   const counts = { hits: 0, misses: 0 }
   const counting: FeatureCache = {
     get: async (baseId, key) => {
       const vec = await inner.get(baseId, key)
-      counts[vec ? 'hits' : 'misses']++
+      if (baseId !== THUMBNAIL_CACHE_ID) counts[vec ? 'hits' : 'misses']++
       return vec
     },
     put: (baseId, key, vec) => inner.put(baseId, key, vec),
@@ -108,8 +128,8 @@ function classifierOptions(options: TrainOptions): TrainClassifierOptions {
 
 /** What the job result and the model's metadata both say about a run beyond its metrics and history. */
 function trainingReport(outcome: Awaited<ReturnType<typeof trainClassifier>>) {
-  const { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews } = outcome
-  return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews }
+  const { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews, insights } = outcome
+  return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews, ...insights }
 }
 
 /** Bad input fails once with its code; anything else is thrown as is and retried with backoff. */
@@ -120,7 +140,7 @@ function classify(err: unknown): unknown {
 }
 
 async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger, backendName: string, signal?: AbortSignal): Promise<TrainResult> {
-  const { modelId, datasetId, baseModel, options } = job.data
+  const { modelId, datasetId, options } = job.data
   const jobId = job.id
   // An earlier attempt may have published the model and died before BullMQ recorded the result: answer with it.
   if (await models.getMetadata(modelId)) {
@@ -144,6 +164,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist (deleted?)`)
   const labels = dataset.classes.map((c) => c.name)
   const labelIndex = new Map(labels.map((name, i) => [name, i]))
+  const baseModel = await resolveBase(job.data.baseModel)
   // Threads start (once per child process) while the base loads: their start-up is off the critical path.
   const pool = poolFor(baseModel, backendName, log)
   const base = await baseFor(baseModel)
@@ -200,13 +221,13 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
         id: modelId,
         createdAt: new Date().toISOString(),
         labels,
-        base: { id: base.id, inputSize: base.inputSize, preprocessing: base.preprocessing },
+        base: { id: base.id, inputSize: base.inputSize, preprocessing: base.preprocessing, format: base.kind === 'graph' ? 'graph-model' : 'layers-model' },
         metrics: outcome.metrics,
         history: outcome.history,
         ...trainingReport(outcome),
         jobId: job.id,
         datasetId,
-        params: { baseModel, ...options },
+        params: { baseModel: job.data.baseModel, ...options },
       })
     } finally {
       outcome.model.dispose()

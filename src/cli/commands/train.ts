@@ -3,8 +3,11 @@ import { usageError } from '../cli-error.js'
 import { print, type CommandContext } from '../context.js'
 import { watchJob, type Job } from './jobs.js'
 
+/** Bundled base names (anything else is a model.json URL or path). */
+const BUILTIN_BASES = ['mobilenet_v2', 'inception_v3', 'mobilenet_v3_coco']
+
 const USAGE =
-  'usage: imagetune train --dataset ID [--epochs N] [--batch-size N] [--learning-rate X] [--validation-split X] [--seed N] [--base mobilenet_v2|inception_v3|URL] [--watch]'
+  'usage: imagetune train --dataset ID [--epochs N] [--batch-size N] [--learning-rate X] [--validation-split X] [--seed N] [--base mobilenet_v2|inception_v3|mobilenet_v3_coco|URL] [--watch]'
 
 /** A number option, or a usage error naming it. */
 function numberOption(name: string, value: string | undefined, integer: boolean): number | undefined {
@@ -34,7 +37,7 @@ export async function trainCommand(ctx: CommandContext): Promise<void> {
   const base = values.base
   const body = {
     datasetId: values.dataset,
-    baseModel: base === undefined || base === 'mobilenet_v2' || base === 'inception_v3' ? base : { url: base },
+    baseModel: base === undefined || BUILTIN_BASES.includes(base) ? base : { url: base },
     epochs: numberOption('epochs', values.epochs, true),
     batchSize: numberOption('batch-size', values['batch-size'], true),
     learningRate: numberOption('learning-rate', values['learning-rate'], false),

@@ -5,14 +5,17 @@ import { AppError } from '../../errors.js'
 /**
  * A model id is its training job's id, so a prediction for a model that is not stored yet can say why: 409
  * MODEL_NOT_READY while its job is queued or running (instead of a 404 the client would give up on). Only
- * unknown models cost a lookup; a stored model goes straight to the predictor, with or without Redis.
+ * unknown models cost a lookup; a stored model, by id or alias, goes straight to the predictor, with or without Redis.
  */
 export default fp(
   async (app: FastifyInstance) => {
     app.addHook('preHandler', async (request) => {
       if (request.routeOptions.url !== '/predict') return
-      const modelId = (request.query as { model?: string }).model
-      if (!modelId || (await app.models.getMetadata(modelId))) return
+      const model = (request.query as { model?: string }).model
+      if (!model) return
+      // An alias (`model=prod`) names a stored model: resolved first, it costs one metadata read and no Redis call.
+      const modelId = await app.aliases.resolve(model)
+      if (await app.models.getMetadata(modelId)) return
       // Redis down: the predictor answers MODEL_NOT_FOUND, which is true as far as this replica can tell.
       const job = await app.trainingQueue.get(modelId).catch(() => undefined)
       if (job && (job.status === 'queued' || job.status === 'active')) {

@@ -30,6 +30,7 @@ export default fp(
         },
         tags: [
           { name: 'datasets', description: 'ImageFolder archives, validated and stored' },
+          { name: 'bases', description: 'Pretrained networks to transfer from: bundled ones and uploaded tfjs models' },
           { name: 'jobs', description: 'Training jobs on the BullMQ queue' },
           { name: 'models', description: 'Trained classifiers and their files' },
           { name: 'predict', description: 'Predictions from a trained model' },

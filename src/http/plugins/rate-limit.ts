@@ -36,14 +36,14 @@ interface Bucket {
 export default fp(
   async (app: FastifyInstance, opts: { config: Config }) => {
     const { config } = opts
-    const redis = redisConnection(config.REDIS_URL, 'api')
-    redis.on('error', (err) => app.log.debug({ err }, 'rate-limit redis error'))
+    const redis = redisConnection(config.REDIS_URL, 'api', app.log)
     const predict: Bucket = { name: 'predict', setting: 'RATE_LIMIT_PREDICT_PER_MIN', max: config.RATE_LIMIT_PREDICT_PER_MIN }
     const uploads: Bucket = { name: 'uploads', setting: 'RATE_LIMIT_UPLOADS_PER_MIN', max: config.RATE_LIMIT_UPLOADS_PER_MIN }
     const buckets = new Map<string, Bucket>([
       ['GET /predict', predict],
       ['POST /predict', predict],
       ['POST /datasets', uploads],
+      ['POST /bases', uploads],
     ])
 
     app.addHook('onRequest', async (request, reply) => {

@@ -5,6 +5,7 @@ import { initBackend } from '../../ml/backend.js'
 import { createPredictor, type Predictor } from '../../ml/predictor.js'
 import { createTrainingQueue, type TrainingQueue } from '../../queue/producer.js'
 import { createAliasStore, type AliasStore } from '../../storage/aliases.js'
+import { createBaseStore, type BaseStore } from '../../storage/bases.js'
 import { createDatasetStore, type DatasetStore } from '../../storage/datasets.js'
 import { dataLayout, type DataLayout } from '../../storage/layout.js'
 import { createModelStore, type ModelStore } from '../../storage/models.js'
@@ -16,6 +17,7 @@ declare module 'fastify' {
     datasets: DatasetStore
     models: ModelStore
     aliases: AliasStore
+    bases: BaseStore
     predictor: Predictor
     trainingQueue: TrainingQueue
   }
@@ -35,6 +37,7 @@ export default fp(
     app.decorate('datasets', createDatasetStore(layout))
     app.decorate('models', models)
     app.decorate('aliases', createAliasStore(layout.models))
+    app.decorate('bases', createBaseStore(layout.bases))
     app.decorate(
       'predictor',
       createPredictor({

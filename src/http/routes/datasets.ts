@@ -8,7 +8,9 @@ import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
 import type { DatasetManifest } from '../../storage/datasets.js'
 import { asStorageError } from '../../storage/storage-error.js'
-import { errorResponses, IdParamsSchema, NoContentSchema } from '../schemas/common.js'
+import { idleTimeout } from '../idle-timeout.js'
+import { asMultipartError } from '../multipart-errors.js'
+import { errorResponses, IdParamsSchema, NoContentSchema, uploadTimeoutResponse } from '../schemas/common.js'
 import { DatasetSchema, DatasetSummarySchema, RevisionSchema } from '../schemas/datasets.js'
 import { DatasetUploadSchema } from '../schemas/documented-bodies.js'
 
@@ -29,6 +31,8 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, layout, datasets } = app
   /** Uploads this process is ingesting now; per replica, like the disk and CPU they use. */
   let activeUploads = 0
+  /** The same per client (API key or IP), so one cannot hold every slot. */
+  const uploadsByClient = new Map<string, number>()
   const tooLarge = () =>
     new AppError('PAYLOAD_TOO_LARGE', `upload exceeds ${config.MAX_UPLOAD_BYTES} bytes`, { limit: 'MAX_UPLOAD_BYTES', max: config.MAX_UPLOAD_BYTES })
 
@@ -40,9 +44,9 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createDataset',
         summary: 'Upload an ImageFolder archive',
         description:
-          'multipart/form-data with the archive (.zip, .tar or .tar.gz; `<class>/<image>`, optional top folder, optional `train/` + `val/` folders) in a field named `file` and an optional `name` field before it. The archive streams to disk; unreadable images are listed under `rejected`.',
+          'multipart/form-data with the archive (.zip, .tar or .tar.gz; `<class>/<image>`, optional top folder, optional `train/` + `val/` folders) in a field named `file` and an optional `name` field before it. The archive streams to disk; unreadable images are listed under `rejected`. An upload that sends nothing for `UPLOAD_IDLE_TIMEOUT_MS` is aborted (408); one client holds at most `MAX_CONCURRENT_UPLOADS_PER_CLIENT` of the `MAX_CONCURRENT_UPLOADS` slots (429).',
         documentedBody: DatasetUploadSchema,
-        response: { 201: DatasetSchema, ...errorResponses },
+        response: { 201: DatasetSchema, ...errorResponses, 408: uploadTimeoutResponse },
       },
     },
     async (request, reply) => {
@@ -55,15 +59,42 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
           max: config.MAX_CONCURRENT_UPLOADS,
         })
       }
+      const client = request.principal.id
+      const mine = uploadsByClient.get(client) ?? 0
+      if (mine >= config.MAX_CONCURRENT_UPLOADS_PER_CLIENT) {
+        throw new AppError('TOO_MANY_UPLOADS', `${mine} uploads of yours are being ingested already; retry when one ends`, {
+          limit: 'MAX_CONCURRENT_UPLOADS_PER_CLIENT',
+          max: config.MAX_CONCURRENT_UPLOADS_PER_CLIENT,
+        })
+      }
       activeUploads += 1
+      uploadsByClient.set(client, mine + 1)
+      // A client that stops sending loses its slot: 408 and the connection closed, which ends receive() (its temp file
+      // goes in its own finally).
+      const idle = idleTimeout(request.raw, config.UPLOAD_IDLE_TIMEOUT_MS)
+      const receiving = receive()
       try {
-        return await receive()
+        return await Promise.race([receiving, idle.timedOut])
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'REQUEST_TIMEOUT') {
+          reply.header('connection', 'close')
+          // Once the 408 is out the connection goes, even if the client keeps its end open; receive() then fails.
+          reply.raw.once('finish', () => request.raw.destroy())
+          receiving.catch(() => undefined) // nothing left to report
+        }
+        throw err
       } finally {
+        idle.stop()
         activeUploads -= 1
+        const left = (uploadsByClient.get(client) ?? 1) - 1
+        if (left > 0) uploadsByClient.set(client, left)
+        else uploadsByClient.delete(client)
       }
 
       async function receive() {
-        const part = await request.file({ limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1 } })
+        const part = await request.file({ limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1 } }).catch((err: unknown) => {
+          throw asMultipartError(err)
+        })
         if (!part || part.fieldname !== 'file') {
           throw new AppError('VALIDATION', 'the multipart body needs the archive in a field named "file"')
         }
@@ -80,9 +111,11 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
             await pipeline(part.file, createWriteStream(upload))
           } catch (err) {
             if ((err as { code?: string }).code === FILE_TOO_LARGE) throw tooLarge()
-            throw asStorageError(err)
+            throw asStorageError(asMultipartError(err))
           }
           if (part.file.truncated) throw tooLarge()
+          // The body is in: ingestion may take long with nothing on the wire, and is not the client's stall.
+          idle.stop()
           const manifest = await datasets.create(upload, {
             name,
             limits: {

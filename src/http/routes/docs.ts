@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 
 /** Swagger UI's prebuilt assets, served as they ship; only these names are reachable. */
@@ -14,8 +15,8 @@ const ASSET_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-u
 
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>imagetune API</title><link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
-<body><div id="ui"></div>
+<title>imagetune API</title><link rel="icon" href="/ui/logo.svg" type="image/svg+xml"><link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><p style="margin:0;padding:.6rem 1rem;font:15px system-ui,sans-serif"><a href="/ui/">← Back to the imagetune dashboard</a></p><div id="ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
 <script src="/docs/static/swagger-ui-standalone-preset.js"></script>
 <script>window.onload = () => { window.ui = SwaggerUIBundle({ url: '/docs/openapi.json', dom_id: '#ui', presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' }) }</script>
@@ -27,7 +28,10 @@ const PAGE = `<!doctype html>
  */
 const docsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const hide = { hide: true }
-  app.get('/docs', { schema: hide }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(PAGE))
+  const page = async (_request: unknown, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(PAGE)
+  // Both spellings: a link or a habit adds the slash, and the page's URLs are absolute either way.
+  app.get('/docs', { schema: hide }, page)
+  app.get('/docs/', { schema: hide }, page)
   app.get('/docs/openapi.json', { schema: hide }, async () => app.swagger())
   app.get(
     '/docs/static/:file',

@@ -12,7 +12,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   /** Ready when Redis answers and DATA_DIR takes a write; a load balancer stops sending work otherwise. */
   app.get(
     '/readyz',
-    { schema: { tags: ['ops'], operationId: 'ready', summary: 'Readiness', description: 'Ready when Redis answers and DATA_DIR is writable; 503 with the failing check otherwise.', response: { 200: Type.Object({ status: Type.String(), checks: CheckSchema }), 503: Type.Object({ status: Type.String(), checks: CheckSchema }) } } },
+    { schema: { tags: ['ops'], operationId: 'ready', summary: 'Readiness', description: 'Ready when Redis answers and DATA_DIR is writable; 503 with the failing check otherwise, and `draining` once the process is stopping.', response: { 200: Type.Object({ status: Type.String(), checks: CheckSchema }), 503: Type.Object({ status: Type.String(), checks: CheckSchema }) } } },
     async (_request, reply) => {
       const redis = await app.trainingQueue.ping().then(() => 'ok', (err: Error) => err.message)
       // A real write: permission bits say nothing to root, and a full or read-only disk only shows on write.
@@ -21,8 +21,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         .then(() => writeFile(probe, 'ok'))
         .then(() => rm(probe, { force: true }))
         .then(() => 'ok', (err: Error) => err.message)
-      const ready = redis === 'ok' && storage === 'ok'
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks: { redis, storage } })
+      const ready = redis === 'ok' && storage === 'ok' && !app.draining
+      const status = app.draining ? 'draining' : ready ? 'ready' : 'unavailable'
+      return reply.code(ready ? 200 : 503).send({ status, checks: { redis, storage } })
     },
   )
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
+import { builtinBaseNames } from '../../services/bases.js'
 import { CURSOR_PATTERN } from '../../queue/job-index.js'
 import { DEFAULT_BASE_MODEL, PRIORITY } from '../../queue/jobs.js'
 import { createCheckpointStore } from '../../storage/checkpoints.js'
@@ -16,11 +17,22 @@ const JobStatusSchema = Type.Union([Type.Literal('queued'), Type.Literal('active
 const IdempotencyHeadersSchema = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) })
 
 /**
- * A retried POST with the same Idempotency-Key maps to the same BullMQ job id, and BullMQ adds a job id only
- * once, so the retry answers with the first job.
+ * A retried POST with the same Idempotency-Key maps to the same BullMQ job id (per caller: keys of different callers
+ * never meet), and BullMQ adds a job id only once, so the retry answers with the first job.
  */
-function jobIdFor(idempotencyKey: string | undefined): string {
-  return idempotencyKey ? `k-${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40)}` : randomUUID()
+function jobIdFor(idempotencyKey: string | undefined, owner: string): string {
+  return idempotencyKey ? `k-${createHash('sha256').update(`${owner}\n${idempotencyKey}`).digest('hex').slice(0, 40)}` : randomUUID()
+}
+
+/** The body's fingerprint, independent of key order: a retry must send the same request. */
+function requestHash(body: unknown): string {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]))
+        : value
+  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex')
 }
 
 const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -42,7 +54,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createJob',
         summary: 'Queue a training job',
         description:
-          'Trains a classifier head on the dataset with the chosen base model. Omitted options take the defaults shown; a random seed is recorded. A retry with the same `Idempotency-Key` answers with the first job. Poll `Location` for progress.',
+          'Trains a classifier head on the dataset with the chosen base model. Omitted options take the defaults shown; a random seed is recorded. A retry with the same `Idempotency-Key` and body answers with the first job as it stands (same id, options and `queuedAt`); the same key with a different body is 422 `IDEMPOTENCY_KEY_REUSED`. Poll `Location` for progress.',
         body: CreateJobSchema,
         headers: IdempotencyHeadersSchema,
         response: { 202: JobSchema, ...errorResponses },
@@ -52,11 +64,19 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { body } = request
       const dataset = await datasets.get(body.datasetId)
       if (!dataset) throw new AppError('DATASET_NOT_FOUND', `no dataset ${body.datasetId}`)
+      if (typeof body.baseModel === 'string' && !builtinBaseNames().includes(body.baseModel)) {
+        const uploaded = await app.bases.get(body.baseModel)
+        if (!uploaded) throw new AppError('BASE_NOT_FOUND', `no base '${body.baseModel}': a built-in (${builtinBaseNames().join(', ')}) or one uploaded with POST /bases`)
+        if (uploaded.kind === 'graph' && (body.fineTuneLayers ?? 0) > 0) {
+          throw new AppError('OPTIONS_INVALID', `base '${body.baseModel}' is a GraphModel: head-only training, fineTuneLayers must be 0`)
+        }
+      }
       if (body.webhook) await checkWebhookUrl(body.webhook.url, webhookCheck)
-      const jobId = jobIdFor(request.headers['idempotency-key'])
       const owner = request.principal.id
+      const idempotencyKey = request.headers['idempotency-key']
+      const jobId = jobIdFor(idempotencyKey, owner)
       // A retry of a job already queued is answered with it, quota or not.
-      const retry = request.headers['idempotency-key'] !== undefined && (await trainingQueue.get(jobId)) !== undefined
+      const retry = idempotencyKey !== undefined && (await trainingQueue.get(jobId)) !== undefined
       if (!retry && (await trainingQueue.countUnfinished(owner)) >= config.MAX_QUEUED_JOBS_PER_KEY) {
         throw new AppError('TOO_MANY_QUEUED_JOBS', `${config.MAX_QUEUED_JOBS_PER_KEY} jobs of yours are queued or running already`, {
           limit: 'MAX_QUEUED_JOBS_PER_KEY',
@@ -73,6 +93,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           options: trainOptions(body, dataset.classes.map((c) => c.name)),
           requestId: request.id,
           ...(body.webhook && { webhook: { url: body.webhook.url } }),
+          ...(idempotencyKey !== undefined && { requestHash: requestHash(body) }),
         },
         body.priority ?? PRIORITY.default,
       )

@@ -6,7 +6,7 @@ import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
 import { safeJoin } from '../../storage/layout.js'
 import { errorResponses, IdParamsSchema, NoContentSchema, IdSchema } from '../schemas/common.js'
-import { AliasBodySchema, AliasListSchema, AliasParamsSchema, AliasSchema } from '../schemas/models.js'
+import { AliasBodySchema, AliasListSchema, AliasParamsSchema, AliasSchema, RenameModelBodySchema } from '../schemas/models.js'
 
 /** A model id's files never change, so browsers and proxies may keep them for good. */
 const IMMUTABLE = 'public, max-age=31536000, immutable'
@@ -81,8 +81,18 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(204).send(null)
   })
 
-  app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix) and training history.', params: IdParamsSchema, response: { 200: Type.Unknown(), ...errorResponses } } }, async (request) =>
+  app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix), training history, and the data insights of its job: labelIssues, nearDuplicates, classGuidance (absent on models trained before them).', params: IdParamsSchema, response: { 200: Type.Unknown(), ...errorResponses } } }, async (request) =>
     metadataOr404(request.params.id),
+  )
+
+  app.patch(
+    '/models/:id',
+    { schema: { tags: ['models'], operationId: 'renameModel', summary: 'Rename a model', description: 'Sets the display name (`name` in the model document); the id, files and aliases stay as they are.', params: IdParamsSchema, body: RenameModelBodySchema, response: { 200: Type.Unknown(), ...errorResponses } } },
+    async (request) => {
+      const renamed = await models.rename(request.params.id, request.body.name.trim())
+      if (!renamed) throw new AppError('MODEL_NOT_FOUND', `no model ${request.params.id}`)
+      return renamed
+    },
   )
 
   // Loadable straight from a browser: tf.loadLayersModel('http://host/models/ID/model.json').
@@ -94,12 +104,36 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     sendModelFile(request, reply, request.params.id, request.params.file, 'application/octet-stream'),
   )
 
-  app.delete('/models/:id', { schema: { tags: ['models'], operationId: 'deleteModel', summary: 'Delete a model', description: 'Removes the stored files and drops the model from every prediction thread.', params: IdParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
-    await metadataOr404(request.params.id)
-    await predictor.evict(request.params.id)
-    await models.remove(request.params.id)
-    return reply.code(204).send(null)
-  })
+  app.delete(
+    '/models/:id',
+    {
+      schema: {
+        tags: ['models'],
+        operationId: 'deleteModel',
+        summary: 'Delete a model',
+        description:
+          'Removes the stored files and drops the model from every prediction thread. A model that aliases point at is 409 `MODEL_IN_USE` (`details.aliases` names them) unless `force=true`, which deletes those aliases first: an alias never points at a deleted model.',
+        params: IdParamsSchema,
+        querystring: Type.Object({ force: Type.Optional(Type.Boolean({ default: false, description: 'also delete the aliases that point at the model' })) }, { additionalProperties: false }),
+        response: { 204: NoContentSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params
+      await metadataOr404(id)
+      const named = Object.entries(await aliases.list()).filter(([, target]) => target === id).map(([name]) => name)
+      if (named.length > 0 && !request.query.force) {
+        throw new AppError('MODEL_IN_USE', `model ${id} is the target of alias(es) ${named.join(', ')}: move or delete them first, or delete with ?force=true`, { aliases: named })
+      }
+      if (request.query.force) {
+        const removed = await aliases.removeTargeting(id)
+        if (removed.length > 0) request.log.info({ modelId: id, aliases: removed }, 'aliases of a deleted model removed')
+      }
+      await predictor.evict(id)
+      await models.remove(id)
+      return reply.code(204).send(null)
+    },
+  )
 }
 
 export default modelRoutes

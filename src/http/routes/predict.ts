@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Static } from 'typebox'
 import { AppError } from '../../errors.js'
 import { fetchImage } from '../fetch-image.js'
+import { asMultipartError } from '../multipart-errors.js'
 import { errorResponses } from '../schemas/common.js'
 import { PredictJsonBodySchema, PredictQuerySchema, PredictResponseSchema, PredictUrlQuerySchema } from '../schemas/predict.js'
 import { parseAllowList, systemResolver } from '../ssrf-guard.js'
@@ -16,11 +17,15 @@ const JSON_OVERHEAD_BYTES = 64 * 1024
 /** Reads every `image` part of a multipart body, in order, each capped at the image size limit. */
 async function multipartImages(request: FastifyRequest, maxBytes: number): Promise<Uint8Array[]> {
   const images: Uint8Array[] = []
-  for await (const part of request.parts({ limits: { fileSize: maxBytes } })) {
-    if (part.type !== 'file') continue
-    if (part.fieldname !== 'image') throw new AppError('VALIDATION', `unexpected file field "${part.fieldname}"; send images as "image"`)
-    const bytes = await part.toBuffer()
-    images.push(bytes)
+  try {
+    for await (const part of request.parts({ limits: { fileSize: maxBytes } })) {
+      if (part.type !== 'file') continue
+      if (part.fieldname !== 'image') throw new AppError('VALIDATION', `unexpected file field "${part.fieldname}"; send images as "image"`)
+      const bytes = await part.toBuffer()
+      images.push(bytes)
+    }
+  } catch (err) {
+    throw asMultipartError(err)
   }
   if (images.length === 0) throw new AppError('VALIDATION', 'the multipart body holds no "image" file')
   return images

@@ -21,6 +21,24 @@ export const DatasetUploadSchema = {
   },
 }
 
+export const BaseUploadSchema = {
+  content: {
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        required: ['name', 'file'],
+        properties: {
+          name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'The base name, used as `baseModel` in jobs; send the fields before `file`.' },
+          featureLayer: { type: 'string', maxLength: 256, description: 'LayersModel: layer to cut at (default: the last pooling/flatten layer). GraphModel: the node to mean-pool (required).' },
+          inputSize: { type: 'string', pattern: '^[0-9]{2,4}$', description: 'Square input side in pixels (default: the model input shape; required when it is not fixed).' },
+          preprocessing: { type: 'string', enum: ['scale_0_1', 'scale_-1_1', 'raw_0_255'], description: "Pixel scaling the model expects; default 'scale_0_1'." },
+          file: binary('A .zip, .tar or .tar.gz of a tfjs model: model.json and its weight files side by side (one wrapping folder allowed)'),
+        },
+      },
+    },
+  },
+}
+
 const rawImage = (type: string) => ({ schema: { type: 'string', contentMediaType: type, description: `One ${type} image, up to MAX_IMAGE_BYTES` } })
 
 export const PredictBodySchema = {

@@ -1,26 +1,43 @@
 import { randomInt } from 'node:crypto'
-import { Type, type Static } from 'typebox'
-import { PRIORITY } from '../../queue/jobs.js'
+import { Type, type Static, type TObject } from 'typebox'
+import { DEFAULT_BASE_MODEL, PRIORITY } from '../../queue/jobs.js'
 import { AppError } from '../../errors.js'
 import type { TrainOptions } from '../../queue/jobs.js'
+import { BASE_NAME_PATTERN } from '../../storage/bases.js'
 
 const BaseModelSchema = Type.Union(
   [
     Type.Literal('mobilenet_v2'),
     Type.Literal('inception_v3'),
+    Type.Literal('mobilenet_v3_coco'),
+    Type.String({ pattern: BASE_NAME_PATTERN, description: 'a base uploaded with POST /bases, by name' }),
     Type.Object(
       {
-        url: Type.String({ minLength: 1, maxLength: 2048, description: 'model.json of a tfjs LayersModel: http(s) URL, file:// URL or path' }),
-        inputSize: Type.Optional(Type.Integer({ minimum: 32, maximum: 1024, description: 'square input side in pixels; default: the model input shape' })),
-        featureLayer: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'layer to cut at; default: the last pooling/flatten layer' })),
+        url: Type.String({ minLength: 1, maxLength: 2048, description: 'model.json of a tfjs LayersModel or GraphModel: http(s) URL, file:// URL or path' }),
+        inputSize: Type.Optional(
+          Type.Integer({ minimum: 32, maximum: 1024, description: 'square input side in pixels; default: the model input shape (required for a GraphModel)' }),
+        ),
+        featureLayer: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 256,
+            description: 'layer to cut at; default: the last pooling/flatten layer. For a GraphModel (required): the node whose [n,h,w,c] output is mean-pooled',
+          }),
+        ),
         preprocessing: Type.Optional(
-          Type.Union([Type.Literal('scale_0_1'), Type.Literal('scale_-1_1')], { description: "pixel scaling the model expects; default 'scale_0_1'" }),
+          Type.Union([Type.Literal('scale_0_1'), Type.Literal('scale_-1_1'), Type.Literal('raw_0_255')], { description: "pixel scaling the model expects; default 'scale_0_1'" }),
         ),
       },
       { additionalProperties: false },
     ),
   ],
-  { description: "pretrained network to transfer from; default 'mobilenet_v2'" },
+  {
+    // Declared as the schema's default too, so clients (the dashboard's base picker) read it rather than the prose.
+    default: DEFAULT_BASE_MODEL,
+    description:
+      `pretrained network to transfer from; default '${String(DEFAULT_BASE_MODEL)}'. mobilenet_v2 (224 px) and inception_v3 (299 px): nsfwjs's Keras models; ` +
+      'mobilenet_v3_coco (320 px): the COCO-trained MobileNetV3-CenterNet backbone of @vladmandic/human, a GraphModel (head-only: no fineTuneLayers)',
+  },
 )
 
 /** Defaults live here, in the schema, so the docs and the worker see the same numbers. */
@@ -52,15 +69,14 @@ const EarlyStoppingSchema = Type.Object(
   { additionalProperties: false, description: "stop when the monitored figure stalls and keep the best epoch's weights; default off" },
 )
 
-// No `default` keywords inside: the schema is a branch of a union, where Ajv's strict mode refuses them.
 const AugmentSchema = Type.Object(
   {
-    flip: Type.Optional(Type.Boolean({ description: 'default false: mirror left-right (half the views)' })),
-    crop: Type.Optional(Type.Boolean({ description: 'default false: random square crop of 75–100 % of the side' })),
-    rotate: Type.Optional(Type.Boolean({ description: 'default false: rotate up to ±15°' })),
-    brightness: Type.Optional(Type.Boolean({ description: 'default false: shift brightness up to ±20 %' })),
-    contrast: Type.Optional(Type.Boolean({ description: 'default false: scale contrast by 0.8–1.2' })),
-    views: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: `augmented views per training image; default ${TRAIN_DEFAULTS.augmentViews}` })),
+    flip: Type.Optional(Type.Boolean({ default: false, description: 'mirror left-right (half the views)' })),
+    crop: Type.Optional(Type.Boolean({ default: false, description: 'random square crop of 75–100 % of the side' })),
+    rotate: Type.Optional(Type.Boolean({ default: false, description: 'rotate up to ±15°' })),
+    brightness: Type.Optional(Type.Boolean({ default: false, description: 'shift brightness up to ±20 %' })),
+    contrast: Type.Optional(Type.Boolean({ default: false, description: 'scale contrast by 0.8–1.2' })),
+    views: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, default: TRAIN_DEFAULTS.augmentViews, description: 'augmented views per training image' })),
   },
   {
     additionalProperties: false,
@@ -82,6 +98,19 @@ const ClassWeightsSchema = Type.Union(
     description: "'auto' (default): 'balanced' when the largest training class has ≥ 3× the images of the smallest, else 'none'; 'balanced' weighs each class by n / (classes × its count)",
   },
 )
+
+/**
+ * An option group that may also be null, "off", as job documents and model params show it: any options the API returns
+ * are accepted back. A type list rather than anyOf, since Ajv applies the group's defaults only outside anyOf.
+ */
+function orNull<T extends TObject>(schema: T) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, type: ['object', 'null'] })
+}
+
+/** The object, null or false (both meaning off), in one schema as `orNull` does: defaults inside stay valid for Ajv. */
+function orOff<T extends TObject>(schema: T) {
+  return Type.Unsafe<Static<T> | null | false>({ ...schema, type: ['object', 'null', 'boolean'], not: { const: true } })
+}
 
 export const CreateJobSchema = Type.Object(
   {
@@ -111,10 +140,10 @@ export const CreateJobSchema = Type.Object(
     hiddenUnits: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 4096, default: TRAIN_DEFAULTS.hiddenUnits, description: 'width of the head hidden ReLU layer; 0 trains a plain softmax' }),
     ),
-    earlyStopping: Type.Optional(EarlyStoppingSchema),
+    earlyStopping: Type.Optional(orNull(EarlyStoppingSchema)),
     classWeights: Type.Optional(ClassWeightsSchema),
     // false and null (as a job document shows no augmentation) both turn it off, so head-only runs stay possible.
-    augment: Type.Optional(Type.Union([AugmentSchema, Type.Literal(false), Type.Null()], { description: 'augmented views, or false / null for none' })),
+    augment: Type.Optional(orOff(AugmentSchema)),
     fineTuneLayers: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -133,9 +162,13 @@ export type CreateJob = Static<typeof CreateJobSchema>
  * The job's options with every default applied, as the worker receives them (the worker never guesses).
  * @param classNames the dataset's classes, which explicit class weights must name
  * @throws AppError VALIDATION for what a schema cannot say (augmentation with every change off, a weight for a
- *   class the dataset lacks)
+ *   class the dataset lacks, fine-tuning a GraphModel base)
  */
 export function trainOptions(body: CreateJob, classNames: string[]): TrainOptions {
+  // A bundled GraphModel base is frozen constants, not layers (a GraphModel by URL is found out when it loads).
+  if ((body.baseModel ?? DEFAULT_BASE_MODEL) === 'mobilenet_v3_coco' && (body.fineTuneLayers ?? 0) > 0) {
+    throw new AppError('VALIDATION', "fineTuneLayers needs a LayersModel base: 'mobilenet_v3_coco' trains the head only (choose mobilenet_v2 or inception_v3 to fine-tune)")
+  }
   const augment = body.augment
   if (augment && !(augment.flip || augment.crop || augment.rotate || augment.brightness || augment.contrast)) {
     throw new AppError('VALIDATION', 'augment needs at least one of flip, crop, rotate, brightness, contrast set to true')
@@ -188,6 +221,53 @@ const EpochSchema = Type.Object({
   seconds: Type.Number(),
 })
 
+const EstimateSchema = Type.Object(
+  { estimate: Type.Number(), low: Type.Number(), high: Type.Number() },
+  { description: 'A projection with its 10th–90th percentile interval over 200 bootstrap resamples of the images' },
+)
+
+export const LabelIssueSchema = Type.Object({
+  path: Type.String({ description: '`images/<class>/<file>` as in the dataset' }),
+  label: Type.String({ description: 'the class it is labelled with' }),
+  suggested: Type.String({ description: 'the class the out-of-fold probes find likelier' }),
+  confidence: Type.Number({ description: 'p(suggested) − p(label), out of fold, in (0, 1]; the list is sorted by it' }),
+})
+
+export const NearDuplicateSchema = Type.Object({
+  a: Type.String({ description: 'dataset path of one image' }),
+  b: Type.String({ description: 'dataset path of the other' }),
+  similarity: Type.Number({ description: 'the higher score of the tests that fired: cosine of the centred base features (≥ 0.98) or correlation of blurred 8×8 grey thumbnails, whole or centre 90 % (≥ 0.99)' }),
+  crossClass: Type.Boolean({ description: 'the two carry different labels' }),
+  crossSplit: Type.Boolean({ description: 'one is in the training split, the other in validation: the metrics are inflated' }),
+})
+
+export const ClassGuidanceSchema = Type.Object(
+  {
+    confusedPairs: Type.Array(
+      Type.Object({ a: Type.String(), b: Type.String(), aAsB: Type.Integer(), bAsA: Type.Integer(), rate: Type.Number({ description: '(aAsB + bAsA) / images of a and b' }) }),
+      { description: 'Class pairs the out-of-fold probes confuse, worst first (at most 10)' },
+    ),
+    learningCurve: Type.Array(
+      Type.Object({ fraction: Type.Number(), imagesPerClass: Type.Number(), accuracy: Type.Number() }),
+      { description: 'Out-of-fold accuracy of probes trained on 25/50/75/100 % of the training folds' },
+    ),
+    accuracyAtDouble: Type.Union([EstimateSchema, Type.Null()], { description: 'Projected accuracy with twice the images in every class' }),
+    classes: Type.Array(
+      Type.Object({
+        label: Type.String(),
+        images: Type.Integer(),
+        recall: Type.Number({ description: 'out-of-fold recall with all the images' }),
+        recallAtDouble: Type.Union([EstimateSchema, Type.Null()], { description: 'projected recall with twice this class’s images' }),
+        moreImagesToHalveError: Type.Union(
+          [Type.Object({ estimate: Type.Union([Type.Integer(), Type.Null()]), low: Type.Union([Type.Integer(), Type.Null()]), high: Type.Union([Type.Integer(), Type.Null()]) }), Type.Null()],
+          { description: 'images to add to halve this class’s error by a fitted power law; null bounds: the curve is flat (more images unlikely to help) or the error is zero' },
+        ),
+      }),
+    ),
+  },
+  { description: 'Per-class guidance from k-fold linear probes on the cached features (see README, "Data insights")' },
+)
+
 export const JobSchema = Type.Object({
   id: Type.String(),
   status: Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')]),
@@ -196,7 +276,9 @@ export const JobSchema = Type.Object({
     epoch: Type.Integer(),
     epochs: Type.Integer(),
     percent: Type.Number(),
-    etaSeconds: Type.Union([Type.Number(), Type.Null()]),
+    etaSeconds: Type.Union([Type.Number(), Type.Null()], {
+      description: 'Seconds left, from measured rates: while extracting features, the extraction left (training time is unknown until an epoch has run); from the first epoch on, the whole job. Null while unknown.',
+    }),
     resumedFromEpoch: Type.Optional(Type.Integer({ description: 'Set when the latest attempt continued from a checkpoint after this epoch.' })),
   }),
   history: Type.Array(EpochSchema),
@@ -243,6 +325,9 @@ export const JobSchema = Type.Object({
       classWeights: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Number()), Type.Null()])),
       fineTuned: Type.Optional(Type.Union([Type.Object({ cutLayer: Type.String(), layers: Type.Array(Type.String()) }), Type.Null()])),
       trainViews: Type.Optional(Type.Integer()),
+      labelIssues: Type.Optional(Type.Array(LabelIssueSchema, { description: 'Images whose label is probably wrong, most likely first (at most 200)' })),
+      nearDuplicates: Type.Optional(Type.Array(NearDuplicateSchema, { description: 'Near-identical image pairs, most similar first (at most 500)' })),
+      classGuidance: Type.Optional(ClassGuidanceSchema),
     }),
   ),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),

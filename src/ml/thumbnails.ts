@@ -1,0 +1,114 @@
+import type { FeatureCache } from '../storage/features.js'
+import { abortError } from './abort.js'
+import { decodeImage } from './image.js'
+
+/**
+ * Pixel thumbnails for the near-duplicate search: the features of a general-purpose base move a lot under
+ * resizing and JPEG re-encoding (bench/label-issues.ts), a blurred grey thumbnail hardly at all. Each descriptor
+ * is two {@link THUMB_SIDE}² grey thumbnails, each zero-mean and unit-length (so their dot product is a normalised
+ * cross-correlation): the whole image, then its centre {@link INNER_SHARE} (which matches a slightly cropped
+ * copy's whole).
+ */
+export const THUMB_SIDE = 8
+/** Side of the square decoded before averaging into blocks: 10 × 8 for the whole, 9 × 8 for the centre. */
+const WORK_SIDE = 80
+const INNER_SIDE = 72
+export const INNER_SHARE = INNER_SIDE / WORK_SIDE
+/**
+ * Box blur (pixels of the 80² square, rows then columns) before averaging into blocks: a copy resized down and
+ * back shifts edges by a pixel or two, and without it the correlation of half the resized 28-px digits dropped
+ * below the threshold (bench/label-issues.ts).
+ */
+const BLUR_RADIUS = 3
+/** Values per descriptor: the whole image's thumbnail, then the centre's. */
+export const THUMBNAIL_LENGTH = 2 * THUMB_SIDE * THUMB_SIDE
+/** Feature-cache folder of the descriptors; a new layout needs a new name. */
+export const THUMBNAIL_CACHE_ID = 'thumbnails-8'
+const CACHE_READS = 32
+
+/** The descriptor of one encoded image (decoded as for embedding: EXIF, alpha on white, centre square). */
+export async function thumbnailDescriptor(bytes: Uint8Array, maxPixels: number): Promise<Float32Array> {
+  const rgb = await decodeImage(bytes, WORK_SIDE, { maxPixels })
+  const grey = new Float32Array(WORK_SIDE * WORK_SIDE)
+  for (let i = 0; i < grey.length; i++) grey[i] = 0.299 * rgb[3 * i]! + 0.587 * rgb[3 * i + 1]! + 0.114 * rgb[3 * i + 2]!
+  boxBlur(grey, BLUR_RADIUS)
+  const out = new Float32Array(THUMBNAIL_LENGTH)
+  out.set(blocks(grey, 0, WORK_SIDE / THUMB_SIDE), 0)
+  out.set(blocks(grey, (WORK_SIDE - INNER_SIDE) / 2, INNER_SIDE / THUMB_SIDE), THUMB_SIDE * THUMB_SIDE)
+  return out
+}
+
+/**
+ * Descriptors of every item, cache first (keyed like features, under {@link THUMBNAIL_CACHE_ID}), so a repeat job
+ * decodes nothing.
+ */
+export async function thumbnailDescriptors(
+  items: readonly { key: string; read(): Promise<Uint8Array> }[],
+  opts: { cache: FeatureCache; maxPixels: number; signal?: AbortSignal | undefined },
+): Promise<Float32Array[]> {
+  const out: Float32Array[] = []
+  for (let i = 0; i < items.length; i += CACHE_READS) {
+    if (opts.signal?.aborted) throw abortError(opts.signal)
+    const slice = items.slice(i, i + CACHE_READS)
+    out.push(
+      ...(await Promise.all(
+        slice.map(async (item) => {
+          const hit = await opts.cache.get(THUMBNAIL_CACHE_ID, item.key)
+          if (hit && hit.length === THUMBNAIL_LENGTH) return hit
+          const descriptor = await thumbnailDescriptor(await item.read(), opts.maxPixels)
+          await opts.cache.put(THUMBNAIL_CACHE_ID, item.key, descriptor)
+          return descriptor
+        }),
+      )),
+    )
+  }
+  return out
+}
+
+/** Means of `block`² squares from (`offset`, `offset`), THUMB_SIDE per side, then zero-mean and unit-length. */
+function blocks(grey: Float32Array, offset: number, block: number): Float32Array {
+  const out = new Float32Array(THUMB_SIDE * THUMB_SIDE)
+  for (let by = 0; by < THUMB_SIDE; by++) {
+    for (let bx = 0; bx < THUMB_SIDE; bx++) {
+      let sum = 0
+      for (let y = 0; y < block; y++) {
+        const row = (offset + by * block + y) * WORK_SIDE + offset + bx * block
+        for (let x = 0; x < block; x++) sum += grey[row + x]!
+      }
+      out[by * THUMB_SIDE + bx] = sum / (block * block)
+    }
+  }
+  const mean = out.reduce((s, v) => s + v, 0) / out.length
+  let norm = 0
+  for (let i = 0; i < out.length; i++) {
+    out[i]! -= mean
+    norm += out[i]! ** 2
+  }
+  // A flat image (one colour) has no pattern to correlate: it stays all zeros and matches nothing.
+  norm = Math.sqrt(norm)
+  if (norm > 1e-6) for (let i = 0; i < out.length; i++) out[i]! /= norm
+  return out
+}
+
+/** A box blur of `radius` in place, rows then columns (edges average what lies inside). */
+function boxBlur(grey: Float32Array, radius: number): void {
+  const tmp = new Float32Array(grey.length)
+  for (let pass = 0; pass < 2; pass++) {
+    const src = pass === 0 ? grey : tmp
+    const dst = pass === 0 ? tmp : grey
+    for (let y = 0; y < WORK_SIDE; y++) {
+      for (let x = 0; x < WORK_SIDE; x++) {
+        let sum = 0
+        let count = 0
+        for (let k = -radius; k <= radius; k++) {
+          const xx = pass === 0 ? x + k : x
+          const yy = pass === 0 ? y : y + k
+          if (xx < 0 || yy < 0 || xx >= WORK_SIDE || yy >= WORK_SIDE) continue
+          sum += src[yy * WORK_SIDE + xx]!
+          count++
+        }
+        dst[y * WORK_SIDE + x] = sum / count
+      }
+    }
+  }
+}

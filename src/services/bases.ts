@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { detectArchiveFormat, EntryUnreadable, readArchiveEntries, type ArchiveLimits } from '../datasets/archive-entries.js'
+import { checkEntryPath } from '../datasets/image-folder.js'
+import { AppError } from '../errors.js'
+import { BUILTIN_BASE_IDS, isBuiltinBase, loadBase, type BaseModelRef } from '../ml/bases.js'
+import type { Preprocessing } from '../ml/image.js'
+import type { BaseStore, StoredBase } from '../storage/bases.js'
+
+/** What the uploader may declare beside the archive; see `BaseModelRef`. */
+export interface BaseDeclaration {
+  name: string
+  featureLayer?: string | undefined
+  inputSize?: number | undefined
+  preprocessing?: Preprocessing | undefined
+}
+
+const MODEL_JSON = 'model.json'
+/** A tfjs model is model.json plus weight shards; anything near this many files is not one. */
+const MAX_BASE_FILES = 256
+
+/**
+ * Stores an uploaded tfjs model (a zip, tar or tar.gz of model.json + weight files, flat, optionally inside one
+ * folder) as a base named `decl.name`, after proving it works: every weight file model.json names is there, and
+ * the model loads and cuts to a feature vector of a known input size exactly as a job will load it (`loadBase`).
+ * @throws AppError ARCHIVE_INVALID / PAYLOAD_TOO_LARGE (the archive), BASE_MODEL_INVALID (the model, with the
+ *   reason), BASE_EXISTS, VALIDATION (a built-in's name)
+ */
+export async function uploadBase(
+  archive: string,
+  decl: BaseDeclaration,
+  deps: { store: BaseStore; basesDir: string; limits: Omit<ArchiveLimits, 'maxFiles'> },
+): Promise<StoredBase> {
+  if (isBuiltinBase(decl.name)) throw new AppError('VALIDATION', `'${decl.name}' is a built-in base; choose another name`)
+  const format = await detectArchiveFormat(archive)
+  return deps.store.publish(decl.name, async (staging) => {
+    const incoming = path.join(staging, 'incoming')
+    await mkdir(incoming)
+    const files = await unpack(archive, format, incoming, deps.limits)
+    const modelJson = files.get(MODEL_JSON)
+    if (!modelJson) throw invalid(`the archive has no ${MODEL_JSON} (found: ${[...files.keys()].slice(0, 10).join(', ') || 'no files'})`)
+    const needed = weightPaths(await readFile(modelJson, 'utf8'))
+    const missing = needed.filter((p) => !files.has(p))
+    if (missing.length > 0) throw invalid(`${MODEL_JSON} names weight files the archive lacks: ${missing.slice(0, 10).join(', ')}`)
+
+    // Named by content: a name reused for other weights gets other feature-cache keys (see StoredBase.modelDir).
+    const hash = createHash('sha256')
+    let bytes = 0
+    for (const name of [MODEL_JSON, ...needed]) {
+      const data = await readFile(files.get(name)!)
+      hash.update(name).update(data)
+      bytes += data.length
+    }
+    const modelDir = `model-${hash.digest('hex').slice(0, 16)}`
+    await rename(incoming, path.join(staging, modelDir))
+
+    const ref: BaseModelRef = {
+      url: path.join(staging, modelDir, MODEL_JSON),
+      ...(decl.inputSize ? { inputSize: decl.inputSize } : {}),
+      ...(decl.featureLayer ? { featureLayer: decl.featureLayer } : {}),
+      ...(decl.preprocessing ? { preprocessing: decl.preprocessing } : {}),
+    }
+    const base = await loadBase(ref, deps.basesDir)
+    try {
+      return {
+        name: decl.name,
+        kind: base.kind,
+        inputSize: base.inputSize,
+        featureLayer: base.featureLayer,
+        featureSize: base.featureSize,
+        preprocessing: base.preprocessing,
+        createdAt: new Date().toISOString(),
+        bytes,
+        modelDir,
+      }
+    } finally {
+      base.dispose()
+    }
+  })
+}
+
+/** The bundled bases, usable as `baseModel` by name. */
+export function builtinBaseNames(): string[] {
+  return [...BUILTIN_BASE_IDS]
+}
+
+/** The `loadBase` reference of a stored base: its model.json by path, with what was declared at upload. */
+export function storedBaseRef(base: StoredBase, modelFile: string): BaseModelRef {
+  return { url: modelFile, inputSize: base.inputSize, featureLayer: base.featureLayer, preprocessing: base.preprocessing as Preprocessing }
+}
+
+/** Writes every file of the archive into `dir` by its base name; the archive must be flat (one wrapping folder at most). */
+async function unpack(archive: string, format: Awaited<ReturnType<typeof detectArchiveFormat>>, dir: string, limits: Omit<ArchiveLimits, 'maxFiles'>) {
+  const entries: { segments: string[]; file: string }[] = []
+  for await (const entry of readArchiveEntries(archive, format, { ...limits, maxFiles: MAX_BASE_FILES })) {
+    if (entry.kind === 'directory') continue
+    const checked = checkEntryPath(entry.path)
+    if (!checked.ok) {
+      // Hidden and system files (__MACOSX, .DS_Store) ride along in zips made on a desktop.
+      if (checked.reason === 'hidden or system file') continue
+      throw new AppError('ARCHIVE_INVALID', `unsafe path in the archive: ${entry.path} (${checked.reason})`)
+    }
+    if (entry.kind !== 'file') throw new AppError('ARCHIVE_INVALID', `${entry.path} is not a regular file`)
+    if (entry.unreadable) throw new AppError('ARCHIVE_INVALID', `${entry.path}: ${entry.unreadable}`)
+    let data: Buffer
+    try {
+      data = await entry.read()
+    } catch (err) {
+      if (err instanceof EntryUnreadable) throw new AppError('ARCHIVE_INVALID', `${entry.path}: ${err.message}`)
+      throw err
+    }
+    const file = path.join(dir, String(entries.length))
+    await writeFile(file, data)
+    entries.push({ segments: checked.segments, file })
+  }
+  const wrapper = entries[0]?.segments.length === 2 ? entries[0].segments[0] : undefined
+  const files = new Map<string, string>()
+  for (const { segments, file } of entries) {
+    const inside = wrapper !== undefined && segments.length === 2 && segments[0] === wrapper ? segments.slice(1) : segments
+    if (inside.length !== 1) throw new AppError('ARCHIVE_INVALID', `the archive must hold model.json and its weight files side by side; found ${segments.join('/')}`)
+    const name = inside[0]!
+    if (files.has(name)) throw new AppError('ARCHIVE_INVALID', `${name} appears twice in the archive`)
+    const target = path.join(dir, name)
+    await rename(file, target)
+    files.set(name, target)
+  }
+  return files
+}
+
+/** The weight file paths model.json's weightsManifest names (`./` stripped). */
+function weightPaths(json: string): string[] {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(json)
+  } catch (err) {
+    throw invalid(`${MODEL_JSON} is not JSON: ${(err as Error).message}`)
+  }
+  const manifest = (parsed as { weightsManifest?: unknown }).weightsManifest
+  if (typeof parsed !== 'object' || parsed === null || !('modelTopology' in parsed) || !Array.isArray(manifest)) {
+    throw invalid(`${MODEL_JSON} is not a tfjs model (needs modelTopology and weightsManifest)`)
+  }
+  const paths = manifest.flatMap((group: { paths?: unknown }) => (Array.isArray(group.paths) ? group.paths : []))
+  if (!paths.every((p): p is string => typeof p === 'string' && /^(\.\/)?[^/\\]+$/.test(p) && !p.startsWith('..'))) {
+    throw invalid(`${MODEL_JSON} names weight files outside its folder`)
+  }
+  return [...new Set(paths.map((p) => p.replace(/^\.\//, '')))]
+}
+
+function invalid(message: string): AppError {
+  return new AppError('BASE_MODEL_INVALID', message)
+}
