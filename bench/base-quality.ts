@@ -1,14 +1,16 @@
 /**
- * Which bundled base transfers better: the same sets, splits and heads on each base, several seeds. Sets are the
- * real ones /work/shared/datasets/make-bench-sets.sh builds (mnist: 10 digits × 100 grey 28 px scans;
- * twemoji-groups: 5 emoji groups × 100 drawings). Per set, base and seed (the seed draws the stratified 80/20 split
+ * Which bundled base transfers better: the same sets, splits and heads on each base, several seeds. Sets are real
+ * ImageFolder trees under SETS_DIR: the ones /work/shared/datasets/make-bench-sets.sh builds (mnist: 10 digits × 100
+ * grey 28 px scans; twemoji-groups: 5 emoji groups × 100 drawings) and fashion-mnist (10 garment classes × 100 grey
+ * 28 px photos, from Debian's dataset-fashion-mnist; bench/make-fashion-mnist.sh builds it). Per set, base and seed (the seed draws the stratified 80/20 split
  * and the head's initialisation):
  *   - job: what `POST /jobs {datasetId, seed}` trains (its defaults, early stopping off);
  *   - probe: a linear softmax on standardised features (hiddenUnits 0, l2 1e-3), the usual linear-probe measure.
  * Features are embedded once per base and set (through the feature threads, cached), so seeds cost head training
  * only. Prints one JSON line; progress goes to stderr.
  *
- *   npx tsx bench/base-quality.ts [SETS_DIR] [SEEDS]     (defaults /tmp/bench-sets, 3)
+ *   npx tsx bench/base-quality.ts [SETS_DIR] [SEEDS] [SETS]
+ *   (defaults /tmp/bench-sets, 3, twemoji-groups,mnist,fashion-mnist; SETS is a comma-separated list of folders)
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -16,6 +18,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { trainOptions } from '../src/http/schemas/jobs.js'
 import { initBackend } from '../src/ml/backend.js'
 import { loadBase, type BuiltinBaseId } from '../src/ml/bases.js'
@@ -25,9 +28,10 @@ import { createFeatureCache } from '../src/storage/features.js'
 
 const SETS_DIR = process.argv[2] ?? '/tmp/bench-sets'
 const SEEDS = Number(process.argv[3] ?? 3)
-const SETS = ['twemoji-groups', 'mnist']
+const SETS = (process.argv[4] ?? 'twemoji-groups,mnist,fashion-mnist').split(',')
 const BASES: BuiltinBaseId[] = ['mobilenet_v2', 'mobilenet_v3_coco']
 const MAKE_SETS = '/work/shared/datasets/make-bench-sets.sh'
+const MAKE_FASHION = fileURLToPath(new URL('make-fashion-mnist.sh', import.meta.url))
 const MAX_PIXELS = 40_000_000
 
 async function loadSet(dir: string): Promise<{ labels: string[]; examples: TrainExample[] }> {
@@ -47,7 +51,9 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)))
 
 async function main(): Promise<void> {
-  if (!SETS.every((s) => existsSync(path.join(SETS_DIR, s)))) execFileSync('bash', [MAKE_SETS, SETS_DIR], { stdio: 'inherit' })
+  const missing = SETS.filter((s) => !existsSync(path.join(SETS_DIR, s)))
+  if (missing.some((s) => s !== 'fashion-mnist')) execFileSync('bash', [MAKE_SETS, SETS_DIR], { stdio: 'inherit' })
+  if (missing.includes('fashion-mnist')) execFileSync('bash', [MAKE_FASHION, SETS_DIR], { stdio: 'inherit' })
   const { name: backend } = await initBackend('wasm')
   const work = await mkdtemp(path.join(tmpdir(), 'imagetune-bench-bases-'))
   const basesDir = path.join(work, 'bases')

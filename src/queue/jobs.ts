@@ -21,8 +21,13 @@ export type BaseModelRef =
   | (string & {})
   | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' | 'raw_0_255' }
 
-/** The base a job gets when `POST /jobs` names none; workers load it before their first job (WORKER_PREWARM). */
-export const DEFAULT_BASE_MODEL: BaseModelRef = 'mobilenet_v2'
+/**
+ * The base a job gets when `POST /jobs` names none. The COCO MobileNetV3 transfers better to photos than nsfwjs's
+ * MobileNetV2 (fashion-mnist +5 points, ahead on 8 of 8 seeds; real photos +18 in the issue's probe) and ties or loses ~2 on
+ * drawings and digits: docs/benchmarks.md. It trains the head only, so fineTuneLayers needs a base named. Workers load
+ * it before their first job (WORKER_PREWARM).
+ */
+export const DEFAULT_BASE_MODEL: BaseModelRef = 'mobilenet_v3_coco'
 
 /**
  * Hyper-parameters after defaults are applied; the worker never guesses. Absent options are null (plain JSON).

@@ -66,8 +66,9 @@ test.each([
   [{ augment: { mirror: true } }, 'augment'],
   [{ fineTuneLayers: 1.5 }, 'fineTuneLayers'],
   [{ baseModel: { url: 'x', preprocessing: 'scale_0_255' } }, 'baseModel'],
-  // A GraphModel base trains the head only.
+  // A GraphModel base trains the head only; the default base is one, so fine-tuning names its base.
   [{ baseModel: 'mobilenet_v3_coco', fineTuneLayers: 2 }, 'fineTuneLayers'],
+  [{ fineTuneLayers: 2 }, 'the default base'],
 ])('POST /jobs %j → 400 VALIDATION naming %s', async (options, field) => {
   const res = await post({ datasetId, ...options })
   expect(res.status).toBe(400)

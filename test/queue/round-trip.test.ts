@@ -29,7 +29,7 @@ test('a queued job is readable, listed, and keeps its defaults', async () => {
   expect(response.status).toBe(202)
   const job = (await response.json()) as any
   expect(response.headers.get('location')).toBe(`/jobs/${job.id}`)
-  expect(job).toMatchObject({ status: 'queued', datasetId, baseModel: 'mobilenet_v2', options: { epochs: 3, batchSize: 32, validationSplit: 0.2 } })
+  expect(job).toMatchObject({ status: 'queued', datasetId, baseModel: 'mobilenet_v3_coco', options: { epochs: 3, batchSize: 32, validationSplit: 0.2 } })
   expect(Number.isInteger(job.options.seed)).toBe(true)
 
   const read = (await (await fetch(`${service.url}/jobs/${job.id}`)).json()) as any

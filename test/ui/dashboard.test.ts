@@ -86,6 +86,7 @@ browserTest('upload, train, watch, inspect and try a model in the browser', asyn
   await page.locator('#advanced summary').click()
   const epochs = page.getByLabel('Training rounds')
   await expect(epochs.inputValue()).resolves.toBe('10')
+  await expect(page.locator('#job-base').inputValue()).resolves.toBe('mobilenet_v3_coco')
   await epochs.fill(String(EPOCHS))
   await page.getByLabel('Random seed').fill('7')
   await shot(page, 'train')
@@ -115,7 +116,8 @@ browserTest('upload, train, watch, inspect and try a model in the browser', asyn
   expect(await page.locator('#per-class tbody th').allInnerTexts()).toEqual(CLASSES)
   const modelId = page.url().split('/').at(-1)
   await expect(page.locator('.snippet').first().innerText()).resolves.toContain(`/predict?model=${modelId}`)
-  await expect(page.locator('.snippet').nth(1).innerText()).resolves.toContain(`tf.loadLayersModel('${service.url}/models/${modelId}/model.json'`)
+  // The default base is a GraphModel, so the classifier is one GraphModel in the browser too.
+  await expect(page.locator('.snippet').nth(1).innerText()).resolves.toContain(`tf.loadGraphModel('${service.url}/models/${modelId}/model.json'`)
 
   // Try it: drop a red circle the model never saw.
   const probe = (await makeImage('red-circle', { size: 96, seed: 4242 })).toString('base64')

@@ -5,7 +5,8 @@ import { AppError } from '../../errors.js'
 import type { TrainOptions } from '../../queue/jobs.js'
 import { BASE_NAME_PATTERN } from '../../storage/bases.js'
 
-const BaseModelSchema = Type.Union(
+/** A base model; `extra` adds keywords (the request's default). */
+const baseModelSchema = (extra: { default?: unknown } = {}) => Type.Union(
   [
     Type.Literal('mobilenet_v2'),
     Type.Literal('inception_v3'),
@@ -37,6 +38,7 @@ const BaseModelSchema = Type.Union(
     description:
       `pretrained network to transfer from; default '${String(DEFAULT_BASE_MODEL)}'. mobilenet_v2 (224 px) and inception_v3 (299 px): nsfwjs's Keras models; ` +
       'mobilenet_v3_coco (320 px): the COCO-trained MobileNetV3-CenterNet backbone of @vladmandic/human, a GraphModel (head-only: no fineTuneLayers)',
+    ...extra,
   },
 )
 
@@ -115,7 +117,9 @@ function orOff<T extends TObject>(schema: T) {
 export const CreateJobSchema = Type.Object(
   {
     datasetId: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }),
-    baseModel: Type.Optional(BaseModelSchema),
+    // A default, like every option's, so the docs and the dashboard's form show which base an unnamed one gets
+    // (on the request only: a default in a response schema would be written into documents that lack the field).
+    baseModel: Type.Optional(baseModelSchema({ default: DEFAULT_BASE_MODEL })),
     epochs: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: TRAIN_DEFAULTS.epochs })),
     batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, default: TRAIN_DEFAULTS.batchSize })),
     learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, default: TRAIN_DEFAULTS.learningRate })),
@@ -150,7 +154,7 @@ export const CreateJobSchema = Type.Object(
         maximum: 50,
         default: TRAIN_DEFAULTS.fineTuneLayers,
         description:
-          'top layers of the base (those with weights, batch-norm excepted) trained after the head, at a tenth of the learning rate for a quarter of the epochs (at least 1), from cached activations; 0 trains the head only',
+          'top layers of the base (those with weights, batch-norm excepted) trained after the head, at a tenth of the learning rate for a quarter of the epochs (at least 1), from cached activations; 0 trains the head only. Needs a LayersModel base (mobilenet_v2, inception_v3 or a URL), not the default mobilenet_v3_coco',
       }),
     ),
   },
@@ -167,7 +171,7 @@ export type CreateJob = Static<typeof CreateJobSchema>
 export function trainOptions(body: CreateJob, classNames: string[]): TrainOptions {
   // A bundled GraphModel base is frozen constants, not layers (a GraphModel by URL is found out when it loads).
   if ((body.baseModel ?? DEFAULT_BASE_MODEL) === 'mobilenet_v3_coco' && (body.fineTuneLayers ?? 0) > 0) {
-    throw new AppError('VALIDATION', "fineTuneLayers needs a LayersModel base: 'mobilenet_v3_coco' trains the head only (choose mobilenet_v2 or inception_v3 to fine-tune)")
+    throw new AppError('VALIDATION', "fineTuneLayers needs a LayersModel base: 'mobilenet_v3_coco', the default base, trains the head only (set baseModel to mobilenet_v2 or inception_v3 to fine-tune)")
   }
   const augment = body.augment
   if (augment && !(augment.flip || augment.crop || augment.rotate || augment.brightness || augment.contrast)) {
@@ -283,7 +287,7 @@ export const JobSchema = Type.Object({
   }),
   history: Type.Array(EpochSchema),
   datasetId: Type.String(),
-  baseModel: BaseModelSchema,
+  baseModel: baseModelSchema(),
   // Jobs queued before an option existed lack it, so the newer ones are optional here.
   options: Type.Object({
     epochs: Type.Integer(),
