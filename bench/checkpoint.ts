@@ -9,6 +9,7 @@ import path from 'node:path'
 import { initBackend } from '../src/ml/backend.js'
 import { seededRandom } from '../src/ml/random.js'
 import { trainHead, type TrainHeadOptions } from '../src/ml/train.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../src/ml/checkpoint-codec.js'
 import { createCheckpointStore } from '../src/storage/checkpoints.js'
 
 const N = 500
@@ -26,14 +27,14 @@ async function run(checkpoint: boolean): Promise<number> {
   const dir = await mkdtemp(path.join(tmpdir(), 'imagetune-bench-'))
   const store = createCheckpointStore(dir)
   const started = performance.now()
-  const { head } = await trainHead(features, labels, CLASSES, { ...opts, ...(checkpoint && { onCheckpoint: (s) => store.save('job', 'model', s) }) })
+  const { head } = await trainHead(features, labels, CLASSES, { ...opts, ...(checkpoint && { onCheckpoint: (s) => store.save('job', encodeCheckpoint('model', s)) }) })
   const seconds = (performance.now() - started) / 1000
   head.dispose()
   if (checkpoint) {
-    const file = path.join(store.dir('job'), 'checkpoint', 'head.bin')
+    const file = path.join(dir, 'job', 'checkpoint', 'head.bin')
     bytes = (await stat(file)).size
     const t = performance.now()
-    await store.load('job', 'model')
+    decodeCheckpoint(await store.load('job'), 'model')
     loadMs = performance.now() - t
   }
   await rm(dir, { recursive: true, force: true })

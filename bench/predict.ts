@@ -19,6 +19,7 @@ import { createLogger } from '../src/logger.js'
 import { initBackend } from '../src/ml/backend.js'
 import { loadBase } from '../src/ml/bases.js'
 import { composeClassifier } from '../src/ml/export.js'
+import { modelToFiles } from '../src/ml/file-io.js'
 import { decodeImage } from '../src/ml/image.js'
 import { createModelRunner } from '../src/ml/model-runner.js'
 import { dataLayout } from '../src/storage/layout.js'
@@ -48,7 +49,7 @@ async function writeModel(dataDir: string): Promise<void> {
   const output = tf.layers.dense({ units: LABELS.length, activation: 'softmax', name: 'head_output', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tf.SymbolicTensor
   const head = tf.model({ inputs: input, outputs: output })
   const model = await composeClassifier(base, head)
-  await createModelStore(layout.models).save(MODEL_ID, model, {
+  await createModelStore(layout.models).save(MODEL_ID, await modelToFiles(model), {
     id: MODEL_ID,
     createdAt: new Date().toISOString(),
     labels: LABELS,

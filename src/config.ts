@@ -11,7 +11,23 @@ const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   REDIS_URL: Type.String({ minLength: 1, default: 'redis://127.0.0.1:6379' }),
+  /**
+   * This process's own folder. Without STORAGE_URL it is also the store (datasets, models, aliases, checkpoints,
+   * feature cache); with it, only a local cache (extracted bases, fetched images, features, uploads) that can be
+   * wiped at any time.
+   */
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  /**
+   * The store shared by every API replica and worker: empty for DATA_DIR, or
+   * `s3://<bucket>/<prefix>?endpoint=<url>&forcePathStyle=true&region=<region>` (query optional; no endpoint means
+   * AWS S3). Credentials come from the AWS chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, roles.
+   */
+  STORAGE_URL: Type.String({ default: '', pattern: '^(|s3://[^/?]+(/[^?]*)?(\\?.*)?)$' }),
+  /**
+   * How long an API replica trusts its copy of the aliases, ms: an alias moved through another replica is served
+   * here at most this long (plus one store read) later.
+   */
+  ALIAS_CACHE_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 500 }),
   LOG_LEVEL: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info' }),
   /** Prefix of every BullMQ key, so several deployments (or test files) can share one Redis. */
   QUEUE_PREFIX: Type.String({ minLength: 1, default: 'imagetune' }),

@@ -45,7 +45,8 @@ export const HTTP_STATUS = {
   IDEMPOTENCY_KEY_REUSED: 422,
   TRAINING_FAILED: 500,
   QUEUE_UNAVAILABLE: 503,
-  STORAGE_UNAVAILABLE: 507,
+  /** The store cannot be used now: a full or unwritable disk, an unreachable bucket, refused credentials. */
+  STORAGE_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const
 

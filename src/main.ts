@@ -3,7 +3,9 @@ import { loadConfig } from './config.js'
 import { buildApp } from './http/app.js'
 import { createLogger } from './logger.js'
 import { ensureRedis, RedisUnavailableError, type RedisHandle } from './redis-server.js'
+import { onShutdown } from './shutdown.js'
 import { dataLayout } from './storage/layout.js'
+import { StorageConfigError } from './storage/storage-url.js'
 import { observeJobs } from './metrics/job-metrics.js'
 import { startTrainWorker } from '../workers/worker.js'
 
@@ -19,7 +21,11 @@ try {
   process.exit(1)
 }
 
-const app = await buildApp(config, log)
+const app = await buildApp(config, log).catch((err: unknown) => {
+  if (!(err instanceof StorageConfigError)) throw err
+  console.error(`imagetune: ${err.message}`)
+  return process.exit(1)
+})
 await app.listen({ port: config.PORT, host: config.HOST })
 const worker = config.EMBEDDED_WORKER ? startTrainWorker(config, log) : undefined
 // One process, one registry: the API's /metrics also counts the embedded worker's jobs.
@@ -33,21 +39,10 @@ const SHUTDOWN_DEADLINE_MS = 25_000
  */
 const DRAIN_GRACE_MS = 1_000
 
-let stopping = false
-async function shutdown(signal: string) {
-  if (stopping) return
-  stopping = true
-  log.info({ signal }, 'shutting down')
-  setTimeout(() => {
-    log.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long; exiting')
-    process.exit(1)
-  }, SHUTDOWN_DEADLINE_MS).unref()
+onShutdown(log, SHUTDOWN_DEADLINE_MS, async () => {
   // Both at once: the API drains in-flight requests (event streams end) while the worker hands its job back.
   app.beginDrain()
   const closing = new Promise((resolve) => setTimeout(resolve, DRAIN_GRACE_MS)).then(() => app.close())
   await Promise.all([closing, worker?.shutdown()])
   await redis.stop()
-  process.exit(0)
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'))
-process.once('SIGINT', () => void shutdown('SIGINT'))
+})

@@ -22,6 +22,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ IMAGETUNE_BACKEND: 'cuda' })).toThrow(/IMAGETUNE_BACKEND/)
   })
 
+  test('STORAGE_URL: empty (DATA_DIR is the store) by default, an s3:// URL when set, anything else refused', () => {
+    expect(loadConfig({}).STORAGE_URL).toBe('')
+    const url = 's3://imagetune/prod?endpoint=http%3A%2F%2Fminio%3A9000&forcePathStyle=true&region=us-east-1'
+    expect(loadConfig({ STORAGE_URL: url }).STORAGE_URL).toBe(url)
+    expect(loadConfig({ STORAGE_URL: 's3://imagetune' }).STORAGE_URL).toBe('s3://imagetune')
+    expect(() => loadConfig({ STORAGE_URL: '/mnt/shared' })).toThrow(/STORAGE_URL/)
+    expect(() => loadConfig({ STORAGE_URL: 'https://bucket.s3.amazonaws.com' })).toThrow(/STORAGE_URL/)
+  })
+
   test('is frozen', () => {
     expect(Object.isFrozen(loadConfig({}))).toBe(true)
   })

@@ -29,6 +29,17 @@ function notFound(heading, message) {
   main.replaceChildren(h('h1', {}, heading), message ? h('p', {}, message) : null, h('p', {}, h('a', { href: '#/' }, 'Back to the overview')))
 }
 
+/**
+ * Each page has its own title, so tabs, history and bookmarks say where they lead. It follows the page's h1 as soon
+ * as that is drawn: a page that keeps a live stream open (a running job) resolves only when the user leaves it.
+ */
+const titleFromHeading = () => {
+  const heading = main.querySelector('h1')
+  const title = heading ? `${heading.textContent.trim()} · imagetune` : 'imagetune'
+  if (document.title !== title) document.title = title
+}
+new MutationObserver(titleFromHeading).observe(main, { childList: true, subtree: true, characterData: true })
+
 async function route() {
   leave.abort()
   leave = new AbortController()
@@ -52,9 +63,7 @@ async function route() {
       else main.append(h('div', { class: 'error', role: 'alert' }, h('strong', {}, err.code ?? 'ERROR'), ' ', err.message))
     }
   }
-  // Each page has its own title, so tabs, history and bookmarks say where they lead.
   const heading = main.querySelector('h1')
-  document.title = heading ? `${heading.textContent.trim()} · imagetune` : 'imagetune'
   // Focus moves to the new page's heading so keyboard and screen-reader users land on it.
   if (document.activeElement === document.body || !main.contains(document.activeElement)) {
     ;(heading ?? main).setAttribute('tabindex', '-1')

@@ -1,6 +1,7 @@
 /**
  * A dataset's images by class, a page at a time (`GET /datasets/:id/images`), with what the latest training job
- * found (label issues, near-duplicates) and the changes that make a new revision: move to another class, drop.
+ * found (label issues, near-duplicates) and the changes that make a new revision: move to another class, drop, add
+ * image files to the class shown.
  */
 import { api, blobUrl, features } from './api.js'
 import { errorBox, h, pct, toast } from './dom.js'
@@ -34,12 +35,16 @@ export async function gallery(dataset, signal) {
   for (const issue of findings.labelIssues) flagOf.set(issue.path, `looks like ${issue.suggested}`)
   for (const pair of findings.nearDuplicates) for (const p of [pair.a, pair.b]) if (!flagOf.has(p)) flagOf.set(p, 'near-duplicate')
 
-  /** Sends a revision and opens the new dataset it made; the one shown here stays as it was. */
+  /**
+   * Sends a revision (JSON, or the multipart form that adds files) and opens the new dataset it made; the one shown
+   * here stays as it was.
+   */
   async function revise(change, what) {
     status.replaceChildren(h('p', { class: 'muted' }, 'Making a new revision…'))
     try {
       const created = await api(`/datasets/${dataset.id}/revisions`, { method: 'POST', body: change })
-      toast(`${what}: new dataset “${created.name}”`)
+      const refused = created.rejected?.length ? ` (${created.rejected.length} file${created.rejected.length > 1 ? 's' : ''} refused: ${created.rejected.map((r) => `${r.path}: ${r.reason}`).join('; ')})` : ''
+      toast(`${what}: new dataset “${created.name}”${refused}`)
       location.hash = `#/datasets/${created.id}`
     } catch (err) {
       const problems = Array.isArray(err.details?.problems) ? err.details.problems : []
@@ -66,6 +71,19 @@ export async function gallery(dataset, signal) {
     revise({ move: [...selected].map((path) => ({ path, to })) }, `Moved ${selected.size} to ${to}`)
   })
   dropButton.addEventListener('click', () => revise({ drop: [...selected] }, `Dropped ${selected.size}`))
+  // Choosing files sends them: the picker is the confirmation, as with the dataset upload.
+  const addLabel = h('label', { for: 'add-images' }, `Add images to ${classSelect.value}`)
+  const addInput = h('input', { type: 'file', id: 'add-images', multiple: true, accept: 'image/*', disabled: !revisions })
+  addInput.addEventListener('change', () => {
+    const files = [...addInput.files]
+    if (files.length === 0) return
+    const to = classSelect.value
+    const form = new FormData()
+    form.append('to', to)
+    for (const file of files) form.append('add', file, file.name)
+    addInput.value = ''
+    revise(form, `Added ${files.length} to ${to}`)
+  })
 
   let cursor = null
   /** Bumped on each class switch, so a page still in flight for the previous class is thrown away. */
@@ -94,6 +112,7 @@ export async function gallery(dataset, signal) {
     cursor = page.nextCursor
     more.hidden = !cursor
   }
+  classSelect.addEventListener('change', () => (addLabel.textContent = `Add images to ${classSelect.value}`))
   classSelect.addEventListener('change', () => load(true).catch((err) => signal.aborted || status.replaceChildren(errorBox(err))))
   more.addEventListener('click', async () => {
     // One page at a time: a second click before the first answers would ask for the same cursor again.
@@ -132,8 +151,9 @@ export async function gallery(dataset, signal) {
     issues, duplicates,
     h('div', { class: 'row' }, h('label', { for: 'gallery-class' }, 'Class'), classSelect),
     h('div', { class: 'row toolbar' }, count, h('span', {}, 'Move to'), target, newClass, moveButton, dropButton),
-    revisions ? null : h('p', { class: 'muted', id: 'no-revisions' }, 'This server cannot make dataset revisions yet, so images cannot be moved or dropped here.'),
-    h('p', { class: 'muted' }, 'Moving or dropping makes a new dataset (a revision); this one stays as it is.'),
+    h('div', { class: 'row' }, addLabel, addInput),
+    revisions ? null : h('p', { class: 'muted', id: 'no-revisions' }, 'This server cannot make dataset revisions yet, so images cannot be moved, dropped or added here.'),
+    h('p', { class: 'muted' }, 'Moving, dropping or adding images makes a new dataset (a revision); this one stays as it is.'),
     grid, more, status)
   await load(true)
   return section

@@ -218,6 +218,7 @@ function renameForm(model, shown, onDone) {
 
 /** Everything about one model: accuracy, per-class table, confusion matrix, mistakes, curves, how to use it. */
 export async function modelPage({ main, id, signal }) {
+  /** @type {import('./api-types.js').Model} */
   const model = await api(`/models/${id}`, { signal })
   const metrics = normaliseMetrics(model.metrics ?? {})
   const labels = metrics.labels ?? model.labels ?? []

@@ -4,6 +4,9 @@ import { createLogger } from '../src/logger.js'
 import { observeJobs } from '../src/metrics/job-metrics.js'
 import { createMetrics } from '../src/metrics/registry.js'
 import { serveMetrics } from '../src/metrics/serve.js'
+import { onShutdown } from '../src/shutdown.js'
+import { openStores } from '../src/storage/open-store.js'
+import { StorageConfigError } from '../src/storage/storage-url.js'
 import { startTrainWorker } from './worker.js'
 
 /** A stopping worker exits by then even if a job does not let go (it is then recovered as stalled), ms. */
@@ -11,26 +14,23 @@ const SHUTDOWN_DEADLINE_MS = 25_000
 
 const config = loadConfig()
 const log = createLogger(config.LOG_LEVEL, 'worker')
+// A missing bucket (or a malformed STORAGE_URL) stops the worker now, naming it, instead of failing every job.
+try {
+  ;(await openStores(config, { verify: true })).shared.close()
+} catch (err) {
+  if (!(err instanceof StorageConfigError)) throw err
+  console.error(`imagetune worker: ${err.message}`)
+  process.exit(1)
+}
 const worker = startTrainWorker(config, log)
 const metrics = createMetrics()
 observeJobs(worker.worker, metrics)
 const metricsServer = config.WORKER_METRICS_PORT ? await serveMetrics(metrics.registry, config.WORKER_METRICS_PORT, config.HOST) : undefined
 log.info({ queue: worker.worker.name, name: worker.name, concurrency: config.WORKER_CONCURRENCY, metricsPort: config.WORKER_METRICS_PORT || null }, 'worker ready')
 
-let stopping = false
-async function shutdown(signal: string) {
-  if (stopping) return
-  stopping = true
-  log.info({ signal }, 'worker stopping: running jobs go back to the queue')
-  const deadline = setTimeout(() => {
-    log.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'worker did not stop in time; exiting')
-    process.exit(1)
-  }, SHUTDOWN_DEADLINE_MS)
+onShutdown(log, SHUTDOWN_DEADLINE_MS, async () => {
+  log.info('worker stopping: running jobs go back to the queue')
   metricsServer?.close()
   await worker.shutdown()
-  clearTimeout(deadline)
   log.info('worker stopped')
-  process.exit(0)
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'))
-process.on('SIGINT', () => void shutdown('SIGINT'))
+})

@@ -1,11 +1,12 @@
 import { Queue, UnrecoverableError, Worker } from 'bullmq'
 import type { Config } from '../src/config.js'
 import { AppError } from '../src/errors.js'
-import { pinnedRequest } from '../src/http/pinned-request.js'
-import { parseAllowList, systemResolver, type Resolver } from '../src/http/ssrf-guard.js'
+import { pinnedRequest } from '../src/net/pinned-request.js'
+import { parseAllowList, systemResolver, type Resolver } from '../src/net/ssrf-guard.js'
 import type { Logger } from '../src/logger.js'
 import { redisConnection } from '../src/queue/connection.js'
-import { createTrainingQueue } from '../src/queue/producer.js'
+import { createJobReader } from '../src/queue/job-reader.js'
+import { TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
 import { enqueueWebhook, signature, SIGNATURE_HEADER, WEBHOOK_QUEUE, type WebhookDelivery } from '../src/queue/webhooks.js'
 
 /** A receiver gets this long to answer, ms; a slower one counts as a failed try. */
@@ -24,15 +25,18 @@ export interface WebhookWorker {
  */
 export function startWebhookWorker(config: Config, log: Logger, resolve: Resolver = systemResolver): WebhookWorker {
   const addressCheck = { allowHosts: parseAllowList(config.WEBHOOK_URL_ALLOWLIST), resolve }
-  const jobs = createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, retentionSeconds: config.JOB_RETENTION_SECONDS, log })
   const queueConnection = redisConnection(config.REDIS_URL, 'worker', log)
+  // Only to read the job being reported: a plain Queue, not the API's producer (its events stream, index, webhooks).
+  const trainingJobs = new Queue<TrainModelJob, TrainResult>(TRAINING_QUEUE, { connection: queueConnection, prefix: config.QUEUE_PREFIX })
+  trainingJobs.on('error', (err) => log.error({ err }, 'training queue error'))
+  const readJob = createJobReader(trainingJobs, queueConnection)
   const queue = new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection: queueConnection, prefix: config.QUEUE_PREFIX })
   queue.on('error', (err) => log.error({ err }, 'webhook queue error'))
   const worker = new Worker<WebhookDelivery>(
     WEBHOOK_QUEUE,
     async (job) => {
       const { trainJobId, url } = job.data
-      const doc = await jobs.get(trainJobId)
+      const doc = await readJob(trainJobId)
       if (!doc) return // removed before delivery: nothing to tell
       const body = JSON.stringify(doc)
       const headers: Record<string, string> = { 'content-type': 'application/json', 'x-imagetune-job-id': trainJobId }
@@ -57,8 +61,8 @@ export function startWebhookWorker(config: Config, log: Logger, resolve: Resolve
     async close() {
       await worker.close()
       await queue.close()
+      await trainingJobs.close()
       queueConnection.disconnect()
-      await jobs.close()
     },
   }
 }

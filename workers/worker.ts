@@ -6,9 +6,10 @@ import type { Logger } from '../src/logger.js'
 import { CANCEL_REQUESTED_FIELD } from '../src/queue/cancel.js'
 import { redisConnection } from '../src/queue/connection.js'
 import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
+import { createJobEnd } from '../src/services/job-end.js'
 import { isTypeScript, siblingModule } from '../src/sibling-module.js'
 import { createCheckpointStore } from '../src/storage/checkpoints.js'
-import { dataLayout } from '../src/storage/layout.js'
+import { openSharedStore } from '../src/storage/open-store.js'
 import { watchSandboxes } from './sandbox-watchdog.js'
 import { startWebhookWorker } from './webhooks.js'
 
@@ -62,7 +63,8 @@ export interface TrainWorker {
  */
 export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const name = `${hostname()}:${process.pid}`
-  const checkpoints = createCheckpointStore(dataLayout(config.DATA_DIR).jobs)
+  const store = openSharedStore(config)
+  const checkpoints = createCheckpointStore(store)
   const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, fileURLToPath(PROCESSOR), {
     name,
     connection: redisConnection(config.REDIS_URL, 'worker', log),
@@ -96,14 +98,9 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const webhooks = startWebhookWorker(config, log)
   let stopping = false
 
-  /** A job that ended for good: its scratch folder goes, and its webhook (if any) is queued. */
-  const ended = (job: { id?: string | undefined; data: TrainModelJob }) => {
-    const jobId = job.id!
-    void checkpoints.remove(jobId).catch((err: Error) => log.warn({ err, jobId }, 'could not remove the job folder'))
-    if (job.data.webhook) {
-      void webhooks.notify({ trainJobId: jobId, url: job.data.webhook.url }).catch((err: Error) => log.error({ err, jobId }, 'could not queue the webhook'))
-    }
-  }
+  const jobEnd = createJobEnd({ checkpoints, notifyWebhook: webhooks.notify, log })
+  /** A job that ended for good (see services/job-end.ts). */
+  const ended = (job: { id?: string | undefined; data: TrainModelJob }) => void jobEnd({ id: job.id!, webhook: job.data.webhook })
 
   const cancel = (jobId: string, reason: string) => {
     if (worker.cancelJob(jobId, reason)) log.info({ jobId, reason }, 'job aborted')
@@ -149,6 +146,7 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
       await events.close()
       eventsConnection.disconnect()
       control.disconnect()
+      store.close()
     },
   }
 }

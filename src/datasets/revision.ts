@@ -1,11 +1,13 @@
 import { AppError } from '../errors.js'
-import { FileNameAllocator } from './file-names.js'
+import { FileNameAllocator, sanitizeFileName } from './file-names.js'
 import { classNameProblem } from './image-folder.js'
 
 /** What `POST /datasets/:id/revisions` asks for; `path` is `images/<class>/<file>` as in the manifest. */
 export interface RevisionChange {
   move?: readonly { path: string; to: string }[]
   drop?: readonly string[]
+  /** New images, validated already, for class `to` (existing or new); `name` is the file name they were sent with. */
+  add?: { to: string; images: readonly { name: string; sha256: string }[] }
 }
 
 /** The part of a manifest image a revision reads and carries over. */
@@ -17,12 +19,13 @@ export interface RevisableImage {
   source: string
 }
 
-/** One image of the revised dataset and where its bytes come from in the parent. */
-export interface RevisedImage<I extends RevisableImage> {
-  image: I
-  /** The parent's `path` of the same bytes. */
-  from: string
-}
+/**
+ * One image of the revised dataset and where its bytes come from: the parent's `path` of the same bytes (`from`), or
+ * the index of the added image in `change.add.images` (`added`).
+ */
+export type RevisedImage<I extends RevisableImage> =
+  | { image: I; from: string; added?: undefined }
+  | { image: RevisableImage; added: number; from?: undefined }
 
 const IMAGES_DIR = 'images'
 
@@ -40,7 +43,10 @@ export function planRevision<I extends RevisableImage>(
 ): RevisedImage<I>[] {
   const moves = change.move ?? []
   const drops = change.drop ?? []
-  if (moves.length === 0 && drops.length === 0) invalid('the revision changes nothing: give "move" or "drop" entries', [])
+  const adds = change.add?.images ?? []
+  if (moves.length === 0 && drops.length === 0 && adds.length === 0) {
+    invalid('the revision changes nothing: give "move", "drop" or "add" entries', [])
+  }
 
   const byPath = new Map(images.map((image) => [image.path, image]))
   const problems: string[] = []
@@ -70,6 +76,14 @@ export function planRevision<I extends RevisableImage>(
     else if (image) targets.set(p, to)
   }
   for (const p of drops) touch(p)
+  const addTo = change.add && adds.length > 0 ? change.add.to : undefined
+  if (addTo !== undefined) {
+    const problem = classNameProblem(addTo)
+    if (problem) problems.push(problem)
+    else if ((classByFold.get(addTo.toLowerCase()) ?? addTo) !== addTo) {
+      problems.push(`class '${addTo}' differs only in case from class '${classByFold.get(addTo.toLowerCase())}'`)
+    }
+  }
   if (problems.length > 0) invalid(`the revision is invalid: ${problems[0]}`, problems)
 
   const names = new FileNameAllocator()
@@ -81,6 +95,12 @@ export function planRevision<I extends RevisableImage>(
     if (to === undefined) continue
     const name = names.allocate(to, fileName(image.path))
     revised.push({ image: { ...image, label: to, path: `${IMAGES_DIR}/${to}/${name}` }, from: image.path })
+  }
+  if (addTo !== undefined) {
+    for (const [added, { name: sent, sha256 }] of adds.entries()) {
+      const name = names.allocate(addTo, sanitizeFileName(sent.slice(sent.lastIndexOf('/') + 1)))
+      revised.push({ image: { path: `${IMAGES_DIR}/${addTo}/${name}`, label: addTo, sha256, source: sent }, added })
+    }
   }
 
   const counts = new Map<string, number>()

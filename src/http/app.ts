@@ -52,7 +52,13 @@ export async function buildApp(config: Config, logger: Logger) {
   await app.register(auth, { config })
   await app.register(rateLimit, { config })
   await app.register(multipart, { limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 16, fields: 8, parts: 32 } })
-  await app.register(services, { config })
+  try {
+    await app.register(services, { config })
+  } catch (err) {
+    // A start refused here (a missing bucket) must not leave the connections opened above behind.
+    await app.close().catch(() => undefined)
+    throw err
+  }
   await app.register(modelReadiness)
   await app.register(openapi)
   await app.register(metrics)

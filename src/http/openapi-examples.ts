@@ -51,20 +51,27 @@ const job = {
   startedAt: '2026-11-28T10:16:01.000Z',
   finishedAt: null,
 }
+const confusionMatrix = [
+  [116, 6, 5],
+  [5, 115, 8],
+  [3, 10, 147],
+]
+const labels = ['daisy', 'roses', 'tulips']
 const metrics = {
-  count: 734,
-  accuracy: 0.905,
-  labels: ['daisy', 'roses', 'tulips'],
+  count: 415,
+  accuracy: 0.909,
+  topK: [{ k: 2, accuracy: 0.976 }],
+  labels,
   perClass: [
-    { label: 'daisy', precision: 0.93, recall: 0.91, f1: 0.92, support: 127, predicted: 124 },
-    { label: 'roses', precision: 0.88, recall: 0.9, f1: 0.89, support: 128, predicted: 131 },
-    { label: 'tulips', precision: 0.9, recall: 0.9, f1: 0.9, support: 160, predicted: 160 },
+    { label: 'daisy', precision: 0.935, recall: 0.913, f1: 0.924, support: 127, predicted: 124 },
+    { label: 'roses', precision: 0.878, recall: 0.898, f1: 0.888, support: 128, predicted: 131 },
+    { label: 'tulips', precision: 0.919, recall: 0.919, f1: 0.919, support: 160, predicted: 160 },
   ],
-  confusionMatrix: [
-    [116, 6, 5],
-    [5, 115, 8],
-    [3, 10, 147],
-  ],
+  macro: { precision: 0.911, recall: 0.91, f1: 0.91 },
+  weighted: { precision: 0.91, recall: 0.909, f1: 0.91 },
+  confusionMatrix,
+  confusionByLabel: Object.fromEntries(labels.map((truth, i) => [truth, Object.fromEntries(labels.map((predicted, j) => [predicted, confusionMatrix[i]![j]!]))])),
+  classesWithoutSupport: [],
 }
 const model = {
   id: MODEL_ID,
@@ -144,8 +151,8 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: 
   predict: { response: { model: MODEL_ID, results: [{ predictions }, { predictions: predictions.slice().reverse() }], latencyMs: 61.2 } },
   health: { response: { status: 'ok' } },
   ready: {
-    response: { status: 'ready', checks: { redis: 'ok', storage: 'ok' } },
-    responses: { '503': { status: 'unavailable', checks: { redis: 'connect ECONNREFUSED 127.0.0.1:6379', storage: 'ok' } } },
+    response: { status: 'ready', checks: { redis: 'ok', storage: 'ok', store: 'file:///srv/imagetune/data' } },
+    responses: { '503': { status: 'unavailable', checks: { redis: 'connect ECONNREFUSED 127.0.0.1:6379', storage: 'ok', store: 'file:///srv/imagetune/data' } } },
   },
   metrics: {},
 }
@@ -164,7 +171,6 @@ const ERROR_EXAMPLES: Record<string, { code: string; message: string }> = {
   '429': { code: 'RATE_LIMITED', message: 'more than 600 requests a minute for this key; retry in 12 s' },
   '500': { code: 'INTERNAL', message: 'Internal Server Error' },
   '503': { code: 'QUEUE_UNAVAILABLE', message: 'the job queue is unavailable: connect ECONNREFUSED 127.0.0.1:6379' },
-  '507': { code: 'STORAGE_UNAVAILABLE', message: 'DATA_DIR is full (ENOSPC)' },
 }
 
 const JSON_TYPE = 'application/json'

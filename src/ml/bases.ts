@@ -18,7 +18,17 @@ export type GraphBuiltinId = 'mobilenet_v3_coco'
 export type BuiltinBaseId = LayersBuiltinId | GraphBuiltinId
 
 /** A LayersModel or GraphModel by `model.json` URL or path; see `BaseModelRef`. */
-export type UrlBaseRef = { url: string; inputSize?: number; featureLayer?: string; preprocessing?: Preprocessing }
+export type UrlBaseRef = {
+  url: string
+  inputSize?: number
+  featureLayer?: string
+  preprocessing?: Preprocessing
+  /**
+   * What names the model's content wherever it is loaded from, for `baseId` in place of `url`: an uploaded base is
+   * read from each worker's own DATA_DIR, and its features must still share one cache folder across workers.
+   */
+  contentKey?: string
+}
 
 /**
  * Which pretrained network to cut: a bundled one, or any tfjs model by `model.json` URL (http/https/file) or path.
@@ -126,7 +136,7 @@ export function isBuiltinBase(value: unknown): value is BuiltinBaseId {
  */
 export function baseId(ref: BaseModelRef): string {
   if (typeof ref === 'string') return ref
-  const key = JSON.stringify([ref.url, ref.featureLayer ?? null, ref.inputSize ?? null, ref.preprocessing ?? 'scale_0_1'])
+  const key = JSON.stringify([ref.contentKey ?? ref.url, ref.featureLayer ?? null, ref.inputSize ?? null, ref.preprocessing ?? 'scale_0_1'])
   return `url-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`
 }
 

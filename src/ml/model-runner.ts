@@ -3,6 +3,7 @@ import { AppError } from '../errors.js'
 import type { ModelMetadata, ModelStore } from '../storage/models.js'
 import type { Classifier } from './export.js'
 import { runnableClassifier, type RunnableClassifier } from './fast-classifier.js'
+import { modelFromFiles } from './file-io.js'
 import { toInputTensor } from './image.js'
 
 /** Runs forward passes of stored classifiers on already decoded pixels. One per tfjs backend instance (thread). */
@@ -112,7 +113,7 @@ export function createModelRunner(opts: ModelRunnerOptions): ModelRunner {
   const load = async (id: string): Promise<Loaded> => {
     const meta = await opts.models.getMetadata(id)
     if (!meta) throw new AppError('MODEL_NOT_FOUND', `no model '${id}'`)
-    const model = await opts.models.load(id)
+    const model = await modelFromFiles(await opts.models.load(id))
     const runnable = runnableClassifier(model)
     const s = meta.base.inputSize
     tf.tidy(() => {

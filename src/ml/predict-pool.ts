@@ -7,7 +7,10 @@ import { startThread } from './thread-pool.js'
 
 /** What each prediction thread is started with. */
 export interface ThreadData {
+  /** Where models are read when `storageUrl` is empty: a local models folder. */
   modelsDir: string
+  /** The shared store's STORAGE_URL (`s3://…`); each thread opens its own client to it. */
+  storageUrl?: string
   backend: BackendOverride
   maxLoaded: number
 }
@@ -48,7 +51,7 @@ const THREAD_ENTRY = siblingModule('./predict-thread', import.meta.url)
  * in-flight runs and is replaced on the next call.
  */
 export function createPredictPool(opts: PredictPoolOptions): PredictPool {
-  const data: ThreadData = { modelsDir: opts.modelsDir, backend: opts.backend, maxLoaded: opts.maxLoaded }
+  const data: ThreadData = { modelsDir: opts.modelsDir, ...(opts.storageUrl && { storageUrl: opts.storageUrl }), backend: opts.backend, maxLoaded: opts.maxLoaded }
   const threads: (Thread | undefined)[] = Array.from({ length: Math.max(1, opts.threads) }, () => undefined)
   let nextId = 0
   let closed = false

@@ -5,6 +5,8 @@
 import { parentPort } from 'node:worker_threads'
 import { AppError } from '../errors.js'
 import { createModelStore } from '../storage/models.js'
+import { s3BlobStore } from '../storage/s3-blob-store.js'
+import { parseStorageUrl } from '../storage/storage-url.js'
 import { initBackend } from './backend.js'
 import { createModelRunner, runnerMemory } from './model-runner.js'
 import type { PoolRequest, PoolResponse, ThreadData } from './predict-pool.js'
@@ -12,7 +14,9 @@ import { threadData } from './thread-pool.js'
 
 const data = threadData<ThreadData>()
 const port = parentPort!
-const runner = createModelRunner({ models: createModelStore(data.modelsDir), maxLoaded: data.maxLoaded })
+// Models load from the shared store: a replica serves every model any worker published, with no shared disk.
+const models = createModelStore(data.storageUrl ? s3BlobStore(parseStorageUrl(data.storageUrl)) : data.modelsDir)
+const runner = createModelRunner({ models, maxLoaded: data.maxLoaded })
 const ready = initBackend(data.backend)
 
 async function handle(request: PoolRequest): Promise<unknown> {

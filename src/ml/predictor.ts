@@ -27,9 +27,10 @@ export interface PredictorOptions {
   maxDelayMs?: number
   /**
    * Runs the forward passes on `count` worker_threads, each with its own `backend` and models read from
-   * `modelsDir`. Absent: on this thread, with the backend already initialised here.
+   * `storageUrl` (an S3 STORAGE_URL) or else `modelsDir`. Absent: on this thread, with the backend already
+   * initialised here.
    */
-  threads?: { count: number; modelsDir: string; backend: BackendOverride }
+  threads?: { count: number; modelsDir: string; storageUrl?: string; backend: BackendOverride }
 }
 
 export interface Predictor {
@@ -61,7 +62,7 @@ export function createPredictor(opts: PredictorOptions): Predictor {
   let runner: Omit<ModelRunner, 'loadedCount'>
   let memory: () => Promise<RunnerMemory[]>
   if (opts.threads) {
-    const pool = createPredictPool({ threads: opts.threads.count, modelsDir: opts.threads.modelsDir, backend: opts.threads.backend, maxLoaded: opts.maxLoaded ?? 3 })
+    const pool = createPredictPool({ threads: opts.threads.count, modelsDir: opts.threads.modelsDir, ...(opts.threads.storageUrl && { storageUrl: opts.threads.storageUrl }), backend: opts.threads.backend, maxLoaded: opts.maxLoaded ?? 3 })
     runner = pool
     memory = () => pool.memory()
   } else {

@@ -42,8 +42,10 @@ const TS_BOOT = new URL('./ts-thread.mjs', import.meta.url)
  * ts-thread.mjs, which registers tsx in the thread first.
  */
 export function startThread(entry: URL, data: unknown): Worker {
-  const workerData = { entry: entry.href, data }
-  return isTypeScript(entry) ? new Worker(TS_BOOT, { workerData }) : new Worker(entry, { workerData })
+  // The environment as this module sees it (jest gives each test file its own copy of process.env), so a thread
+  // finds the same AWS credential chain as the code that started it.
+  const options = { workerData: { entry: entry.href, data }, env: { ...process.env } }
+  return isTypeScript(entry) ? new Worker(TS_BOOT, options) : new Worker(entry, options)
 }
 
 /** In a thread started by `startThread`: the `data` it was given. */

@@ -1,3 +1,4 @@
+import type { Metrics } from '../contract/metrics.js'
 import type { JobState } from 'bullmq'
 import type { ErrorCode } from '../errors.js'
 import { parseFailureReason, type BaseModelRef, type EpochRecord, type JobPhase, type TrainOptions, type TrainProgress, type TrainResult } from './jobs.js'
@@ -25,7 +26,7 @@ export interface JobDocument {
   queuedAt: string
   startedAt: string | null
   finishedAt: string | null
-  result?: { modelId: string; metrics: unknown; trainCount: number; valCount: number; backend: string }
+  result?: { modelId: string; metrics: Metrics; trainCount: number; valCount: number; backend: string }
   error?: { code: ErrorCode; message: string }
 }
 

@@ -1,4 +1,4 @@
-import { Queue, type Job } from 'bullmq'
+import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { AppError } from '../errors.js'
 import type { LogSink } from '../logger.js'
@@ -6,30 +6,16 @@ import { cancelJob, type CancelOutcome } from './cancel.js'
 import { redisConnection } from './connection.js'
 import { createJobEvents, type JobEvents } from './job-events.js'
 import { createJobIndex, JOB_INDEX_KEY, jobIdOf } from './job-index.js'
-import { toJobDocument, type JobDocument, type JobStatus } from './job-document.js'
+import type { JobDocument, JobStatus } from './job-document.js'
+import { createJobReader, snapshotJob } from './job-reader.js'
 import { enqueueWebhook, WEBHOOK_QUEUE, type WebhookDelivery } from './webhooks.js'
 import { failureReason, trainJobOptions, TRAIN_MODEL_JOB, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from './jobs.js'
-
-type TrainJob = Job<TrainModelJob, TrainResult>
 
 /** The states a job is listed under, newest first; "unfinished" ones block deleting their dataset. */
 const UNFINISHED_STATES = ['active', 'waiting', 'prioritized', 'delayed', 'waiting-children'] as const
 /** Index members read per round while filling one page of `list`, and the most one request reads. */
 const LIST_ROUND = 100
 const LIST_SCAN_MAX = 2_000
-
-/**
- * Jobs ahead of a queued one. Workers take the wait list (oldest at its right end) before the prioritized set
- * (lowest score first), and every job we add has a priority, so the wait list only holds jobs handed back.
- */
-const POSITION_SCRIPT = `
-local n = redis.call("LLEN", KEYS[1])
-local i = redis.call("LPOS", KEYS[1], ARGV[1])
-if i then return n - 1 - i end
-local r = redis.call("ZRANK", KEYS[2], ARGV[1])
-if r then return n + r end
-return -1
-`
 
 export interface ListQuery {
   status?: JobStatus | undefined
@@ -47,8 +33,13 @@ export interface TrainingQueue {
   get(jobId: string): Promise<JobDocument | undefined>
   /** Newest first; `nextCursor` is null on the last page. A page may hold fewer than `limit` jobs and a cursor. */
   list(query: ListQuery): Promise<{ jobs: JobDocument[]; nextCursor: string | null }>
-  /** See `cancelJob`: a queued job is failed with JOB_CANCELLED at once; a running one's worker is told to stop. */
-  cancel(jobId: string): Promise<CancelOutcome>
+  /**
+   * See `cancelJob`: a queued job is failed with JOB_CANCELLED at once; a running one's worker is told to stop.
+   * `webhook` is the job's, when this call ended it (`cancelled`), for job-end handling.
+   */
+  cancel(jobId: string): Promise<{ outcome: CancelOutcome; webhook?: { url: string } | undefined }>
+  /** Queues a webhook delivery (a job cancelled while queued never reaches a worker). */
+  notifyWebhook(delivery: WebhookDelivery): Promise<void>
   events: JobEvents
   isDatasetInUse(datasetId: string): Promise<boolean>
   /** Whether a queued or running job trains on the uploaded base `name`. */
@@ -83,39 +74,7 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
   const events = createJobEvents({ redisUrl: opts.redisUrl, prefix: opts.prefix, client: connection, eventsKey: queue.toKey('events'), log: opts.log })
   const call = <T>(what: string, fn: () => Promise<T>) => queueCall(opts.log, what, fn)
 
-  /**
-   * `state` must be read before `job`: a job that finishes in between then shows its old state with its new fields,
-   * never `completed` without its result (the next event shows the rest).
-   */
-  async function snapshot(job: TrainJob, state: Awaited<ReturnType<TrainJob['getState']>>): Promise<JobDocument> {
-    const id = job.id ?? ''
-    let queuePosition: number | null = null
-    if (state === 'waiting' || state === 'prioritized') {
-      const rank = Number(await connection.eval(POSITION_SCRIPT, 2, queue.toKey('wait'), queue.toKey('prioritized'), id))
-      queuePosition = rank >= 0 ? rank : null
-    }
-    return toJobDocument({
-      id,
-      state,
-      data: job.data,
-      progress: job.progress,
-      returnvalue: job.returnvalue,
-      failedReason: job.failedReason,
-      attemptsMade: job.attemptsMade,
-      priority: job.priority,
-      queuePosition,
-      processedBy: job.processedBy,
-      timestamp: job.timestamp,
-      processedOn: job.processedOn,
-      finishedOn: job.finishedOn,
-    })
-  }
-
-  const get = async (jobId: string) => {
-    const state = await queue.getJobState(jobId)
-    const job = await queue.getJob(jobId)
-    return job ? snapshot(job, state) : undefined
-  }
+  const get = createJobReader(queue, connection)
 
   return {
     events,
@@ -129,7 +88,7 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
           throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body; use a new key for a new job')
         }
         await index.add(job.timestamp, jobId)
-        return snapshot(job, await job.getState())
+        return snapshotJob(queue, connection, job, await job.getState())
       }),
     get: (jobId) => call('get', () => get(jobId)),
     list: ({ status, limit, cursor }) =>
@@ -154,9 +113,9 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
       call('cancel', async () => {
         const outcome = await cancelJob(connection, queue, jobId, failureReason('JOB_CANCELLED', 'cancelled while queued'))
         const webhook = outcome === 'cancelled' ? (await queue.getJob(jobId))?.data.webhook : undefined
-        if (webhook) await enqueueWebhook(webhooks, { trainJobId: jobId, url: webhook.url }, opts.retentionSeconds)
-        return outcome
+        return { outcome, webhook }
       }),
+    notifyWebhook: (delivery) => enqueueWebhook(webhooks, delivery, opts.retentionSeconds),
     isDatasetInUse: (datasetId) =>
       call('scan', async () => {
         const jobs = await queue.getJobs([...UNFINISHED_STATES])

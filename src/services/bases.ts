@@ -85,9 +85,18 @@ export function builtinBaseNames(): string[] {
   return [...BUILTIN_BASE_IDS]
 }
 
-/** The `loadBase` reference of a stored base: its model.json by path, with what was declared at upload. */
+/**
+ * The `loadBase` reference of a stored base: its model.json by local path, with what was declared at upload, keyed
+ * by name and content folder so every worker's copy shares one feature cache.
+ */
 export function storedBaseRef(base: StoredBase, modelFile: string): BaseModelRef {
-  return { url: modelFile, inputSize: base.inputSize, featureLayer: base.featureLayer, preprocessing: base.preprocessing as Preprocessing }
+  return {
+    url: modelFile,
+    contentKey: `uploaded/${base.name}/${base.modelDir}`,
+    inputSize: base.inputSize,
+    featureLayer: base.featureLayer,
+    preprocessing: base.preprocessing as Preprocessing,
+  }
 }
 
 /** Writes every file of the archive into `dir` by its base name; the archive must be flat (one wrapping folder at most). */

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { copyFile, link, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
+import { copyFile, link, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { detectArchiveFormat, EntryUnreadable, readArchiveEntries, type ArchiveEntry } from '../datasets/archive-entries.js'
 import { datasetWarnings } from '../datasets/dataset-warnings.js'
@@ -8,7 +8,9 @@ import { checkEntryPath, planImageFolder } from '../datasets/image-folder.js'
 import { planRevision, type RevisionChange } from '../datasets/revision.js'
 import { validateImage } from '../datasets/validate-image.js'
 import { AppError } from '../errors.js'
-import { publishDir, writeJsonAtomic } from './atomic.js'
+import { writeJsonAtomic } from './atomic.js'
+import { localFile, scopedStore, type BlobStore, type BlobStream } from './blob-store.js'
+import { localBlobStore } from './local-blob-store.js'
 import { isId, safeJoin, type DataLayout } from './layout.js'
 import { asStorageError } from './storage-error.js'
 
@@ -52,6 +54,14 @@ export interface DatasetManifest {
   images: DatasetImage[]
 }
 
+/** Image files to add to one class in a revision: `name` is the file name sent, `file` where its bytes are now. */
+export interface AddedFiles {
+  to: string
+  files: readonly { name: string; file: string }[]
+  rejected: readonly RejectedFile[]
+  maxImagePixels: number
+}
+
 export type DatasetSummary = Omit<DatasetManifest, 'images' | 'rejected'>
 
 export interface IngestLimits {
@@ -83,12 +93,27 @@ export interface DatasetStore {
   remove(id: string): Promise<boolean>
   /**
    * A new dataset from `parentId` with images moved to other classes or dropped (see `planRevision`). Images are
-   * carried over by content (hard links, copies across devices), not validated again; the parent stays untouched.
+   * carried over by content, not validated again (on disk hard links, copies across devices; on S3 each image is
+   * read and written under the new dataset); the parent stays untouched.
+   * `add` puts new image files (local paths, e.g. a multipart upload's temp files) into class `to`: each is validated
+   * like an archive's images (`maxImagePixels`), unreadable ones end up in the manifest's `rejected` with the
+   * `rejected` given (files the caller refused already, say too large); in a dataset with train/val folders they go
+   * to train. Every added file rejected is `REVISION_INVALID` with `details.rejected`.
    * Throws `DATASET_NOT_FOUND`, `REVISION_INVALID`, or `STORAGE_UNAVAILABLE` (and leaves nothing).
    */
-  revise(parentId: string, opts: { change: RevisionChange; name?: string; maxClasses: number }): Promise<DatasetManifest>
-  /** Absolute path of a stored image file (goes through safeJoin). */
+  revise(
+    parentId: string,
+    opts: { change: Omit<RevisionChange, 'add'>; add?: AddedFiles; name?: string; maxClasses: number },
+  ): Promise<DatasetManifest>
+  /**
+   * Absolute path of a stored image file (goes through safeJoin). Only where DATA_DIR is the store (no
+   * STORAGE_URL); code that must also run on S3 uses `readImage` or `openImage`.
+   */
   imageFile(id: string, image: DatasetImage): string
+  /** The stored bytes of one of the dataset's images. @throws AppError NOT_FOUND when it is not there */
+  readImage(id: string, image: DatasetImage): Promise<Buffer>
+  /** One stored image by its path under `images/` (`<class>/<file>`), for serving; undefined when absent. */
+  openImage(id: string, imagePath: string): Promise<BlobStream | undefined>
 }
 
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -97,52 +122,53 @@ const IMAGES_DIR = 'images'
 /** Holds validated images inside the staging folder until the layout of the whole archive is known. */
 const INCOMING_DIR = 'incoming'
 
-/** Datasets on disk: `<layout.datasets>/<id>/manifest.json` and `images/<class>/<file>`, each published whole. */
-export function createDatasetStore(layout: DataLayout): DatasetStore {
-  const folderOf = (id: string) => safeJoin(layout.datasets, id)
+/**
+ * Datasets under `datasets/<id>/` of the store: `images/<class>/<file>` and `manifest.json`, written last, which
+ * marks the dataset complete. An archive is ingested into a staging folder under this process's `uploads/` (the
+ * class layout is only known once the whole archive is read), then published: one rename on disk, image by image
+ * then the manifest on S3. `shared` defaults to DATA_DIR itself.
+ */
+export function createDatasetStore(layout: DataLayout, shared: BlobStore = localBlobStore(layout.root)): DatasetStore {
+  const store = scopedStore(shared, 'datasets')
+  const imageKey = (id: string, imagePath: string) => {
+    if (!isId(id)) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
+    return `${id}/${imagePath}`
+  }
 
   async function readManifest(id: string): Promise<DatasetManifest | undefined> {
     if (!isId(id)) return undefined
-    try {
-      return JSON.parse(await readFile(path.join(folderOf(id), MANIFEST), 'utf8')) as DatasetManifest
-    } catch (err) {
-      if (isNotFound(err)) return undefined
-      throw err
-    }
+    const bytes = await store.get(`${id}/${MANIFEST}`)
+    return bytes && (JSON.parse(bytes.toString('utf8')) as DatasetManifest)
   }
 
   return {
     async create(archivePath, { name, limits }) {
       const format = await detectArchiveFormat(archivePath)
       const id = randomUUID()
-      let manifest: DatasetManifest | undefined
+      const staging = path.join(layout.uploads, `.staging-${id}`)
       try {
-        await publishDir(folderOf(id), async (staging) => {
-          const entries = readArchiveEntries(archivePath, format, {
-            maxFiles: limits.maxImages,
-            maxInflatedBytes: limits.maxInflatedBytes,
-            maxFileBytes: limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
-          })
-          const ingested = await ingest(staging, entries, limits)
-          manifest = { id, name, createdAt: new Date().toISOString(), ...ingested }
-          await writeJsonAtomic(path.join(staging, MANIFEST), manifest)
+        await mkdir(staging, { recursive: true })
+        const entries = readArchiveEntries(archivePath, format, {
+          maxFiles: limits.maxImages,
+          maxInflatedBytes: limits.maxInflatedBytes,
+          maxFileBytes: limits.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
         })
+        const ingested = await ingest(staging, entries, limits)
+        const manifest: DatasetManifest = { id, name, createdAt: new Date().toISOString(), ...ingested }
+        await writeJsonAtomic(path.join(staging, MANIFEST), manifest)
+        await store.publish(id, { dir: staging }, MANIFEST)
+        return manifest
       } catch (err) {
         throw asStorageError(err)
+      } finally {
+        await rm(staging, { recursive: true, force: true })
       }
-      return manifest as DatasetManifest
     },
 
     get: readManifest,
 
     async list() {
-      let names: string[]
-      try {
-        names = await readdir(layout.datasets)
-      } catch (err) {
-        if (isNotFound(err)) return []
-        throw asStorageError(err)
-      }
+      const names = await store.children('')
       const manifests = await Promise.all(names.filter(isId).map(readManifest))
       return manifests
         .filter((m): m is DatasetManifest => m !== undefined)
@@ -152,23 +178,16 @@ export function createDatasetStore(layout: DataLayout): DatasetStore {
 
     async remove(id) {
       if (!isId(id)) return false
-      // Renamed away first so readers never see a dataset with half its files.
-      const doomed = path.join(layout.datasets, `.removing-${id}-${randomUUID()}`)
-      try {
-        await rename(folderOf(id), doomed)
-      } catch (err) {
-        if (isNotFound(err)) return false
-        throw err
-      }
-      await rm(doomed, { recursive: true, force: true })
-      return true
+      return store.deletePrefix(id, MANIFEST)
     },
 
-    async revise(parentId, { change, name, maxClasses }) {
+    async revise(parentId, { change, add, name, maxClasses }) {
       const parent = await readManifest(parentId)
       if (!parent) throw new AppError('DATASET_NOT_FOUND', `no dataset ${parentId}`)
-      const revised = planRevision(parent.images, change, { maxClasses })
-      const images = revised.map((r) => r.image)
+      const checked = add && (await checkAddedFiles(add))
+      const revised = planRevision(parent.images, { ...change, ...(checked && { add: { to: checked.to, images: checked.valid } }) }, { maxClasses })
+      // New images of a dataset with train/val folders go to train: val stays the set the parent was measured on.
+      const images = revised.map((r) => (r.added !== undefined && parent.hasSplit ? { ...r.image, split: 'train' as const } : r.image))
       const counts = new Map<string, number>()
       for (const image of images) counts.set(image.label, (counts.get(image.label) ?? 0) + 1)
       const classes = [...counts].map(([n, count]) => ({ name: n, count })).sort((a, b) => compare(a.name, b.name))
@@ -179,35 +198,89 @@ export function createDatasetStore(layout: DataLayout): DatasetStore {
         createdAt: new Date().toISOString(),
         imageCount: images.length,
         classes,
-        rejected: [],
+        rejected: checked?.rejected ?? [],
         warnings: datasetWarnings({ classes, images, hasSplit: parent.hasSplit }),
         hasSplit: parent.hasSplit,
         parentId,
         images,
       }
+      // Staged in this process's uploads/ and published like an ingested archive: one rename on disk, image by
+      // image then the manifest on S3.
+      const staging = path.join(layout.uploads, `.staging-${id}`)
+      const removed = () => new AppError('DATASET_NOT_FOUND', `dataset ${parentId} was removed during the revision`)
       try {
-        await publishDir(folderOf(id), async (staging) => {
-          for (const folder of new Set(images.map((image) => path.dirname(image.path)))) {
-            await mkdir(safeJoin(staging, folder), { recursive: true })
+        for (const folder of new Set(images.map((image) => path.dirname(image.path)))) {
+          await mkdir(safeJoin(staging, folder), { recursive: true })
+        }
+        for (const { image, from, added } of revised) {
+          const to = safeJoin(staging, image.path)
+          const addedFile = added === undefined ? undefined : checked?.valid[added]?.file
+          if (addedFile !== undefined) {
+            await linkOrCopy(addedFile, to)
+            continue
           }
-          for (const { image, from } of revised) {
-            await linkOrCopy(safeJoin(folderOf(parentId), from), safeJoin(staging, image.path))
+          if (from === undefined) throw new Error(`revision image ${image.path} has no source`)
+          const file = localFile(store, imageKey(parentId, from))
+          if (file) {
+            await linkOrCopy(file, to)
+          } else {
+            const bytes = await store.get(imageKey(parentId, from))
+            if (!bytes) throw removed()
+            await writeFile(to, bytes)
           }
-          await writeJsonAtomic(path.join(staging, MANIFEST), manifest)
-        })
+        }
+        await writeJsonAtomic(path.join(staging, MANIFEST), manifest)
+        await store.publish(id, { dir: staging }, MANIFEST)
       } catch (err) {
-        // The parent was removed while its images were being linked.
-        if (isNotFound(err)) throw new AppError('DATASET_NOT_FOUND', `dataset ${parentId} was removed during the revision`)
+        // The parent was removed while its images were being carried over.
+        if (isNotFound(err)) throw removed()
         throw asStorageError(err)
+      } finally {
+        await rm(staging, { recursive: true, force: true })
       }
       return manifest
     },
 
     imageFile(id, image) {
       if (!isId(id)) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
+      if (shared.remote) throw new Error('imageFile reads DATA_DIR, which is not the store under STORAGE_URL: use readImage')
       return safeJoin(layout.datasets, id, image.path)
     },
+
+    async readImage(id, image) {
+      const bytes = await store.get(imageKey(id, image.path))
+      if (!bytes) throw new AppError('NOT_FOUND', `dataset ${id} has no image ${image.path}`)
+      return bytes
+    },
+
+    async openImage(id, imagePath) {
+      // Class and file names were sanitised at ingestion: no empty, dot or hidden parts can name an image.
+      if (imagePath.split('/').some((part) => part === '' || part.startsWith('.'))) return undefined
+      return store.stream(imageKey(id, `${IMAGES_DIR}/${imagePath}`))
+    },
   }
+}
+
+/**
+ * Validates the files of `add` as archive images are; throws `REVISION_INVALID` when none is left. Reads one file
+ * at a time, each bounded by the caller's per-file limit.
+ */
+async function checkAddedFiles(add: AddedFiles) {
+  const rejected: RejectedFile[] = [...add.rejected]
+  const valid: { name: string; file: string; sha256: string }[] = []
+  for (const { name, file } of add.files) {
+    const data = await readFile(file)
+    const image = await validateImage(data, { maxPixels: add.maxImagePixels })
+    if (image.ok) valid.push({ name, file, sha256: createHash('sha256').update(data).digest('hex') })
+    else rejected.push({ path: name, reason: image.reason })
+  }
+  if (valid.length === 0 && rejected.length > 0) {
+    throw new AppError('REVISION_INVALID', `all ${rejected.length} added files were rejected: ${rejected[0]?.reason}`, {
+      problems: rejected.map((r) => `'${r.path}': ${r.reason}`),
+      rejected,
+    })
+  }
+  return { to: add.to, valid, rejected }
 }
 
 type Ingested = Omit<DatasetManifest, 'id' | 'name' | 'createdAt'>

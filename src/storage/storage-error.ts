@@ -4,7 +4,7 @@ import { AppError } from '../errors.js'
 const STORAGE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'ENOTDIR', 'EIO', 'EEXIST', 'EISDIR'])
 
 /**
- * A file-system failure as `STORAGE_UNAVAILABLE` (507), so a full or unwritable DATA_DIR reads as what it is
+ * A file-system failure as `STORAGE_UNAVAILABLE` (503), so a full or unwritable DATA_DIR reads as what it is
  * rather than a generic 500; anything else is returned unchanged.
  */
 export function asStorageError(err: unknown): unknown {

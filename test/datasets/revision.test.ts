@@ -60,3 +60,31 @@ describe('planRevision', () => {
     ])
   })
 })
+
+describe('planRevision with added images', () => {
+  it('files added images under their class after moves, sanitised and renamed on a clash, with their own hash', () => {
+    const revised = planRevision(
+      IMAGES,
+      { move: [{ path: 'images/dogs/a.png', to: 'cats' }], add: { to: 'cats', images: [{ name: 'a.png', sha256: 'new-1' }, { name: 'dir/../we ird?.png', sha256: 'new-2' }] } },
+      { maxClasses: 10 },
+    )
+    expect(revised.filter((r) => r.added !== undefined).map((r) => [r.image.path, r.image.sha256, r.added])).toEqual([
+      ['images/cats/a-2.png', 'new-1', 0],
+      ['images/cats/we ird_.png', 'new-2', 1],
+    ])
+    expect(revised.find((r) => r.from === 'images/dogs/a.png')?.image.path).toBe('images/cats/a-1.png')
+    expect(revised.find((r) => r.added === 0)?.image).toEqual({ path: 'images/cats/a-2.png', label: 'cats', sha256: 'new-1', source: 'a.png' })
+  })
+
+  it('makes a new class of the target, and checks its name like a move target', () => {
+    const revised = planRevision(IMAGES, { add: { to: 'birds', images: [{ name: 'x.png', sha256: 'h' }] } }, { maxClasses: 10 })
+    expect(revised.map((r) => r.image.path)).toContain('images/birds/x.png')
+    expect(problemsOf(() => planRevision(IMAGES, { add: { to: 'Cats', images: [{ name: 'x.png', sha256: 'h' }] } }, { maxClasses: 10 }))).toEqual([
+      "class 'Cats' differs only in case from class 'cats'",
+    ])
+    expect(problemsOf(() => planRevision(IMAGES, { add: { to: 'birds', images: [{ name: 'x.png', sha256: 'h' }] } }, { maxClasses: 2 }))).toEqual([
+      'the revision makes 3 classes, more than 2',
+    ])
+    expect(problemsOf(() => planRevision(IMAGES, { add: { to: 'birds', images: [] } }, { maxClasses: 10 }))).toEqual([])
+  })
+})

@@ -1,7 +1,8 @@
 /**
  * `docker compose config` needs the compose plugin, which this CI lacks; this checks the same things a person
- * would: the services, their images' build targets, the shared volume, health checks, AOF, the GPU reservation,
- * and that every environment block is a configuration loadConfig accepts.
+ * would: the services, their images' build targets, the shared store (a MinIO bucket made by a one-shot), each
+ * process's own cache volume, health checks, AOF, the GPU reservation, and that every environment block is a
+ * configuration loadConfig accepts.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -10,6 +11,7 @@ import { loadConfig } from '../../src/config.js'
 
 interface Service {
   image?: string
+  restart?: string
   build?: { context: string; target: string }
   command?: string[]
   environment?: Record<string, string>
@@ -17,6 +19,7 @@ interface Service {
   ports?: string[]
   profiles?: string[]
   depends_on?: Record<string, { condition: string }>
+  entrypoint?: string[]
   healthcheck?: { test: string[]; interval: string; timeout: string; retries: number }
   deploy?: { resources: { reservations: { devices: { driver: string; count: number; capabilities: string[] }[] } } }
 }
@@ -34,10 +37,14 @@ function stages(): Map<string, string> {
   return new Map([...dockerfile.matchAll(/^FROM\s+(\S+)\s+AS\s+(\S+)$/gm)].map((m) => [m[2]!, m[1]!]))
 }
 
-test('redis, the api and a GPU worker run by default; the CPU worker is a profile', () => {
-  expect(Object.keys(compose.services).sort()).toEqual(['api', 'redis', 'worker-cpu', 'worker-gpu'])
+/** The credential chain's names, which the AWS SDK reads itself (loadConfig does not). */
+const AWS_CREDENTIALS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']
+const APP_SERVICES = ['api', 'worker-gpu', 'worker-cpu']
+
+test('redis, minio (and its bucket one-shot), the api and a GPU worker run by default; the CPU worker is a profile', () => {
+  expect(Object.keys(compose.services).sort()).toEqual(['api', 'minio', 'minio-init', 'redis', 'worker-cpu', 'worker-gpu'])
   expect(compose.services['worker-cpu']!.profiles).toEqual(['cpu'])
-  for (const name of ['redis', 'api', 'worker-gpu']) expect(compose.services[name]!.profiles).toBeUndefined()
+  for (const name of ['redis', 'minio', 'minio-init', 'api', 'worker-gpu']) expect(compose.services[name]!.profiles).toBeUndefined()
   expect(compose.services.api!.ports).toEqual(['3000:3000'])
 })
 
@@ -47,24 +54,46 @@ test('redis persists with an append-only file on its own volume', () => {
   expect(redis.volumes).toEqual(['redis-data:/data'])
 })
 
-test('api and workers build Dockerfile targets, share DATA_DIR on one volume and wait for a healthy redis', () => {
+test('minio persists on its own volume, is health-checked, and a one-shot creates the bucket the store names', () => {
+  const minio = compose.services.minio!
+  expect(minio.command?.slice(0, 2)).toEqual(['server', '/data'])
+  expect(minio.volumes).toEqual(['minio-data:/data'])
+  expect(minio.healthcheck?.test).toEqual(['CMD', 'mc', 'ready', 'local'])
+  const init = compose.services['minio-init']!
+  expect(init.restart).toBe('no')
+  expect(init.depends_on).toEqual({ minio: { condition: 'service_healthy' } })
+  expect(init.command?.join(' ')).toMatch(/mc mb --ignore-existing store\/imagetune\b/)
+})
+
+test('api and workers build Dockerfile targets, share only redis and the bucket, each with its own cache volume', () => {
   const targets = stages()
-  for (const name of ['api', 'worker-gpu', 'worker-cpu']) {
+  const caches = new Set<string>()
+  for (const name of APP_SERVICES) {
     const service = compose.services[name]!
     expect(targets.has(service.build!.target)).toBe(true)
     expect(service.environment?.DATA_DIR).toBe('/data')
-    expect(service.volumes).toEqual(['imagetune-data:/data'])
-    expect(service.depends_on).toEqual({ redis: { condition: 'service_healthy' } })
+    expect(service.volumes).toHaveLength(1)
+    caches.add(service.volumes![0]!.split(':')[0]!)
+    expect(service.depends_on).toEqual({
+      redis: { condition: 'service_healthy' },
+      minio: { condition: 'service_healthy' },
+      'minio-init': { condition: 'service_completed_successfully' },
+    })
     expect(service.environment?.REDIS_URL).toBe('redis://redis:6379')
+    const config = loadConfig(service.environment!)
+    expect(config.STORAGE_URL).toMatch(/^s3:\/\/imagetune\/[^?]*\?endpoint=http%3A%2F%2Fminio%3A9000&forcePathStyle=true/)
+    for (const key of AWS_CREDENTIALS) expect(service.environment?.[key]).toBeTruthy()
   }
+  expect(caches.size).toBe(APP_SERVICES.length) // no disk shared between processes
   expect(compose.services.api!.environment?.EMBEDDED_WORKER).toBe('false')
   // Every named volume a service mounts is declared.
   const mounted = Object.values(compose.services).flatMap((s) => (s.volumes ?? []).map((v) => v.split(':')[0]!))
   for (const volume of mounted) expect(Object.keys(compose.volumes)).toContain(volume)
 })
 
-test('every service has a health check, and the workers check their metrics port', () => {
+test('every long-running service has a health check, and the workers check their metrics port', () => {
   for (const [name, service] of Object.entries(compose.services)) {
+    if (service.restart === 'no') continue // a one-shot is awaited with service_completed_successfully
     expect({ name, test: service.healthcheck?.test?.[0] }).toEqual({ name, test: 'CMD' })
     expect(service.healthcheck!.retries).toBeGreaterThan(0)
   }
@@ -104,9 +133,11 @@ test('every image runs JavaScript built from a source in the repository, and not
 
 test('every environment block is a configuration the service accepts', () => {
   for (const [name, service] of Object.entries(compose.services)) {
-    if (!service.environment) continue
+    if (!service.environment || !service.build) continue // minio's own variables are not ours
     const config = loadConfig(service.environment) as Record<string, unknown>
     // A misspelt key would be ignored by loadConfig and silently take its default.
-    for (const key of Object.keys(service.environment)) expect({ name, key, known: key in config }).toEqual({ name, key, known: true })
+    for (const key of Object.keys(service.environment).filter((k) => !AWS_CREDENTIALS.includes(k))) {
+      expect({ name, key, known: key in config }).toEqual({ name, key, known: true })
+    }
   }
 })

@@ -7,14 +7,14 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { obliterate, waitFor } from '../helpers/service.js'
 import { loadConfig } from '../../src/config.js'
-import { bandsImage, saveTinyModel } from '../http/predict-model.js'
+import { bandsImage, saveTinyModel } from '../helpers/tiny-model.js'
+import { freePort } from '../helpers/net.js'
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
 const MODEL = 'drain-model'
@@ -24,14 +24,6 @@ const CONCURRENT = 12
 let dataDir: string
 let prefix: string
 let main: ChildProcess | undefined
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 afterAll(async () => {
   if (main && main.exitCode === null && main.signalCode === null) main.kill('SIGKILL')

@@ -6,7 +6,6 @@
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { hostname } from 'node:os'
 import os from 'node:os'
 import path from 'node:path'
@@ -16,6 +15,7 @@ import { ensureRedis, type RedisHandle } from '../../src/redis-server.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
 import { writeTinyBase } from '../helpers/tiny-base.js'
+import { freePort } from '../helpers/net.js'
 
 const JOBS = 10
 const EPOCHS = 8
@@ -26,14 +26,6 @@ let redisDir: string
 let redis: RedisHandle | undefined
 let service: TestService | undefined
 const workers: WorkerProcess[] = []
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.stop('SIGKILL')))

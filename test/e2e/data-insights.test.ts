@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import sharp from 'sharp'
+import { json } from '../helpers/http.js'
 import { makeImageFolder, makeZip, type ArchiveFile } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
@@ -19,10 +20,6 @@ let worker: WorkerProcess
 let server: Server
 let baseUrl: string
 let datasetId: string
-
-async function json(response: Response) {
-  return { status: response.status, body: (await response.json()) as any }
-}
 
 beforeAll(async () => {
   service = await startTestService()

@@ -6,13 +6,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { waitFor } from '../helpers/service.js'
 import { writeTinyBase } from '../helpers/tiny-base.js'
+import { freePort } from '../helpers/net.js'
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
 /** The bound: the service is ready again this soon after its Redis died, ms. */
@@ -21,14 +21,6 @@ const READY_AGAIN_MS = 20_000
 let dataDir: string
 let main: ChildProcess | undefined
 let output = ''
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** The redis-server among a process's children (Linux). */
 function redisChild(pid: number): number | undefined {

@@ -4,6 +4,7 @@
  * HTTP URL, then `predict`) gives the server's scores.
  */
 import * as tf from '@tensorflow/tfjs'
+import { json } from '../helpers/http.js'
 import { makeZip, makeImageFolder } from '../helpers/archives.js'
 import { makeImage, type ClassPattern } from '../helpers/images.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
@@ -26,10 +27,6 @@ afterAll(async () => {
   await worker?.stop()
   await service?.close()
 })
-
-async function json(response: Response) {
-  return { status: response.status, body: (await response.json()) as any }
-}
 
 test('mobilenet_v3_coco job: trains, serves /predict, and loads in a browser as one GraphModel with the same scores', async () => {
   const files = await makeImageFolder(Object.fromEntries(CLASSES.map((c) => [c, PER_CLASS])), { size: 96, patterns: Object.fromEntries(CLASSES.map((c) => [c, c])) })

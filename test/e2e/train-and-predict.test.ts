@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { json } from '../helpers/http.js'
 import { makeZip, makeImageFolder } from '../helpers/archives.js'
 import { makeImage, type ClassPattern } from '../helpers/images.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
@@ -25,10 +26,6 @@ afterAll(async () => {
   await worker?.stop()
   await service?.close()
 })
-
-async function json(response: Response) {
-  return { status: response.status, headers: response.headers, body: (await response.json()) as any }
-}
 
 test('upload → train → poll → predict held-out images', async () => {
   const files = await makeImageFolder(Object.fromEntries(CLASSES.map((c) => [c, TRAIN_PER_CLASS])), { size: 96, patterns: Object.fromEntries(CLASSES.map((c) => [c, c])) })

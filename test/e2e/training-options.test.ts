@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import { json } from '../helpers/http.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
 import { writeTinyBase } from '../helpers/tiny-base.js'
@@ -16,10 +17,6 @@ let worker: WorkerProcess
 let server: Server
 let baseUrl: string
 let datasetId: string
-
-async function json(response: Response) {
-  return { status: response.status, body: (await response.json()) as any }
-}
 
 const post = (body: unknown) =>
   fetch(`${service.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(json)

@@ -13,7 +13,8 @@ import yazl from 'yazl'
 import { makeImageFolder, makeTar, makeZip, type ArchiveFile } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { expectAlive, expectError, json, pngBomb, storeTinyModel, uploadDataset, validZip } from './support.js'
+import { json } from '../helpers/http.js'
+import { expectAlive, expectError, pngBomb, storeTinyModel, uploadDataset, validZip } from './support.js'
 
 const MAX_UPLOAD_BYTES = 1_000_000
 const MAX_DATASET_IMAGES = 30

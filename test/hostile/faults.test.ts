@@ -5,14 +5,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import sharp from 'sharp'
 import { makeZip } from '../helpers/archives.js'
 import { describeIf } from '../helpers/required.js'
 import { startTestService, waitFor, type TestService } from '../helpers/service.js'
-import { expectAlive, expectError, json, storeTinyModel, uploadDataset, validZip, type JsonResponse } from './support.js'
+import { json, type JsonResponse } from '../helpers/http.js'
+import { freePort } from '../helpers/net.js'
+import { expectAlive, expectError, storeTinyModel, uploadDataset, validZip } from './support.js'
 
 /** A request that hangs fails the test here instead of at jest's timeout, with a clear message. */
 const NO_HANG_MS = 10_000
@@ -25,14 +26,6 @@ async function call(service: TestService, method: string, route: string, body?: 
       ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     }),
   )
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return typeof address === 'object' && address ? address.port : 0
 }
 
 /** A redis-server of this test alone, persisting to an append-only file in `dir`. */
@@ -127,13 +120,13 @@ describe('DATA_DIR that cannot be written', () => {
   })
 
   // Tests run as root, where permission bits stop nothing; a file where a folder should be fails every write.
-  test.each(['uploads', 'datasets'])('%s/ unusable: 507 STORAGE_UNAVAILABLE, nothing visible, fine once repaired', async (folder) => {
+  test.each(['uploads', 'datasets'])('%s/ unusable: 503 STORAGE_UNAVAILABLE, nothing visible, fine once repaired', async (folder) => {
     const blocker = path.join(service.config.DATA_DIR, folder)
     await rm(blocker, { recursive: true, force: true })
     await writeFile(blocker, 'not a folder')
-    const error = expectError(await uploadDataset(service, await validZip()), 507, 'STORAGE_UNAVAILABLE')
+    const error = expectError(await uploadDataset(service, await validZip()), 503, 'STORAGE_UNAVAILABLE')
     expect(error.details.errno).toMatch(/^E[A-Z]+$/)
-    if (folder === 'datasets') expectError(await call(service, 'GET', '/datasets'), 507, 'STORAGE_UNAVAILABLE')
+    if (folder === 'datasets') expectError(await call(service, 'GET', '/datasets'), 503, 'STORAGE_UNAVAILABLE')
     await expectAlive(service)
 
     await rm(blocker)
@@ -164,13 +157,13 @@ describeIf(canMount, 'cannot mount a tmpfs (needs mount rights)')('disk full dur
     await rm(tmpfs, { recursive: true, force: true })
   })
 
-  test('ENOSPC half way is 507 STORAGE_UNAVAILABLE, no staging folder or upload is left, space comes back', async () => {
+  test('ENOSPC half way is 503 STORAGE_UNAVAILABLE, no staging folder or upload is left, space comes back', async () => {
     // Noise does not compress: ~1.2 MB of PNGs fit as the upload but not a second time as the dataset's copy.
     const noise = () => sharp(randomBytes(96 * 96 * 3), { raw: { width: 96, height: 96, channels: 3 } }).png().toBuffer()
     const files = await Promise.all(Array.from({ length: 44 }, async (_, i) => ({ path: `${i % 2 ? 'a' : 'b'}/${i}.png`, data: await noise() })))
     const archive = await makeZip(files)
     expect(archive.length).toBeGreaterThan(1_100_000)
-    const error = expectError(await uploadDataset(service, archive, 'big.zip'), 507, 'STORAGE_UNAVAILABLE')
+    const error = expectError(await uploadDataset(service, archive, 'big.zip'), 503, 'STORAGE_UNAVAILABLE')
     expect(error.details).toEqual({ errno: 'ENOSPC' })
     expect(await readdir(path.join(tmpfs, 'data', 'datasets')).catch(() => [])).toEqual([])
     expect(await readdir(path.join(tmpfs, 'data', 'uploads'))).toEqual([])

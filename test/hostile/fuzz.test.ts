@@ -5,7 +5,8 @@
  */
 import { makeImage } from '../helpers/images.js'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { expectAlive, json, storeTinyModel, TINY_MODEL, validZip } from './support.js'
+import { json } from '../helpers/http.js'
+import { expectAlive, storeTinyModel, TINY_MODEL, validZip } from './support.js'
 
 const SEED = 0x13f022
 /** Bodies per parser; the whole file stays well under a minute. */

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestService, waitFor, type TestService } from '../helpers/service.js'
-import { expectAlive, expectError, json, predictRaw, storeTinyModel, TINY_MODEL, uploadDataset, validZip, type JsonResponse } from './support.js'
+import { json, type JsonResponse } from '../helpers/http.js'
+import { expectAlive, expectError, predictRaw, storeTinyModel, TINY_MODEL, uploadDataset, validZip } from './support.js'
 
 const KEYS = { trainA: `a-${randomUUID()}`, trainB: `b-${randomUUID()}`, p1: `p1-${randomUUID()}`, p2: `p2-${randomUUID()}`, alive: `alive-${randomUUID()}` }
 const API_KEYS = [

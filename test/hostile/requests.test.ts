@@ -4,7 +4,8 @@
  */
 import { makeImage } from '../helpers/images.js'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { expectAlive, expectError, json, pngBomb, predictRaw, storeTinyModel, TINY_MODEL, uploadDataset, validZip, type JsonResponse } from './support.js'
+import { json, type JsonResponse } from '../helpers/http.js'
+import { expectAlive, expectError, pngBomb, predictRaw, storeTinyModel, TINY_MODEL, uploadDataset, validZip } from './support.js'
 
 const MAX_JSON_BYTES = 4096
 const NOT_AN_ID = '../../etc/passwd'

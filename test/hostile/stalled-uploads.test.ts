@@ -41,8 +41,11 @@ interface Stalled {
   answer: Promise<string>
 }
 
-/** A raw connection that sends the request head, the part head and a few archive bytes, then nothing. */
-function stall(key: string): Stalled {
+/**
+ * A raw connection that sends the request head, the part head and a few archive bytes, then nothing; by default an
+ * archive to POST /datasets, or image files (`add`) to a revision.
+ */
+function stall(key: string, target = '/datasets', field = 'file'): Stalled {
   const { port } = new URL(service.url)
   const boundary = `b${randomUUID()}`
   const socket = connect(Number(port), '127.0.0.1')
@@ -52,9 +55,9 @@ function stall(key: string): Stalled {
     socket.on('close', () => resolve(text))
     socket.on('error', () => resolve(text))
   })
-  const body = Buffer.concat([Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="stall.zip"\r\ncontent-type: application/zip\r\n\r\n`), zip.subarray(0, 200)])
+  const body = Buffer.concat([Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${field}"; filename="stall.zip"\r\ncontent-type: application/zip\r\n\r\n`), zip.subarray(0, 200)])
   socket.write(
-    `POST /datasets HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${key}\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: ${zip.length + 1000}\r\n\r\n`,
+    `POST ${target} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${key}\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: ${zip.length + 1000}\r\n\r\n`,
   )
   socket.write(body)
   return { socket, received: () => text, answer }
@@ -123,4 +126,20 @@ test('an upload that keeps sending slowly is not cut off by the idle timeout', a
   } as RequestInit)
   expect(response.status).toBe(201)
   expect(path.basename((await response.json() as any).name)).toBe('slow')
+})
+
+test('a stalled multipart revision (images to add) holds an upload slot like an upload, and ends in 408 with nothing left', async () => {
+  const parent = await uploadDataset(service, zip, 'parent.zip', bearer(KEYS.normal))
+  expect(parent.status).toBe(201)
+  const share = service.config.MAX_CONCURRENT_UPLOADS_PER_CLIENT
+  const stalled = Array.from({ length: share }, () => stall(KEYS.staller, `/datasets/${parent.body.id}/revisions`, 'add'))
+  await waitFor(async () => ((await uploadsLeft()).length === share ? true : undefined), 5_000, 'the held forms to reach disk')
+  // The same slots as archive uploads: this client has none left.
+  expectError(await uploadDataset(service, zip, 'more.zip', bearer(KEYS.staller)), 429, 'TOO_MANY_UPLOADS')
+
+  const answers = await Promise.all(stalled.map((s) => s.answer))
+  expect(answers.map(statusOf)).toEqual(Array.from({ length: share }, () => 408))
+  await waitFor(async () => ((await uploadsLeft()).length === 0 ? true : undefined), 5_000, 'the temporary files to go')
+  expect((await uploadDataset(service, zip, 'after.zip', bearer(KEYS.staller))).status).toBe(201)
+  for (const s of stalled) s.socket.destroy()
 })

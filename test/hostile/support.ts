@@ -3,31 +3,14 @@
  * "normal prediction" is cheap, and the after-each-attack check that the service still works.
  */
 import { deflateSync, crc32 } from 'node:zlib'
-import * as tf from '@tensorflow/tfjs'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
+import { json, type JsonResponse } from '../helpers/http.js'
 import type { TestService } from '../helpers/service.js'
+import { saveTinyModel, TINY_SIZE } from '../helpers/tiny-model.js'
 
 /** The id of the tiny model {@link storeTinyModel} saves. */
 export const TINY_MODEL = 'tiny-model'
-const TINY_SIZE = 32
-
-export interface JsonResponse {
-  status: number
-  headers: Headers
-  body: any
-}
-
-export async function json(response: Response): Promise<JsonResponse> {
-  const text = await response.text()
-  let body: unknown
-  try {
-    body = JSON.parse(text)
-  } catch {
-    body = text
-  }
-  return { status: response.status, headers: response.headers, body }
-}
 
 /** Asserts the error shape, status and code, and returns the error for further checks. */
 export function expectError(response: JsonResponse, status: number, code: string): { code: string; message: string; details?: any } {
@@ -60,23 +43,9 @@ export async function validZip(counts: Record<string, number> = { cats: 2, dogs:
   return makeZip(await makeImageFolder(counts, { size: TINY_SIZE }))
 }
 
-/**
- * Stores a two-label model on 32 px inputs straight through the app's model store: predictions through the real
- * HTTP path without a training run.
- */
+/** The two-label tiny model every hostile test predicts with, stored through the app's own model store. */
 export async function storeTinyModel(service: TestService): Promise<void> {
-  const model = tf.sequential({
-    layers: [tf.layers.globalAveragePooling2d({ inputShape: [TINY_SIZE, TINY_SIZE, 3] }), tf.layers.dense({ units: 2, activation: 'softmax' })],
-  })
-  await service.app.models.save(TINY_MODEL, model, {
-    id: TINY_MODEL,
-    createdAt: new Date().toISOString(),
-    labels: ['a', 'b'],
-    base: { id: 'tiny', inputSize: TINY_SIZE, preprocessing: 'scale_0_1' },
-    metrics: {} as never,
-    history: [],
-  })
-  model.dispose()
+  await saveTinyModel(service.app.models, TINY_MODEL, ['a', 'b'])
 }
 
 /** The service survived: /healthz answers and a normal prediction on the tiny model works. */

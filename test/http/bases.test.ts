@@ -8,7 +8,8 @@ import { makeImageFolder, makeZip, type ArchiveFile } from '../helpers/archives.
 import { startTestService, startWorkerProcess, waitFor, type TestService } from '../helpers/service.js'
 import { tinyGraphModel } from '../helpers/tiny-graph.js'
 import { writeTinyBase } from '../helpers/tiny-base.js'
-import { expectError, json, uploadDataset, type JsonResponse } from '../hostile/support.js'
+import { json, type JsonResponse } from '../helpers/http.js'
+import { expectError, uploadDataset } from '../hostile/support.js'
 
 const SIZE = 32
 let service: TestService

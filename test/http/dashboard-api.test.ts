@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { saveTinyModel } from './predict-model.js'
+import { saveTinyModel } from '../helpers/tiny-model.js'
 
 const TRAIN_KEY = `train-${randomUUID()}`
 const PREDICT_KEY = `predict-${randomUUID()}`

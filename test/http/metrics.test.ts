@@ -3,10 +3,12 @@
  * then a two-image prediction. The API's GET /metrics has the HTTP, queue, predictor and process series; the
  * worker's own GET /metrics (WORKER_METRICS_PORT) has the job outcomes and the sandboxed child's cache lookups.
  */
-import { createServer } from 'node:net'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
+import { freePort } from '../helpers/net.js'
+import { Value } from 'typebox/value'
+import { ModelSchema } from '../../src/contract/models.js'
 
 const IMAGES_PER_CLASS = 8
 
@@ -15,14 +17,6 @@ let worker: WorkerProcess
 let workerMetricsUrl: string
 
 /** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 beforeAll(async () => {
   const port = await freePort()
   service = await startTestService({ WORKER_METRICS_PORT: String(port) })
@@ -65,6 +59,11 @@ test('a scrape after two jobs and a prediction holds every series', async () => 
 
   await train(datasetId)
   const modelId = await train(datasetId) // every feature is cached now
+  // GET /models/:id is serialised through the contract's ModelSchema: a real model's stored metadata fits it and
+  // comes back whole, nothing dropped or coerced.
+  const stored = await service.app.models.getMetadata(modelId)
+  expect([...Value.Errors(ModelSchema, stored)]).toEqual([])
+  expect(await (await fetch(`${service.url}/models/${modelId}`)).json()).toEqual(JSON.parse(JSON.stringify(stored)))
 
   const predictForm = new FormData()
   for (const seed of [1, 2]) predictForm.append('image', new Blob([new Uint8Array(await makeImage('red-circle', { size: 64, seed }))], { type: 'image/png' }), `${seed}.png`)

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { decodeImage, toInputTensor } from '../../src/ml/image.js'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { bandsImage, saveTinyModel, TINY_SIZE } from './predict-model.js'
+import { bandsImage, saveTinyModel, TINY_SIZE } from '../helpers/tiny-model.js'
 
 const FIRST = 'model-one'
 const SECOND = 'model-two'
@@ -58,9 +58,10 @@ test('an alias is created, moved, listed, resolved by /predict and removed', asy
   expect(after.body.predictions[0].label).toMatch(/^two-/)
   expect((await call('GET', '/models/aliases/prod')).body).toEqual({ name: 'prod', modelId: SECOND })
   expect((await call('PUT', '/models/aliases/canary', { modelId: FIRST })).status).toBe(200)
+  // By name: each alias is its own object in the store, so there is no insertion order to keep.
   expect((await call('GET', '/models/aliases')).body.aliases).toEqual([
-    { name: 'prod', modelId: SECOND },
     { name: 'canary', modelId: FIRST },
+    { name: 'prod', modelId: SECOND },
   ])
 
   // A target that does not exist, a bad name and unknown fields are refused; the alias keeps its target.

@@ -4,7 +4,7 @@
  */
 import sharp from 'sharp'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { bandsImage, saveTinyModel } from './predict-model.js'
+import { bandsImage, saveTinyModel } from '../helpers/tiny-model.js'
 
 const MODEL = 'tiny-0001'
 const LABELS = ['red', 'green', 'blue', 'grey']

@@ -4,10 +4,10 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { fetchImage, MAX_REDIRECTS } from '../../src/http/fetch-image.js'
-import { isForbiddenAddress, parseAllowList, type Resolver } from '../../src/http/ssrf-guard.js'
+import { fetchImage, MAX_REDIRECTS } from '../../src/net/fetch-image.js'
+import { isForbiddenAddress, parseAllowList, type Resolver } from '../../src/net/ssrf-guard.js'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { bandsImage, saveTinyModel } from './predict-model.js'
+import { bandsImage, saveTinyModel } from '../helpers/tiny-model.js'
 
 const MODEL = 'tiny-url'
 /** A name no real DNS answers, resolved by the test's own resolver to loopback. */

@@ -16,7 +16,7 @@ import { runnableClassifier } from '../../src/ml/fast-classifier.js'
 import { PROBS_NODE } from '../../src/ml/graph-export.js'
 import type { GraphTopology } from '../../src/ml/graph-base.js'
 import { decodeImage, toInputTensor } from '../../src/ml/image.js'
-import { bytesLoadHandler } from '../../src/ml/file-io.js'
+import { bytesLoadHandler, modelFromFiles, modelToFiles } from '../../src/ml/file-io.js'
 import { createPredictor } from '../../src/ml/predictor.js'
 import { trainClassifier } from '../../src/ml/train-classifier.js'
 import { createFeatureCache } from '../../src/storage/features.js'
@@ -103,7 +103,7 @@ test('a head trains on it; the classifier is one pruned GraphModel that the stor
   expect(model.outputs.map((o) => o.name)).toEqual([PROBS_NODE])
 
   const models = createModelStore(path.join(dir, 'models'))
-  await models.save('shapes', model, {
+  await models.save('shapes', await modelToFiles(model), {
     id: 'shapes',
     createdAt: new Date().toISOString(),
     labels: LABELS,
@@ -111,7 +111,7 @@ test('a head trains on it; the classifier is one pruned GraphModel that the stor
     metrics: result.metrics,
     history: result.history,
   })
-  const stored = JSON.parse(await readFile(path.join(models.dir('shapes'), 'model.json'), 'utf8'))
+  const stored = JSON.parse((await models.load('shapes'))['model.json']!.toString())
   expect(stored).toMatchObject({ format: 'graph-model', signature: { outputs: { probs: { name: PROBS_NODE } } } })
   // Only the backbone up to the feature node, then our ops: the CenterNet head (and its weights) is gone.
   const nodes = (stored.modelTopology as GraphTopology).node.map((n) => n.name)
@@ -123,7 +123,7 @@ test('a head trains on it; the classifier is one pruned GraphModel that the stor
   // reloaded model, run the way a browser runs it (predict), on unseen images.
   const fresh = await Promise.all([png(0, 9), png(1, 10), png(2, 11)])
   const decoded = await Promise.all(fresh.map((p) => decodeImage(p, 320, { maxPixels: MAX_PIXELS })))
-  const reloaded = await models.load('shapes')
+  const reloaded = await modelFromFiles(await models.load('shapes'))
   expect(reloaded).toBeInstanceOf(tf.GraphModel)
   const runnable = runnableClassifier(reloaded)
   const [a, b] = tf.tidy(() => {

@@ -1,5 +1,6 @@
 /** End to end on the real bundled MobileNetV2 (nsfwjs): extraction, features, training, prediction. */
 import { createHash } from 'node:crypto'
+import { modelToFiles } from '../../src/ml/file-io.js'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -81,7 +82,7 @@ test('MobileNetV2: extract once, embed to 1280-d, train 3 classes, predict them,
   expect(result.metrics.accuracy).toBe(1)
 
   const models = createModelStore(path.join(dir, 'models'))
-  await models.save('shapes', result.model, {
+  await models.save('shapes', await modelToFiles(result.model), {
     id: 'shapes',
     createdAt: new Date().toISOString(),
     labels: LABELS,

@@ -3,6 +3,7 @@
  * head training, composition and export, the model store and the predictor with real tfjs.
  */
 import { createHash } from 'node:crypto'
+import { modelFromFiles, modelToFiles } from '../../src/ml/file-io.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -287,7 +288,7 @@ describe('compose, save, store and predict', () => {
       metrics: result.metrics,
       history: result.history,
     }
-    await createModelStore(path.join(dir, 'models')).save('tiny-model', model, metadata)
+    await createModelStore(path.join(dir, 'models')).save('tiny-model', await modelToFiles(model), metadata)
 
     // The classifier owns its weights: disposing it leaves the base whole, and no tensor is left behind.
     model.dispose()
@@ -303,11 +304,12 @@ describe('compose, save, store and predict', () => {
     expect(await store.getMetadata('nope')).toBeUndefined()
     expect(await store.getMetadata('../etc')).toBeUndefined()
     await expect(store.load('nope')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' })
-    const model = await store.load('tiny-model')
+    const files = await store.load('tiny-model')
+    const model = await modelFromFiles(files)
     expect(model.outputs[0]!.shape).toEqual([null, 3])
-    await store.save('other', model, { ...metadata, id: 'other' })
-    await expect(store.save('other', model, { ...metadata, id: 'other' })).rejects.toThrow() // never overwritten
     model.dispose()
+    await store.save('other', files, { ...metadata, id: 'other' })
+    await expect(store.save('other', files, { ...metadata, id: 'other' })).rejects.toThrow() // never overwritten
     expect((await store.list()).map((m) => m.id).sort()).toEqual(['other', 'tiny-model'])
     expect(await store.remove('other')).toBe(true)
     expect(await store.remove('other')).toBe(false)
@@ -339,9 +341,7 @@ describe('compose, save, store and predict', () => {
     expect(tf.memory().numTensors).toBe(loaded)
 
     // maxLoaded 1: a second model evicts the first.
-    const source = await store.load('tiny-model')
-    await store.save('tiny-copy', source, { ...metadata, id: 'tiny-copy' })
-    source.dispose()
+    await store.save('tiny-copy', await store.load('tiny-model'), { ...metadata, id: 'tiny-copy' })
     await predictor.predict('tiny-copy', [images[0]!], 1)
     await new Promise(setImmediate)
     expect(loads).toBe(2)

@@ -9,7 +9,7 @@ import { initBackend } from '../../src/ml/backend.js'
 import { createMicroBatcher } from '../../src/ml/micro-batcher.js'
 import { createPredictor, type Predictor } from '../../src/ml/predictor.js'
 import { createModelStore } from '../../src/storage/models.js'
-import { bandsImage, saveTinyModel } from '../http/predict-model.js'
+import { bandsImage, saveTinyModel } from '../helpers/tiny-model.js'
 
 const LABELS = ['a', 'b', 'c']
 const MAX_PIXELS = 1_000_000

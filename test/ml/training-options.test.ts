@@ -12,6 +12,7 @@ import { initBackend } from '../../src/ml/backend.js'
 import { loadBase, type LayersBase } from '../../src/ml/bases.js'
 import { saveModel } from '../../src/ml/export.js'
 import { seededRandom } from '../../src/ml/random.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/ml/checkpoint-codec.js'
 import { bestTracker, type HeadCheckpoint } from '../../src/ml/train.js'
 import { resolveClassWeights, trainClassifier, type TrainClassifierOptions, type TrainExample } from '../../src/ml/train-classifier.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
@@ -133,8 +134,8 @@ test('a run stopped during fine-tuning resumes from its stored checkpoint there 
   expect(during.map((c) => c.epoch)).toEqual([headEpochs + 1, headEpochs + 2, headEpochs + 3])
 
   // Through the store, as a crashed worker's successor reads it.
-  await store.save('ft-job', 'ft-model', during[0]!)
-  const stored = (await store.load('ft-job', 'ft-model'))!
+  await store.save('ft-job', encodeCheckpoint('ft-model', during[0]!))
+  const stored = decodeCheckpoint(await store.load('ft-job'), 'ft-model')!
   expect(stored.fineTune).toEqual({ headEpochs, headBestEpoch: expect.any(Number) })
   const before = tf.memory().numTensors
   const ran: number[] = []

@@ -76,8 +76,10 @@ test('the same Idempotency-Key with a different body is 422 IDEMPOTENCY_KEY_REUS
 test('every options document a job shows is accepted back by POST /jobs and gives the same options', async () => {
   const queued = [
     (await (await postJob({ datasetId, epochs: 2 })).json()) as any, // augment and earlyStopping off: null
-    (await (await postJob({ datasetId, epochs: 2, augment: { flip: true }, earlyStopping: { patience: 2 }, classWeights: { 'red-circle': 2 }, fineTuneLayers: 1 })).json()) as any,
+    // Fine-tuning needs a LayersModel base: the default (mobilenet_v3_coco) trains the head only.
+    (await (await postJob({ datasetId, baseModel: 'mobilenet_v2', epochs: 2, augment: { flip: true }, earlyStopping: { patience: 2 }, classWeights: { 'red-circle': 2 }, fineTuneLayers: 1 })).json()) as any,
   ]
+  expect(queued.map((job) => job.error)).toEqual([undefined, undefined]) // both queued: the loop below checks each
   expect(queued[0].options).toMatchObject({ augment: null, earlyStopping: null })
   for (const { id } of queued) {
     const doc = (await (await fetch(`${service.url}/jobs/${id}`)).json()) as any

@@ -1,8 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/ml/checkpoint-codec.js'
 import type { HeadCheckpoint } from '../../src/ml/train.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
+import { evaluate } from '../../src/ml/evaluate.js'
 
 let dir: string
 beforeAll(async () => {
@@ -25,23 +27,23 @@ const state: HeadCheckpoint = {
 
 test('a saved checkpoint reads back whole, only for its own model', async () => {
   const store = createCheckpointStore(dir)
-  await store.save('job-1', 'model-a', state)
-  expect(await store.load('job-1', 'model-a')).toEqual(state)
-  expect(await store.load('job-1', 'model-b')).toBeUndefined()
-  expect(await store.load('job-2', 'model-a')).toBeUndefined()
+  await store.save('job-1', encodeCheckpoint('model-a', state))
+  expect(decodeCheckpoint(await store.load('job-1'), 'model-a')).toEqual(state)
+  expect(decodeCheckpoint(await store.load('job-1'), 'model-b')).toBeUndefined()
+  expect(await store.load('job-2')).toBeUndefined()
   const { bestWeights: _, ...withoutBest } = state
-  await store.save('job-1', 'model-a', withoutBest)
-  expect(await store.load('job-1', 'model-a')).toEqual(withoutBest)
+  await store.save('job-1', encodeCheckpoint('model-a', withoutBest))
+  expect(decodeCheckpoint(await store.load('job-1'), 'model-a')).toEqual(withoutBest)
 })
 
 test('a damaged checkpoint is ignored, and remove clears the job folder', async () => {
   const store = createCheckpointStore(dir)
-  await store.save('job-3', 'model-a', state)
-  await writeFile(path.join(store.dir('job-3'), 'checkpoint', 'head.bin'), Buffer.from([8, 0, 0, 0, 123, 34, 120]))
-  expect(await store.load('job-3', 'model-a')).toBeUndefined()
-  await store.saveResult('job-3', { modelId: 'model-a', metrics: {}, trainCount: 1, valCount: 0, backend: 'wasm', featureCache: { hits: 0, misses: 1 } })
-  expect((await store.loadResult('job-3'))?.modelId).toBe('model-a')
+  await store.save('job-3', Buffer.from([8, 0, 0, 0, 123, 34, 120]))
+  expect(decodeCheckpoint(await store.load('job-3'), 'model-a')).toBeUndefined()
+  await store.saveResult('job-3', { modelId: 'model-a', metrics: evaluate([0], [[1, 0]], ['a', 'b'], []), trainCount: 1, valCount: 0, backend: 'wasm', featureCache: { hits: 0, misses: 1 } })
+  expect(await store.loadResult('job-3')).toMatchObject({ modelId: 'model-a' })
   await store.remove('job-3')
   expect(await store.loadResult('job-3')).toBeUndefined()
-  expect(() => store.dir('../etc')).toThrow()
+  await store.remove('job-3') // idempotent
+  expect(() => store.load('../etc')).toThrow()
 })

@@ -404,8 +404,20 @@ browserTest('the dataset gallery pages one class at a time; selected images move
   await page.locator('#gallery-grid input[type=checkbox]').first().check()
   await page.locator('#drop-selected').click()
   await page.waitForURL((url) => !url.hash.endsWith(moved))
-  const dropped = await api('GET', `/datasets/${page.url().split('/').at(-1)}`)
+  const droppedId = page.url().split('/').at(-1)!
+  const dropped = await api('GET', `/datasets/${droppedId}`)
   expect(dropped).toMatchObject({ parentId: moved, imageCount: 33 })
+
+  // One new picture added to green-checker through the labelled file picker.
+  await open(page, `/datasets/${droppedId}`, '#gallery-grid img[src^="blob:"]')
+  await page.locator('#gallery-class').selectOption('green-checker')
+  const picker = page.getByLabel('Add images to green-checker')
+  expect(await violations(page)).toEqual([])
+  await picker.setInputFiles({ name: 'fresh.png', mimeType: 'image/png', buffer: await makeImage('green-checker', { size: 56, seed: 999 }) })
+  await page.waitForURL((url) => !url.hash.endsWith(droppedId) && url.hash.startsWith('#/datasets/'))
+  const added = await api('GET', `/datasets/${page.url().split('/').at(-1)}`)
+  expect(added).toMatchObject({ parentId: droppedId, imageCount: 34, rejected: [] })
+  expect(added.classes.find((c: { name: string }) => c.name === 'green-checker').count).toBe(11)
   await page.close()
 })
 

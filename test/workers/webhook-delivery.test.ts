@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Resolver } from '../../src/http/ssrf-guard.js'
+import type { Resolver } from '../../src/net/ssrf-guard.js'
 import { createLogger } from '../../src/logger.js'
 import { createTrainingQueue } from '../../src/queue/producer.js'
 import { startWebhookWorker } from '../../workers/webhooks.js'

@@ -4,6 +4,7 @@
  */
 import { UnrecoverableError, WaitingError, type SandboxedJob } from 'bullmq'
 import { loadConfig } from '../../src/config.js'
+import { withTrainDefaults } from '../../src/contract/jobs.js'
 import { AppError } from '../../src/errors.js'
 import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
@@ -16,24 +17,31 @@ import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOpt
 import { abortError } from '../../src/ml/abort.js'
 import { THUMBNAIL_CACHE_ID } from '../../src/ml/thumbnails.js'
 import { ABORT_REASON, DEFAULT_BASE_MODEL, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/ml/checkpoint-codec.js'
+import { modelToFiles } from '../../src/ml/file-io.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
 import { createDatasetStore } from '../../src/storage/datasets.js'
-import { createFeatureCache, type FeatureCache } from '../../src/storage/features.js'
+import { createFeatureCache, layeredFeatureCache, type FeatureCache } from '../../src/storage/features.js'
+import { cachedImageReader } from '../../src/storage/image-cache.js'
 import { dataLayout } from '../../src/storage/layout.js'
 import { createModelStore } from '../../src/storage/models.js'
+import { openStores } from '../../src/storage/open-store.js'
 import { createProgressTracker } from '../progress.js'
 import { startHeartbeat } from '../sandbox-watchdog.js'
-import { readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 
 const config = loadConfig()
 const logger = createLogger(config.LOG_LEVEL, 'train-processor')
 const layout = dataLayout(config.DATA_DIR)
-const datasets = createDatasetStore(layout)
-const models = createModelStore(layout.models)
-const cache = createFeatureCache(layout.featureCache)
-const checkpoints = createCheckpointStore(layout.jobs)
-const uploadedBases = createBaseStore(layout.bases)
+// Datasets, models, checkpoints and features live in the shared store; DATA_DIR keeps bases, fetched images and
+// features near at hand, and may be wiped between jobs.
+const stores = await openStores(config)
+const datasets = createDatasetStore(layout, stores.shared)
+const models = createModelStore(stores.shared)
+const cache = stores.shared.remote ? layeredFeatureCache(createFeatureCache(stores.local), createFeatureCache(stores.shared)) : createFeatureCache(stores.shared)
+const checkpoints = createCheckpointStore(stores.shared)
+const readImage = cachedImageReader(datasets, stores.shared, stores.local)
+const uploadedBases = createBaseStore(stores, layout.bases)
 // The worker that forked us died (SIGKILL, OOM): stop now. Its job is recovered as stalled and resumed from the
 // last checkpoint elsewhere; training on here would race that worker to the same model id.
 process.on('disconnect', () => process.exit(1))
@@ -52,7 +60,7 @@ async function resolveBase(ref: TrainModelJob['baseModel']): Promise<BaseModelRe
   const stored = await uploadedBases.get(ref)
   // DELETE /bases refuses while a job is queued, so this is a base removed by hand: a retry cannot bring it back.
   if (!stored) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${ref}' (deleted?)`)
-  return storedBaseRef(stored, uploadedBases.modelFile(stored))
+  return storedBaseRef(stored, await uploadedBases.localModelFile(stored))
 }
 
 function baseFor(ref: BaseModelRef): Promise<Base> {
@@ -121,9 +129,10 @@ function countingCache(inner: FeatureCache) {
   return { cache: counting, counts }
 }
 
-/** The job's options as the ML core takes them: null (absent in JSON) becomes undefined. */
+/** The job's options as the ML core takes them: defaults from the contract filled in, null (absent in JSON) as undefined. */
 function classifierOptions(options: TrainOptions): TrainClassifierOptions {
-  return { ...options, earlyStopping: options.earlyStopping ?? undefined, augment: options.augment ?? undefined }
+  const filled = withTrainDefaults(options)
+  return { ...filled, earlyStopping: filled.earlyStopping ?? undefined, augment: filled.augment ?? undefined }
 }
 
 /** What the job result and the model's metadata both say about a run beyond its metrics and history. */
@@ -132,8 +141,12 @@ function trainingReport(outcome: Awaited<ReturnType<typeof trainClassifier>>) {
   return { evaluatedOn, bestEpoch, misclassified, warnings, classWeights, fineTuned, trainViews, ...insights }
 }
 
-/** Bad input fails once with its code; anything else is thrown as is and retried with backoff. */
+/**
+ * Bad input fails once with its code; anything else is thrown as is and retried with backoff, including a store
+ * that is unreachable for now (STORAGE_UNAVAILABLE: the bucket may be back for the next attempt).
+ */
 function classify(err: unknown): unknown {
+  if (err instanceof AppError && err.code === 'STORAGE_UNAVAILABLE') return new Error(failureReason(err.code, err.message))
   if (err instanceof AppError) return new UnrecoverableError(failureReason(err.code, err.message))
   if (err instanceof Error && err.name === 'AbortError') return new UnrecoverableError(failureReason('JOB_CANCELLED', 'the job was cancelled'))
   return err
@@ -144,7 +157,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   const jobId = job.id
   // An earlier attempt may have published the model and died before BullMQ recorded the result: answer with it.
   if (await models.getMetadata(modelId)) {
-    const saved = await checkpoints.loadResult(jobId)
+    const saved = (await checkpoints.loadResult(jobId)) as TrainResult | undefined
     if (!saved) throw new AppError('TRAINING_FAILED', `model ${modelId} exists but job ${jobId} has no saved result`)
     log.info({ modelId }, 'model already saved by an earlier attempt')
     return saved
@@ -152,7 +165,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   const epochs = options.epochs + (options.fineTuneLayers ? fineTuneEpochs(options.epochs) : 0)
   const progress = createProgressTracker(epochs, Date.now, previousProgress(job.progress))
   const report = (...args: Parameters<typeof progress.update>) => job.updateProgress({ ...progress.update(...args) })
-  const resumeFrom = await checkpoints.load(jobId, modelId)
+  const resumeFrom = decodeCheckpoint(await checkpoints.load(jobId), modelId)
   if (resumeFrom) {
     progress.resume(resumeFrom.epoch, resumeFrom.history)
     log.info({ epoch: resumeFrom.epoch, epochs: options.epochs }, 'resuming from checkpoint')
@@ -176,7 +189,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       label: labelIndex.get(image.label) ?? -1,
       split: image.split,
       path: image.path,
-      read: () => readFile(datasets.imageFile(datasetId, image)),
+      read: () => readImage(datasetId, image),
     }))
     const outcome = await trainClassifier({
       base,
@@ -197,7 +210,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       signal,
       resumeFrom,
       onCheckpoint: async (state) => {
-        if (!signal?.aborted) await checkpoints.save(jobId, modelId, state)
+        if (!signal?.aborted) await checkpoints.save(jobId, encodeCheckpoint(modelId, state))
       },
       onProgress: (p) => {
         void report(p.phase, phaseFraction(p), p.log)
@@ -217,7 +230,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
     try {
       await report('saving', 0)
       await checkpoints.saveResult(jobId, result) // before the model, see the start of this function
-      await models.save(modelId, outcome.model, {
+      await models.save(modelId, await modelToFiles(outcome.model), {
         id: modelId,
         createdAt: new Date().toISOString(),
         labels,

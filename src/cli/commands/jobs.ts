@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import type { Static } from 'typebox'
-import type { JobSchema } from '../../http/schemas/jobs.js'
+import type { JobSchema } from '../../contract/jobs.js'
 import { CliError, EXIT, usageError } from '../cli-error.js'
 import { print, type CommandContext } from '../context.js'
 import { formatDuration, progressLine, renderBar } from '../progress-bar.js'
@@ -33,7 +33,7 @@ export function describeProgress(job: Job): string {
 /** Prints the outcome of a finished job; a failed or cancelled job is a CliError. */
 function finish(ctx: CommandContext, job: Job): void {
   if (job.status === 'completed' && job.result) {
-    const metrics = job.result.metrics as { accuracy?: number | null } | undefined
+    const metrics = job.result.metrics
     print(ctx, `completed: model ${job.result.modelId}`)
     if (metrics?.accuracy !== undefined && metrics.accuracy !== null) print(ctx, `validation accuracy ${metrics.accuracy.toFixed(3)} on ${job.result.valCount} images (backend ${job.result.backend})`)
     return

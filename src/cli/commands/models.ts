@@ -1,4 +1,4 @@
-import type { ModelMetadata } from '../../storage/models.js'
+import type { ModelDocument } from '../../contract/models.js'
 import { usageError } from '../cli-error.js'
 import { print, type CommandContext } from '../context.js'
 import { formatTable } from '../table.js'
@@ -8,7 +8,7 @@ export function confusionTable(labels: string[], matrix: number[][]): string {
   return formatTable(['true \\ predicted', ...labels], matrix.map((row, i) => [labels[i] ?? String(i), ...row]))
 }
 
-function printModel(ctx: CommandContext, model: ModelMetadata): void {
+function printModel(ctx: CommandContext, model: ModelDocument): void {
   const { metrics } = model
   print(ctx, `id:       ${model.id}`)
   print(ctx, `created:  ${model.createdAt}`)
@@ -27,13 +27,13 @@ export async function modelsCommand(ctx: CommandContext): Promise<void> {
   const [sub, ...rest] = ctx.args
   switch (sub) {
     case 'ls': {
-      const { models } = await ctx.api.request<{ models: ModelMetadata[] }>('GET', '/models')
+      const { models } = await ctx.api.request<{ models: ModelDocument[] }>('GET', '/models')
       print(ctx, formatTable(['id', 'created', 'base', 'classes', 'accuracy'], models.map((m) => [m.id, m.createdAt, m.base.id, m.labels.length, m.metrics.accuracy])))
       return
     }
     case 'show': {
       if (!rest[0]) throw usageError('usage: imagetune models show <id>')
-      printModel(ctx, await ctx.api.request<ModelMetadata>('GET', `/models/${encodeURIComponent(rest[0])}`))
+      printModel(ctx, await ctx.api.request<ModelDocument>('GET', `/models/${encodeURIComponent(rest[0])}`))
       return
     }
     default:

@@ -18,7 +18,19 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal
   }
+  interface FastifyContextConfig {
+    /**
+     * Who may call the route: `'open'` (probes, the API description, the dashboard's files) or the scopes, any of
+     * which will do. @defaultValue `['train']`
+     */
+    auth?: 'open' | readonly Scope[]
+  }
 }
+
+/** Route config of the routes anyone may call. */
+export const OPEN_ROUTE = { auth: 'open' } as const
+/** Route config of the model files: a browser that only predicts must be able to load them (tf.loadLayersModel). */
+export const MODEL_FILE_ROUTE = { auth: ['predict', 'train'] } as const
 
 interface ApiKey {
   hash: Buffer
@@ -28,10 +40,6 @@ interface ApiKey {
 
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(['train', 'predict'])
 const BEARER = /^Bearer +(\S+) *$/i
-/** Routes anyone may call: probes, the API description and the dashboard's static files (its API calls carry a key). */
-const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/docs', '/docs/openapi.json', '/docs/static/:file', '/', '/ui', '/ui/', '/ui/:file'])
-/** A browser that only predicts must be able to load the model files (tf.loadLayersModel); train keys may too. */
-const MODEL_FILE_ROUTES = new Set(['/models/:id/model.json', '/models/:id/:file'])
 
 /** The hash `API_KEYS` stores for `key`: `sha256hex(key)`. */
 export function hashApiKey(key: string): string {
@@ -51,15 +59,13 @@ export function parseApiKeys(value: string): ApiKey[] {
 }
 
 /**
- * The scopes that may call a route (method + route pattern): `undefined` for open routes, and for routes that
- * do not exist any valid key (so a 404 tells nothing to a caller without one).
+ * The scopes that may call a route, from its `config.auth`: `undefined` for open routes, and for routes that do
+ * not exist any valid key (so a 404 tells nothing to a caller without one).
  */
-export function scopesFor(method: string, url: string | undefined): readonly Scope[] | undefined {
-  if (url === undefined) return ['train', 'predict']
-  if (OPEN_ROUTES.has(url)) return undefined
-  if (url === '/predict') return ['predict']
-  if (method === 'GET' && MODEL_FILE_ROUTES.has(url)) return ['predict', 'train']
-  return ['train']
+function scopesFor(request: FastifyRequest): readonly Scope[] | undefined {
+  if (request.routeOptions.url === undefined) return ['train', 'predict']
+  const auth = request.routeOptions.config.auth ?? ['train']
+  return auth === 'open' ? undefined : auth
 }
 
 /**
@@ -101,7 +107,7 @@ export default fp(
         request.principal = { id: `ip:${request.ip}`, scopes: ALL_SCOPES }
         return
       }
-      const needed = scopesFor(request.method, request.routeOptions.url)
+      const needed = scopesFor(request)
       if (!needed) return
       const token = BEARER.exec(request.headers.authorization ?? '')?.[1]
       const key = token === undefined ? undefined : findKey(keys, token)

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { Gauge } from 'prom-client'
 import { Type } from 'typebox'
 import { createMetrics, type Metrics } from '../../metrics/registry.js'
+import { OPEN_ROUTE } from './auth.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -52,6 +53,7 @@ export default fp(
     app.get(
       '/metrics',
       {
+        config: OPEN_ROUTE,
         schema: {
           tags: ['ops'],
           operationId: 'metrics',

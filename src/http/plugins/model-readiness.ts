@@ -2,6 +2,13 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../../errors.js'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route serves the model named by its `model` query parameter: one still training is 409 MODEL_NOT_READY. */
+    modelReadiness?: boolean
+  }
+}
+
 /**
  * A model id is its training job's id, so a prediction for a model that is not stored yet can say why: 409
  * MODEL_NOT_READY while its job is queued or running (instead of a 404 the client would give up on). Only
@@ -10,7 +17,7 @@ import { AppError } from '../../errors.js'
 export default fp(
   async (app: FastifyInstance) => {
     app.addHook('preHandler', async (request) => {
-      if (request.routeOptions.url !== '/predict') return
+      if (!request.routeOptions.config.modelReadiness) return
       const model = (request.query as { model?: string }).model
       if (!model) return
       // An alias (`model=prod`) names a stored model: resolved first, it costs one metadata read and no Redis call.

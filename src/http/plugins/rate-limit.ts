@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify'
+import fastifyRateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../config.js'
 import { AppError } from '../../errors.js'
@@ -6,66 +7,61 @@ import { redisConnection } from '../../queue/connection.js'
 
 const WINDOW_MS = 60_000
 
-/**
- * One fixed window per key: the first hit starts a 60 s window, every hit counts, the window expires whole.
- * A script, so INCR and PEXPIRE cannot be split by a crash into a counter that never expires.
- * Returns [hits in this window, ms until it ends].
- */
-const HIT_SCRIPT = `
-local hits = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {hits, ttl}
-`
+/** A shared request budget; routes name theirs in `config.rateLimitBucket`. */
+export type RateLimitBucket = 'predict' | 'uploads'
 
-interface Bucket {
-  name: string
-  /** The config setting, named in the 429's details. */
-  setting: 'RATE_LIMIT_PREDICT_PER_MIN' | 'RATE_LIMIT_UPLOADS_PER_MIN'
-  max: number
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The per-principal budget this route spends from (GET and POST /predict share `predict`). */
+    rateLimitBucket?: RateLimitBucket
+  }
 }
 
+/** The config setting each bucket's size comes from, named in the 429's details. */
+const SETTING = {
+  predict: 'RATE_LIMIT_PREDICT_PER_MIN',
+  uploads: 'RATE_LIMIT_UPLOADS_PER_MIN',
+} as const satisfies Record<RateLimitBucket, keyof Config>
+
+const bucketOf = (request: FastifyRequest) => request.routeOptions.config.rateLimitBucket
+
 /**
- * Per-principal request rates on predictions and uploads, counted in Redis under the queue prefix so every API
- * replica shares one budget. 429 RATE_LIMITED with Retry-After once a window is spent. When Redis is down the
- * limit is not enforced: predictions from loaded models must go on.
+ * Per-principal request rates on predictions and uploads through @fastify/rate-limit's Redis store: a 60 s fixed
+ * window per `<QUEUE_PREFIX>:ratelimit:<bucket>:<principal>` key (INCR + PEXPIRE in one script), so every API
+ * replica shares one budget. 429 RATE_LIMITED with Retry-After once a window is spent. When Redis is down the limit
+ * is not enforced (`skipOnError`): predictions from loaded models must go on.
+ *
+ * Registered as the plugin's global limiter rather than per-route `config.rateLimit`: the plugin gives each
+ * route-level limit its own key prefix (method + URL), which would split the budget GET and POST /predict share.
  */
 export default fp(
   async (app: FastifyInstance, opts: { config: Config }) => {
     const { config } = opts
     const redis = redisConnection(config.REDIS_URL, 'api', app.log)
-    const predict: Bucket = { name: 'predict', setting: 'RATE_LIMIT_PREDICT_PER_MIN', max: config.RATE_LIMIT_PREDICT_PER_MIN }
-    const uploads: Bucket = { name: 'uploads', setting: 'RATE_LIMIT_UPLOADS_PER_MIN', max: config.RATE_LIMIT_UPLOADS_PER_MIN }
-    const buckets = new Map<string, Bucket>([
-      ['GET /predict', predict],
-      ['POST /predict', predict],
-      ['POST /datasets', uploads],
-      ['POST /bases', uploads],
-    ])
-
-    app.addHook('onRequest', async (request, reply) => {
-      const bucket = buckets.get(`${request.method} ${request.routeOptions.url}`)
-      if (!bucket) return
-      const key = `${config.QUEUE_PREFIX}:ratelimit:${bucket.name}:${request.principal.id}`
-      let hits: number
-      let ttlMs: number
-      try {
-        ;[hits, ttlMs] = (await redis.eval(HIT_SCRIPT, 1, key, WINDOW_MS)) as [number, number]
-      } catch (err) {
-        request.log.warn({ err }, 'rate limit not enforced: redis unavailable')
-        return
-      }
-      if (hits <= bucket.max) return
-      const retryAfter = Math.max(1, Math.ceil(ttlMs / 1000))
-      reply.header('retry-after', String(retryAfter))
-      throw new AppError('RATE_LIMITED', `more than ${bucket.max} ${bucket.name} requests per minute; retry in ${retryAfter} s`, {
-        limit: bucket.setting,
-        max: bucket.max,
-        retryAfterSeconds: retryAfter,
-      })
+    await app.register(fastifyRateLimit, {
+      global: true,
+      redis,
+      nameSpace: `${config.QUEUE_PREFIX}:ratelimit:`,
+      timeWindow: WINDOW_MS,
+      skipOnError: true,
+      // Routes without a bucket are not limited and cost no Redis call. The plugin asks for the key before it
+      // consults allowList, and open routes have no principal: the key must not assume either.
+      allowList: (request) => bucketOf(request) === undefined,
+      keyGenerator: (request) => `${bucketOf(request) ?? 'none'}:${request.principal?.id}`,
+      max: (request) => config[SETTING[bucketOf(request)!]],
+      // Only Retry-After on a 429, as before: no X-RateLimit-* headers on every answer.
+      addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
+      addHeaders: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false, 'retry-after': true },
+      onExceeded: (request) => request.log.info({ bucket: bucketOf(request), principal: request.principal.id }, 'rate limited'),
+      errorResponseBuilder: (request, context) => {
+        const bucket = bucketOf(request)!
+        const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000))
+        return new AppError('RATE_LIMITED', `more than ${context.max} ${bucket} requests per minute; retry in ${retryAfter} s`, {
+          limit: SETTING[bucket],
+          max: context.max,
+          retryAfterSeconds: retryAfter,
+        })
+      },
     })
     app.addHook('onClose', async () => {
       redis.disconnect()

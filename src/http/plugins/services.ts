@@ -4,22 +4,30 @@ import type { Config } from '../../config.js'
 import { initBackend } from '../../ml/backend.js'
 import { createPredictor, type Predictor } from '../../ml/predictor.js'
 import { createTrainingQueue, type TrainingQueue } from '../../queue/producer.js'
+import { createJobEnd, type EndedJob } from '../../services/job-end.js'
 import { createAliasStore, type AliasStore } from '../../storage/aliases.js'
+import { createCheckpointStore, type CheckpointStore } from '../../storage/checkpoints.js'
 import { createBaseStore, type BaseStore } from '../../storage/bases.js'
 import { createDatasetStore, type DatasetStore } from '../../storage/datasets.js'
 import { dataLayout, type DataLayout } from '../../storage/layout.js'
 import { createModelStore, type ModelStore } from '../../storage/models.js'
+import { openStores, type Stores } from '../../storage/open-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     layout: DataLayout
+    /** The shared store (DATA_DIR or the S3 bucket) and this process's own disk. */
+    stores: Stores
     datasets: DatasetStore
+    checkpoints: CheckpointStore
     models: ModelStore
     aliases: AliasStore
     bases: BaseStore
     predictor: Predictor
     trainingQueue: TrainingQueue
+    /** Job-end handling for a job the API ends itself (cancelled while queued). */
+    jobEnd: (job: EndedJob) => Promise<void>
   }
 }
 
@@ -31,13 +39,17 @@ export default fp(
     const backend = await initBackend(config.IMAGETUNE_BACKEND)
     app.log.info({ backend: backend.name, reason: backend.reason }, 'tfjs backend chosen')
     const layout = dataLayout(config.DATA_DIR)
-    const models = createModelStore(layout.models)
+    // A missing bucket stops the start here, naming it; an unreachable store only makes /readyz fail.
+    const stores = await openStores(config, { verify: true })
+    const models = createModelStore(stores.shared)
     app.decorate('config', config)
     app.decorate('layout', layout)
-    app.decorate('datasets', createDatasetStore(layout))
+    app.decorate('stores', stores)
+    app.decorate('datasets', createDatasetStore(layout, stores.shared))
+    app.decorate('checkpoints', createCheckpointStore(stores.shared))
     app.decorate('models', models)
-    app.decorate('aliases', createAliasStore(layout.models))
-    app.decorate('bases', createBaseStore(layout.bases))
+    app.decorate('aliases', createAliasStore(stores.shared, { cacheMs: config.ALIAS_CACHE_MS }))
+    app.decorate('bases', createBaseStore(stores, layout.bases))
     app.decorate(
       'predictor',
       createPredictor({
@@ -49,14 +61,16 @@ export default fp(
         // tfjs-node already spreads one op over all cores (and a GPU wants one owner): threads are for wasm and cpu.
         threads:
           config.PREDICT_THREADS > 0 && (backend.name === 'wasm' || backend.name === 'cpu')
-            ? { count: config.PREDICT_THREADS, modelsDir: layout.models, backend: backend.name }
+            ? { count: config.PREDICT_THREADS, modelsDir: layout.models, storageUrl: config.STORAGE_URL, backend: backend.name }
             : undefined,
       }),
     )
     app.decorate('trainingQueue', createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, retentionSeconds: config.JOB_RETENTION_SECONDS, log: app.log }))
+    app.decorate('jobEnd', createJobEnd({ checkpoints: app.checkpoints, notifyWebhook: (delivery) => app.trainingQueue.notifyWebhook(delivery), log: app.log }))
     app.addHook('onClose', async () => {
       await app.trainingQueue.close()
       await app.predictor.close()
+      stores.shared.close()
     })
   },
   { name: 'services' },

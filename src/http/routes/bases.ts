@@ -26,6 +26,7 @@ const baseRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/bases',
     {
+      config: { rateLimitBucket: 'uploads' },
       schema: {
         tags: ['bases'],
         operationId: 'uploadBase',

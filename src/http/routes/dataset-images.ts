@@ -1,10 +1,7 @@
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AppError } from '../../errors.js'
-import { safeJoin } from '../../storage/layout.js'
 import { errorResponses, IdSchema } from '../schemas/common.js'
 
 /** Stored images keep the format they were uploaded in; anything else is served as bytes, never sniffed. */
@@ -59,7 +56,7 @@ const GalleryItemSchema = Type.Object({
  * the misclassified validation images a model's metrics name by dataset path (`images/<class>/<file>`).
  */
 const datasetImageRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { layout, datasets } = app
+  const { datasets } = app
 
   app.get(
     '/datasets/:id/images',
@@ -107,18 +104,15 @@ const datasetImageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { id, '*': rest } = request.params
       const notFound = () => new AppError('NOT_FOUND', `no image ${rest} in dataset ${id}`)
-      // No `..`, empty or hidden parts (staging folders, dot files are never images); safeJoin, rooted at the
-      // images folder, would refuse an escape anyway, so manifest.json can never be read through here.
-      if (rest.split('/').some((part) => part === '' || part.startsWith('.'))) throw notFound()
-      const file = safeJoin(safeJoin(layout.datasets, id, 'images'), rest)
-      const info = await stat(file).catch(() => undefined)
-      if (!info?.isFile()) throw notFound()
+      // The store refuses `..`, empty or hidden parts, and reads under `images/` only: manifest.json never leaks.
+      const image = await datasets.openImage(id, rest)
+      if (!image) throw notFound()
       return reply
-        .type(IMAGE_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream')
+        .type(IMAGE_TYPES[path.extname(rest).toLowerCase()] ?? 'application/octet-stream')
         .header('cache-control', IMMUTABLE)
         .header('x-content-type-options', 'nosniff')
-        .header('content-length', info.size)
-        .send(createReadStream(file))
+        .header('content-length', image.size)
+        .send(image.body)
     },
   )
 }

@@ -1,18 +1,20 @@
 import { randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
 import { AppError } from '../../errors.js'
-import type { DatasetManifest } from '../../storage/datasets.js'
+import { DEFAULT_MAX_FILE_BYTES, type DatasetManifest } from '../../storage/datasets.js'
 import { asStorageError } from '../../storage/storage-error.js'
 import { idleTimeout } from '../idle-timeout.js'
 import { asMultipartError } from '../multipart-errors.js'
 import { errorResponses, IdParamsSchema, NoContentSchema, uploadTimeoutResponse } from '../schemas/common.js'
-import { DatasetSchema, DatasetSummarySchema, RevisionSchema } from '../schemas/datasets.js'
-import { DatasetUploadSchema } from '../schemas/documented-bodies.js'
+import { DatasetSchema, DatasetSummarySchema, RevisionSchema } from '../../contract/datasets.js'
+import { DatasetUploadSchema, RevisionBodySchema } from '../schemas/documented-bodies.js'
 
 /** The public view: the per-image list stays on disk, it can hold 100,000 entries. */
 function datasetView({ images: _images, ...rest }: DatasetManifest) {
@@ -22,6 +24,30 @@ function datasetView({ images: _images, ...rest }: DatasetManifest) {
 /** `flowers.tar.gz` → `flowers`. */
 function nameFromFilename(filename: string): string {
   return path.basename(filename).replace(/\.(zip|tar|tgz|tar\.gz)$/i, '') || 'dataset'
+}
+
+/** The text fields of the multipart revision form; its files go in `add`. */
+const REVISION_FIELDS = ['to', 'move', 'drop', 'name']
+
+/** `move` and `drop` of the multipart form, JSON strings, checked against the JSON form's schema. */
+function revisionFields(fields: Map<string, string>): Static<typeof RevisionSchema> {
+  const body: Record<string, unknown> = {}
+  for (const key of ['move', 'drop'] as const) {
+    const text = fields.get(key)
+    if (text === undefined) continue
+    try {
+      body[key] = JSON.parse(text)
+    } catch {
+      throw new AppError('VALIDATION', `field "${key}" must be JSON, as in the JSON form of this route`)
+    }
+  }
+  const name = fields.get('name')
+  if (name !== undefined) body.name = name
+  if (!Value.Check(RevisionSchema, body)) {
+    const [first] = Value.Errors(RevisionSchema, body)
+    throw new AppError('VALIDATION', `invalid revision field: ${first ? `${first.instancePath || '/'} ${first.message}` : 'bad value'}`)
+  }
+  return body as Static<typeof RevisionSchema>
 }
 
 /** @fastify/multipart's error when a file passes `limits.fileSize` while it streams. */
@@ -36,9 +62,55 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const tooLarge = () =>
     new AppError('PAYLOAD_TOO_LARGE', `upload exceeds ${config.MAX_UPLOAD_BYTES} bytes`, { limit: 'MAX_UPLOAD_BYTES', max: config.MAX_UPLOAD_BYTES })
 
+  /**
+   * Runs `receive` in one of the upload slots: at most `MAX_CONCURRENT_UPLOADS` per process and
+   * `MAX_CONCURRENT_UPLOADS_PER_CLIENT` per client (429), and a client that stops sending loses its slot (408).
+   * `receive` calls `idle.stop()` once the body is in: the work after it is not the client's stall.
+   */
+  async function withUploadSlot<T>(request: FastifyRequest, reply: FastifyReply, receive: (idle: { stop(): void }) => Promise<T>): Promise<T> {
+    if (activeUploads >= config.MAX_CONCURRENT_UPLOADS) {
+      throw new AppError('TOO_MANY_UPLOADS', `${config.MAX_CONCURRENT_UPLOADS} uploads are being ingested already; retry shortly`, {
+        limit: 'MAX_CONCURRENT_UPLOADS',
+        max: config.MAX_CONCURRENT_UPLOADS,
+      })
+    }
+    const client = request.principal.id
+    const mine = uploadsByClient.get(client) ?? 0
+    if (mine >= config.MAX_CONCURRENT_UPLOADS_PER_CLIENT) {
+      throw new AppError('TOO_MANY_UPLOADS', `${mine} uploads of yours are being ingested already; retry when one ends`, {
+        limit: 'MAX_CONCURRENT_UPLOADS_PER_CLIENT',
+        max: config.MAX_CONCURRENT_UPLOADS_PER_CLIENT,
+      })
+    }
+    activeUploads += 1
+    uploadsByClient.set(client, mine + 1)
+    // A client that stops sending loses its slot: 408 and the connection closed, which ends receive() (its temp files
+    // go in its own finally).
+    const idle = idleTimeout(request.raw, config.UPLOAD_IDLE_TIMEOUT_MS)
+    const receiving = receive(idle)
+    try {
+      return await Promise.race([receiving, idle.timedOut])
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'REQUEST_TIMEOUT') {
+        reply.header('connection', 'close')
+        // Once the 408 is out the connection goes, even if the client keeps its end open; receive() then fails.
+        reply.raw.once('finish', () => request.raw.destroy())
+        receiving.catch(() => undefined) // nothing left to report
+      }
+      throw err
+    } finally {
+      idle.stop()
+      activeUploads -= 1
+      const left = (uploadsByClient.get(client) ?? 1) - 1
+      if (left > 0) uploadsByClient.set(client, left)
+      else uploadsByClient.delete(client)
+    }
+  }
+
   app.post(
     '/datasets',
     {
+      config: { rateLimitBucket: 'uploads' },
       schema: {
         tags: ['datasets'],
         operationId: 'createDataset',
@@ -53,45 +125,9 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!request.isMultipart()) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send multipart/form-data with the archive in a field named "file"')
       }
-      if (activeUploads >= config.MAX_CONCURRENT_UPLOADS) {
-        throw new AppError('TOO_MANY_UPLOADS', `${config.MAX_CONCURRENT_UPLOADS} uploads are being ingested already; retry shortly`, {
-          limit: 'MAX_CONCURRENT_UPLOADS',
-          max: config.MAX_CONCURRENT_UPLOADS,
-        })
-      }
-      const client = request.principal.id
-      const mine = uploadsByClient.get(client) ?? 0
-      if (mine >= config.MAX_CONCURRENT_UPLOADS_PER_CLIENT) {
-        throw new AppError('TOO_MANY_UPLOADS', `${mine} uploads of yours are being ingested already; retry when one ends`, {
-          limit: 'MAX_CONCURRENT_UPLOADS_PER_CLIENT',
-          max: config.MAX_CONCURRENT_UPLOADS_PER_CLIENT,
-        })
-      }
-      activeUploads += 1
-      uploadsByClient.set(client, mine + 1)
-      // A client that stops sending loses its slot: 408 and the connection closed, which ends receive() (its temp file
-      // goes in its own finally).
-      const idle = idleTimeout(request.raw, config.UPLOAD_IDLE_TIMEOUT_MS)
-      const receiving = receive()
-      try {
-        return await Promise.race([receiving, idle.timedOut])
-      } catch (err) {
-        if (err instanceof AppError && err.code === 'REQUEST_TIMEOUT') {
-          reply.header('connection', 'close')
-          // Once the 408 is out the connection goes, even if the client keeps its end open; receive() then fails.
-          reply.raw.once('finish', () => request.raw.destroy())
-          receiving.catch(() => undefined) // nothing left to report
-        }
-        throw err
-      } finally {
-        idle.stop()
-        activeUploads -= 1
-        const left = (uploadsByClient.get(client) ?? 1) - 1
-        if (left > 0) uploadsByClient.set(client, left)
-        else uploadsByClient.delete(client)
-      }
+      return withUploadSlot(request, reply, receive)
 
-      async function receive() {
+      async function receive(idle: { stop(): void }) {
         const part = await request.file({ limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1 } }).catch((err: unknown) => {
           throw asMultipartError(err)
         })
@@ -146,24 +182,89 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'reviseDataset',
         summary: 'Create a corrected version of a dataset',
         description:
-          'A new dataset (new id, `parentId` = this one) with images moved to another class (`move: [{path, to}]`, `to` existing or new) and/or left out (`drop: [path]`); paths are `images/<class>/<file>` as in the dataset, the label issues and near-duplicates of a job name them the same way. The images are carried over by content, the parent stays untouched. 422 REVISION_INVALID, with `details.problems`, for an unknown or repeated path, an empty change, a move to the same class or a bad class name, or a class left with no image.',
+          'A new dataset (new id, `parentId` = this one) with images moved to another class (`move: [{path, to}]`, `to` existing or new) and/or left out (`drop: [path]`); paths are `images/<class>/<file>` as in the dataset, the label issues and near-duplicates of a job name them the same way. The images are carried over by content, the parent stays untouched. 422 REVISION_INVALID, with `details.problems`, for an unknown or repeated path, an empty change, a move to the same class or a bad class name, or a class left with no image. The multipart/form-data form also adds images: files in `add` (repeat the field) for the class named in `to` (existing or new), with `move`/`drop` as JSON strings and `name` optional; each file is validated like an uploaded archive image, refused ones are listed under `rejected`, and all of them refused is 422 REVISION_INVALID with `details.rejected`. It takes an upload slot like POST /datasets (429, and 408 after UPLOAD_IDLE_TIMEOUT_MS with nothing sent).',
         params: IdParamsSchema,
-        body: RevisionSchema,
-        response: { 201: DatasetSchema, ...errorResponses },
+        // Fastify validates the JSON form only; the multipart form is read part by part and checked in reviseWithFiles.
+        body: { content: { 'application/json': { schema: RevisionSchema } } },
+        documentedBody: RevisionBodySchema,
+        response: { 201: DatasetSchema, ...errorResponses, 408: uploadTimeoutResponse },
       },
     },
     async (request, reply) => {
-      const { move, drop, name } = request.body
-      const manifest = await datasets.revise(request.params.id, {
-        change: { move, drop },
-        name: name?.trim() || undefined,
-        maxClasses: config.MAX_DATASET_CLASSES,
-      })
-      request.log.info({ datasetId: manifest.id, parentId: request.params.id, images: manifest.imageCount }, 'dataset revised')
+      const { id } = request.params
+      let manifest: DatasetManifest
+      if (request.isMultipart()) {
+        // Known before the files are received, so a wrong id does not cost an upload.
+        if (!(await datasets.get(id))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
+        manifest = await withUploadSlot(request, reply, (idle) => reviseWithFiles(request, id, idle))
+      } else {
+        const { move, drop, name } = request.body as Static<typeof RevisionSchema>
+        manifest = await datasets.revise(id, { change: { move, drop }, name: name?.trim() || undefined, maxClasses: config.MAX_DATASET_CLASSES })
+      }
+      request.log.info({ datasetId: manifest.id, parentId: id, images: manifest.imageCount, rejected: manifest.rejected.length }, 'dataset revised')
       reply.code(201).header('location', `/datasets/${manifest.id}`)
       return datasetView(manifest)
     },
   )
+
+  /**
+   * The multipart form of a revision: image files in `add` (each streamed to a temp file, at most
+   * DEFAULT_MAX_FILE_BYTES like an archive member, MAX_UPLOAD_BYTES in all, MAX_DATASET_IMAGES files) for class `to`,
+   * and `move`/`drop` as JSON strings, `name` as text, in any order.
+   */
+  async function reviseWithFiles(request: FastifyRequest, id: string, idle: { stop(): void }): Promise<DatasetManifest> {
+    const dir = path.join(layout.uploads, `${randomUUID()}.add`)
+    try {
+      const fields = new Map<string, string>()
+      const files: { name: string; file: string }[] = []
+      const rejected: { path: string; reason: string }[] = []
+      let bytes = 0
+      try {
+        await mkdir(dir, { recursive: true })
+        // A file over the per-file limit is cut short and marked `truncated` (rejected below, like a too-large archive
+        // member) instead of failing the whole form; the plugin reads `throwFileSizeLimit` here though its types omit it.
+        const options = {
+          limits: { fileSize: DEFAULT_MAX_FILE_BYTES, files: config.MAX_DATASET_IMAGES, parts: config.MAX_DATASET_IMAGES + REVISION_FIELDS.length },
+          throwFileSizeLimit: false,
+        }
+        const parts = request.parts(options)
+        for await (const part of parts) {
+          if (part.type === 'field') {
+            if (!REVISION_FIELDS.includes(part.fieldname) || typeof part.value !== 'string') {
+              throw new AppError('VALIDATION', `unknown multipart field "${part.fieldname}": send ${REVISION_FIELDS.map((f) => `"${f}"`).join(', ')} and files in "add"`)
+            }
+            fields.set(part.fieldname, part.value)
+            continue
+          }
+          if (part.fieldname !== 'add') throw new AppError('VALIDATION', `files go in a field named "add", not "${part.fieldname}"`)
+          const file = path.join(dir, String(files.length + rejected.length))
+          await pipeline(part.file, createWriteStream(file))
+          bytes += (await stat(file)).size
+          if (bytes > config.MAX_UPLOAD_BYTES) throw tooLarge()
+          const name = part.filename || 'image'
+          if (part.file.truncated) {
+            rejected.push({ path: name, reason: `file too large (limit ${DEFAULT_MAX_FILE_BYTES} bytes)` })
+            await rm(file, { force: true })
+          } else files.push({ name, file })
+        }
+      } catch (err) {
+        throw asStorageError(asMultipartError(err))
+      }
+      idle.stop()
+      if (files.length + rejected.length === 0) throw new AppError('VALIDATION', 'the multipart form adds images: send one or more files in a field named "add"')
+      const to = fields.get('to')?.trim()
+      if (!to) throw new AppError('VALIDATION', 'name the class the images go to in a field named "to"')
+      const { move, drop, name } = revisionFields(fields)
+      return await datasets.revise(id, {
+        change: { move, drop },
+        add: { to, files, rejected, maxImagePixels: config.MAX_IMAGE_PIXELS },
+        name: name?.trim() || undefined,
+        maxClasses: config.MAX_DATASET_CLASSES,
+      })
+    } finally {
+      await rm(dir, { recursive: true, force: true }).catch((err: unknown) => request.log.warn({ err, dir }, 'upload not removed'))
+    }
+  }
 
   app.get('/datasets', { schema: { tags: ['datasets'], operationId: 'listDatasets', summary: 'List datasets', description: 'Every stored dataset, without its per-image list.', response: { 200: Type.Object({ datasets: Type.Array(DatasetSummarySchema) }) } } }, async () => ({
     datasets: await datasets.list(),

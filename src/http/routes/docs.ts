@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
+import { OPEN_ROUTE } from '../plugins/auth.js'
 
 /** Swagger UI's prebuilt assets, served as they ship; only these names are reachable. */
 const ASSETS = {
@@ -30,12 +31,12 @@ const docsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const hide = { hide: true }
   const page = async (_request: unknown, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(PAGE)
   // Both spellings: a link or a habit adds the slash, and the page's URLs are absolute either way.
-  app.get('/docs', { schema: hide }, page)
+  app.get('/docs', { config: OPEN_ROUTE, schema: hide }, page)
   app.get('/docs/', { schema: hide }, page)
-  app.get('/docs/openapi.json', { schema: hide }, async () => app.swagger())
+  app.get('/docs/openapi.json', { config: OPEN_ROUTE, schema: hide }, async () => app.swagger())
   app.get(
     '/docs/static/:file',
-    { schema: { ...hide, params: Type.Object({ file: Type.Union(Object.keys(ASSETS).map((name) => Type.Literal(name))) }) } },
+    { config: OPEN_ROUTE, schema: { ...hide, params: Type.Object({ file: Type.Union(Object.keys(ASSETS).map((name) => Type.Literal(name))) }) } },
     async (request, reply) => {
       const file = request.params.file as keyof typeof ASSETS
       return reply

@@ -5,12 +5,11 @@ import { AppError } from '../../errors.js'
 import { builtinBaseNames } from '../../services/bases.js'
 import { CURSOR_PATTERN } from '../../queue/job-index.js'
 import { DEFAULT_BASE_MODEL, PRIORITY } from '../../queue/jobs.js'
-import { createCheckpointStore } from '../../storage/checkpoints.js'
 import { streamJobEvents } from '../job-event-stream.js'
-import { parseAllowList, systemResolver } from '../ssrf-guard.js'
-import { checkWebhookUrl } from '../webhook-url.js'
+import { parseAllowList, systemResolver } from '../../net/ssrf-guard.js'
+import { checkWebhookUrl } from '../../net/webhook-url.js'
 import { errorResponses, IdParamsSchema } from '../schemas/common.js'
-import { CreateJobSchema, JobSchema, trainOptions } from '../schemas/jobs.js'
+import { CreateJobSchema, JobSchema, trainOptions } from '../../contract/jobs.js'
 
 const JobStatusSchema = Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')])
 
@@ -38,8 +37,6 @@ function requestHash(body: unknown): string {
 const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { trainingQueue, datasets, config } = app
   const webhookCheck = { allowHosts: parseAllowList(config.WEBHOOK_URL_ALLOWLIST), resolve: systemResolver }
-  // The API removes the checkpoint of a job it cancels while queued (one handed back by a stopping worker has one).
-  const checkpoints = createCheckpointStore(app.layout.jobs)
   // Open event streams end before the server closes, or close() would wait for their clients.
   const streams = new Set<() => void>()
   app.addHook('preClose', async () => {
@@ -151,11 +148,12 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id } = request.params
-      const outcome = await trainingQueue.cancel(id)
+      const { outcome, webhook } = await trainingQueue.cancel(id)
       const job = outcome === 'missing' ? undefined : await trainingQueue.get(id)
       if (!job) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
       if (outcome === 'finished' && job.status !== 'cancelled') throw new AppError('JOB_FINISHED', `job ${id} has already ${job.status === 'completed' ? 'completed' : 'failed'}`)
-      if (outcome === 'cancelled') await checkpoints.remove(id)
+      // Cancelled while queued: no worker will see it end (one handed back by a stopping worker has a checkpoint).
+      if (outcome === 'cancelled') await app.jobEnd({ id, webhook })
       request.log.info({ jobId: id, outcome }, 'job cancel')
       return reply.code(outcome === 'requested' ? 202 : 200).send(job)
     },

@@ -1,24 +1,15 @@
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import { ModelSchema } from '../../contract/models.js'
 import { AppError } from '../../errors.js'
-import { safeJoin } from '../../storage/layout.js'
+import { MODEL_FILE_ROUTE } from '../plugins/auth.js'
 import { errorResponses, IdParamsSchema, NoContentSchema, IdSchema } from '../schemas/common.js'
 import { AliasBodySchema, AliasListSchema, AliasParamsSchema, AliasSchema, RenameModelBodySchema } from '../schemas/models.js'
 
 /** A model id's files never change, so browsers and proxies may keep them for good. */
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 const WEIGHT_FILE = Type.String({ pattern: '^[A-Za-z0-9._-]+\\.bin$' })
-
-/**
- * A strong validator from size and modification time: a model's files are written once (published by one
- * rename), so the pair changes exactly when the bytes could have, without hashing megabytes per request.
- */
-function etagOf(size: number, mtimeMs: number): string {
-  return `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`
-}
 
 /** RFC 9110 If-None-Match: `*` or a list of (possibly weak) tags, compared weakly. */
 function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
@@ -39,23 +30,24 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   /** Sends one of a model's files with ETag and immutable caching, or 304 when the client already holds it. */
   async function sendModelFile(request: FastifyRequest, reply: FastifyReply, id: string, file: string, type: string) {
     await metadataOr404(id)
-    const filePath = safeJoin(models.dir(id), file)
-    const info = await stat(filePath).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw new AppError('NOT_FOUND', `model ${id} has no file ${file}`)
-      throw err
-    })
-    const etag = etagOf(info.size, info.mtimeMs)
-    reply.header('etag', etag).header('cache-control', IMMUTABLE)
-    if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send()
-    return reply.header('content-type', type).header('content-length', info.size).send(createReadStream(filePath))
+    // The store's strong validator: the S3 ETag, or size + mtime on disk (a model's files are written once).
+    const opened = await models.openFile(id, file)
+    if (!opened) throw new AppError('NOT_FOUND', `model ${id} has no file ${file}`)
+    reply.header('etag', opened.etag).header('cache-control', IMMUTABLE)
+    if (matchesIfNoneMatch(request.headers['if-none-match'], opened.etag)) {
+      opened.body.on('error', () => {}) // a file stream still opening reports its own destruction
+      opened.body.destroy()
+      return reply.code(304).send()
+    }
+    return reply.header('content-type', type).header('content-length', opened.size).send(opened.body)
   }
 
-  app.get('/models', { schema: { tags: ['models'], operationId: 'listModels', summary: 'List models', description: 'Every trained model with its metadata, newest first.', response: { 200: Type.Object({ models: Type.Array(Type.Unknown()) }) } } }, async () => ({
+  app.get('/models', { schema: { tags: ['models'], operationId: 'listModels', summary: 'List models', description: 'Every trained model with its metadata, newest first.', response: { 200: Type.Object({ models: Type.Array(ModelSchema) }) } } }, async () => ({
     models: await models.list(),
   }))
 
   // Static segments win over `/models/:id` in the router, so `aliases` is never taken for a model id.
-  app.get('/models/aliases', { schema: { tags: ['models'], operationId: 'listAliases', summary: 'List model aliases', description: 'Every alias and the model id it points at.', response: { 200: AliasListSchema } } }, async () => ({
+  app.get('/models/aliases', { schema: { tags: ['models'], operationId: 'listAliases', summary: 'List model aliases', description: 'Every alias and the model id it points at, by name.', response: { 200: AliasListSchema } } }, async () => ({
     aliases: Object.entries(await aliases.list()).map(([name, modelId]) => ({ name, modelId })),
   }))
 
@@ -81,13 +73,13 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(204).send(null)
   })
 
-  app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix), training history, and the data insights of its job: labelIssues, nearDuplicates, classGuidance (absent on models trained before them).', params: IdParamsSchema, response: { 200: Type.Unknown(), ...errorResponses } } }, async (request) =>
+  app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix), training history, and the data insights of its job: labelIssues, nearDuplicates, classGuidance (absent on models trained before them).', params: IdParamsSchema, response: { 200: ModelSchema, ...errorResponses } } }, async (request) =>
     metadataOr404(request.params.id),
   )
 
   app.patch(
     '/models/:id',
-    { schema: { tags: ['models'], operationId: 'renameModel', summary: 'Rename a model', description: 'Sets the display name (`name` in the model document); the id, files and aliases stay as they are.', params: IdParamsSchema, body: RenameModelBodySchema, response: { 200: Type.Unknown(), ...errorResponses } } },
+    { schema: { tags: ['models'], operationId: 'renameModel', summary: 'Rename a model', description: 'Sets the display name (`name` in the model document); the id, files and aliases stay as they are.', params: IdParamsSchema, body: RenameModelBodySchema, response: { 200: ModelSchema, ...errorResponses } } },
     async (request) => {
       const renamed = await models.rename(request.params.id, request.body.name.trim())
       if (!renamed) throw new AppError('MODEL_NOT_FOUND', `no model ${request.params.id}`)
@@ -96,11 +88,11 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   // Loadable straight from a browser: tf.loadLayersModel('http://host/models/ID/model.json').
-  app.get('/models/:id/model.json', { schema: { tags: ['models'], operationId: 'getModelJson', summary: 'The tfjs model topology', description: 'A LayersModel `model.json` whose weights are fetched from the same folder: `tf.loadLayersModel(url)` works as is. Strong ETag; `If-None-Match` answers 304.', params: IdParamsSchema, response: { 200: { description: 'tfjs LayersModel topology and weights manifest', content: { 'application/json': { schema: Type.Unknown() } } }, 404: errorResponses[404] } } }, async (request, reply) =>
+  app.get('/models/:id/model.json', { config: MODEL_FILE_ROUTE, schema: { tags: ['models'], operationId: 'getModelJson', summary: 'The tfjs model topology', description: 'A LayersModel `model.json` whose weights are fetched from the same folder: `tf.loadLayersModel(url)` works as is. Strong ETag; `If-None-Match` answers 304.', params: IdParamsSchema, response: { 200: { description: 'tfjs LayersModel topology and weights manifest', content: { 'application/json': { schema: Type.Unknown() } } }, 404: errorResponses[404] } } }, async (request, reply) =>
     sendModelFile(request, reply, request.params.id, 'model.json', 'application/json'),
   )
 
-  app.get('/models/:id/:file', { schema: { tags: ['models'], operationId: 'getModelWeights', summary: 'A weights file of the model', description: 'Binary float32 weights named in model.json. Strong ETag; `If-None-Match` answers 304.', params: Type.Object({ id: IdSchema, file: WEIGHT_FILE }), response: { 200: { description: 'float32 weights, little-endian', content: { 'application/octet-stream': { schema: Type.Unknown() } } }, 400: errorResponses[400], 404: errorResponses[404] } } }, async (request, reply) =>
+  app.get('/models/:id/:file', { config: MODEL_FILE_ROUTE, schema: { tags: ['models'], operationId: 'getModelWeights', summary: 'A weights file of the model', description: 'Binary float32 weights named in model.json. Strong ETag; `If-None-Match` answers 304.', params: Type.Object({ id: IdSchema, file: WEIGHT_FILE }), response: { 200: { description: 'float32 weights, little-endian', content: { 'application/octet-stream': { schema: Type.Unknown() } } }, 400: errorResponses[400], 404: errorResponses[404] } } }, async (request, reply) =>
     sendModelFile(request, reply, request.params.id, request.params.file, 'application/octet-stream'),
   )
 

@@ -1,16 +1,18 @@
 import { performance } from 'node:perf_hooks'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyContextConfig, FastifyRequest } from 'fastify'
 import type { Static } from 'typebox'
 import { AppError } from '../../errors.js'
-import { fetchImage } from '../fetch-image.js'
+import { fetchImage } from '../../net/fetch-image.js'
 import { asMultipartError } from '../multipart-errors.js'
 import { errorResponses } from '../schemas/common.js'
 import { PredictJsonBodySchema, PredictQuerySchema, PredictResponseSchema, PredictUrlQuerySchema } from '../schemas/predict.js'
-import { parseAllowList, systemResolver } from '../ssrf-guard.js'
+import { parseAllowList, systemResolver } from '../../net/ssrf-guard.js'
 import { PredictBodySchema } from '../schemas/documented-bodies.js'
 
 const DEFAULT_TOP_K = 3
+/** Predictions: a predict key, their own rate budget, and 409 MODEL_NOT_READY for a model still training. */
+const PREDICT_ROUTE: FastifyContextConfig = { auth: ['predict'], rateLimitBucket: 'predict', modelReadiness: true }
 /** Room for the JSON around base64 images. */
 const JSON_OVERHEAD_BYTES = 64 * 1024
 
@@ -53,6 +55,7 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/predict',
     {
+      config: PREDICT_ROUTE,
       schema: {
         tags: ['predict'],
         operationId: 'predictUrl',
@@ -74,6 +77,7 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       // Base64 in JSON takes 4/3 of the bytes; each image is still held to MAX_IMAGE_BYTES once decoded.
       bodyLimit: Math.ceil((config.MAX_IMAGE_BYTES * 4) / 3) + JSON_OVERHEAD_BYTES,
+      config: PREDICT_ROUTE,
       schema: {
         tags: ['predict'],
         operationId: 'predict',

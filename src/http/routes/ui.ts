@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import { OPEN_ROUTE } from '../plugins/auth.js'
 
 /**
  * The dashboard's hand-written ES modules and CSS: no build step, served as they are in the repository's `ui/`,
@@ -72,10 +73,10 @@ const uiRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const index = assets.get('index.html')
   if (!index) throw new Error(`ui/index.html is missing from ${UI_DIR}`)
   const hide = { hide: true }
-  app.get('/', { schema: hide }, async (_request, reply) => reply.redirect('/ui/'))
-  app.get('/ui', { schema: hide }, async (_request, reply) => reply.redirect('/ui/'))
-  app.get('/ui/', { schema: hide }, async (request, reply) => send(request, reply, index))
-  app.get('/ui/:file', { schema: { ...hide, params: Type.Object({ file: Type.String({ pattern: '^[a-z0-9-]+\\.(js|css|html|svg)$' }) }) } }, async (request, reply) => {
+  app.get('/', { config: OPEN_ROUTE, schema: hide }, async (_request, reply) => reply.redirect('/ui/'))
+  app.get('/ui', { config: OPEN_ROUTE, schema: hide }, async (_request, reply) => reply.redirect('/ui/'))
+  app.get('/ui/', { config: OPEN_ROUTE, schema: hide }, async (request, reply) => send(request, reply, index))
+  app.get('/ui/:file', { config: OPEN_ROUTE, schema: { ...hide, params: Type.Object({ file: Type.String({ pattern: '^[a-z0-9-]+\\.(js|css|html|svg)$' }) }) } }, async (request, reply) => {
     const file = assets.get(request.params.file)
     if (!file) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no dashboard file ${request.params.file}` } })
     return send(request, reply, file)

@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { BASE_NAME_PATTERN } from '../../storage/bases.js'
+import { BASE_NAME_PATTERN } from '../../contract/jobs.js'
 
 export const BaseNameParamsSchema = Type.Object({ name: Type.String({ pattern: BASE_NAME_PATTERN }) })
 

@@ -28,6 +28,5 @@ export const errorResponses = {
   422: errorResponse('Well-formed but unusable input (IMAGE_FETCH_FAILED, BASE_MODEL_INVALID, REVISION_INVALID, IDEMPOTENCY_KEY_REUSED)'),
   429: errorResponse('Over a rate or concurrency limit (RATE_LIMITED, TOO_MANY_UPLOADS, TOO_MANY_QUEUED_JOBS); details name the limit'),
   500: errorResponse('Unexpected failure (INTERNAL); the log has the details under the request id'),
-  503: errorResponse('A dependency is down (QUEUE_UNAVAILABLE)'),
-  507: errorResponse('DATA_DIR is full or unwritable (STORAGE_UNAVAILABLE)'),
+  503: errorResponse('A dependency is down (QUEUE_UNAVAILABLE; STORAGE_UNAVAILABLE: DATA_DIR full or unwritable, S3 store unreachable or refusing the credentials, with the cause)'),
 }

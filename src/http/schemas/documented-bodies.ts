@@ -1,3 +1,5 @@
+import { RevisionSchema } from '../../contract/datasets.js'
+
 /**
  * Request bodies Fastify does not validate against a schema: multipart parts are read by the route as streams, and
  * raw images are bytes. They appear in the OpenAPI document through the route schema's `documentedBody` (see
@@ -52,6 +54,29 @@ export const PredictBodySchema = {
         required: ['image'],
         properties: {
           image: { type: 'array', maxItems: 16, items: binary('An image part; repeat the `image` field for several images'), description: 'One or more images, each up to MAX_IMAGE_BYTES' },
+        },
+      },
+    },
+  },
+}
+
+export const RevisionBodySchema = {
+  content: {
+    'application/json': { schema: RevisionSchema },
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        required: ['add', 'to'],
+        properties: {
+          add: {
+            type: 'array',
+            items: binary('An image file; repeat the `add` field for several. Validated like an archive image, up to 64 MiB each'),
+            description: 'Images to add to class `to`: at most MAX_DATASET_IMAGES files, MAX_UPLOAD_BYTES in all',
+          },
+          to: { type: 'string', minLength: 1, maxLength: 255, description: 'The class the images go to, existing or new' },
+          move: { type: 'string', description: 'Optional: the JSON form\'s `move` array, as a JSON string' },
+          drop: { type: 'string', description: 'Optional: the JSON form\'s `drop` array, as a JSON string' },
+          name: { type: 'string', maxLength: 200, description: "@defaultValue the parent's name + ' (revised)'" },
         },
       },
     },

@@ -1,9 +1,76 @@
 import { randomInt } from 'node:crypto'
 import { Type, type Static, type TObject } from 'typebox'
-import { DEFAULT_BASE_MODEL, PRIORITY } from '../../queue/jobs.js'
-import { AppError } from '../../errors.js'
-import type { TrainOptions } from '../../queue/jobs.js'
-import { BASE_NAME_PATTERN } from '../../storage/bases.js'
+import { AppError } from '../errors.js'
+import { MetricsSchema } from './metrics.js'
+
+/** Names users give uploaded bases: they are used as `baseModel` in jobs and as folder names. */
+export const BASE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
+
+/**
+ * A base model: a bundled id, the name of a base uploaded with `POST /bases` (any other string; the worker looks it
+ * up when the job starts), or any tfjs LayersModel or GraphModel by URL or path.
+ */
+export type BaseModelRef =
+  | 'mobilenet_v2'
+  | 'inception_v3'
+  | 'mobilenet_v3_coco'
+  | (string & {})
+  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' | 'raw_0_255' }
+
+/**
+ * The base a job gets when `POST /jobs` names none. The COCO MobileNetV3 transfers better to photos than nsfwjs's
+ * MobileNetV2 (fashion-mnist +5 points, ahead on 8 of 8 seeds; real photos +18 in the issue's probe) and ties or loses ~2 on
+ * drawings and digits: docs/benchmarks.md. It trains the head only, so fineTuneLayers needs a base named. Workers load
+ * it before their first job (WORKER_PREWARM).
+ */
+export const DEFAULT_BASE_MODEL: BaseModelRef = 'mobilenet_v3_coco'
+
+/**
+ * Hyper-parameters after defaults are applied; the worker never guesses. Absent options are null (plain JSON).
+ * The fields after `seed` are absent on jobs queued before they existed; the ML core's defaults for an absent one
+ * equal the API's (see TRAIN_DEFAULTS below).
+ */
+export interface TrainOptions {
+  epochs: number
+  batchSize: number
+  learningRate: number
+  validationSplit: number
+  seed: number
+  optimizer?: 'adam' | 'sgd'
+  labelSmoothing?: number
+  dropout?: number
+  hiddenUnits?: number
+  earlyStopping?: { patience: number; monitor: 'valLoss' | 'valAccuracy'; minDelta: number } | null
+  /** 'auto', 'balanced', 'none' or weights by class name. */
+  classWeights?: 'auto' | 'balanced' | 'none' | Record<string, number>
+  augment?: { flip: boolean; crop: boolean; rotate: boolean; brightness: boolean; contrast: boolean; views: number } | null
+  fineTuneLayers?: number
+}
+
+export interface TrainModelJob {
+  /** The id the model will be stored under once training succeeds; the job's own id, so the API can tell a model still training from an unknown one. */
+  modelId: string
+  datasetId: string
+  baseModel: BaseModelRef
+  options: TrainOptions
+  requestId: string
+  /** Who queued it (`key:…` or `ip:…`), for the per-key queue quota; the worker ignores it. */
+  owner?: string
+  /** Called once with the final job document when the job ends (see workers/webhooks.ts). */
+  webhook?: { url: string }
+  /**
+   * SHA-256 of the POST body that queued the job under an Idempotency-Key: a retry with the same key must send the
+   * same body. Absent without a key; the worker ignores it.
+   */
+  requestHash?: string
+}
+
+/**
+ * Every job gets a priority (BullMQ's: 1 runs first). BullMQ runs jobs without one before all prioritised jobs, so a
+ * default keeps "priority 1" meaning "ahead of the rest".
+ */
+export const PRIORITY = { highest: 1, lowest: 100, default: 50 } as const
+
 
 /** A base model; `extra` adds keywords (the request's default). */
 const baseModelSchema = (extra: { default?: unknown } = {}) => Type.Union(
@@ -57,6 +124,22 @@ export const TRAIN_DEFAULTS = {
   earlyStopping: { monitor: 'valLoss', minDelta: 0 },
   augmentViews: 4,
 } as const
+
+/**
+ * A queued job's options with TRAIN_DEFAULTS filled in where the payload lacks them: jobs queued before an option
+ * existed get the one default the API would give today, so the ML core's own fallbacks are never what decides.
+ */
+export function withTrainDefaults(options: TrainOptions): TrainOptions & Required<Pick<TrainOptions, 'optimizer' | 'labelSmoothing' | 'dropout' | 'hiddenUnits' | 'classWeights' | 'fineTuneLayers'>> {
+  return {
+    ...options,
+    optimizer: options.optimizer ?? TRAIN_DEFAULTS.optimizer,
+    labelSmoothing: options.labelSmoothing ?? TRAIN_DEFAULTS.labelSmoothing,
+    dropout: options.dropout ?? TRAIN_DEFAULTS.dropout,
+    hiddenUnits: options.hiddenUnits ?? TRAIN_DEFAULTS.hiddenUnits,
+    classWeights: options.classWeights ?? TRAIN_DEFAULTS.classWeights,
+    fineTuneLayers: options.fineTuneLayers ?? TRAIN_DEFAULTS.fineTuneLayers,
+  }
+}
 
 const EarlyStoppingSchema = Type.Object(
   {
@@ -214,7 +297,8 @@ export function trainOptions(body: CreateJob, classNames: string[]): TrainOption
   }
 }
 
-const EpochSchema = Type.Object({
+/** One epoch's figures, in a job's history and a model's alike. */
+export const EpochSchema = Type.Object({
   epoch: Type.Integer(),
   loss: Type.Number(),
   accuracy: Type.Number(),
@@ -224,6 +308,9 @@ const EpochSchema = Type.Object({
   phase: Type.Optional(Type.Literal('fineTune')),
   seconds: Type.Number(),
 })
+
+/** One epoch in a job's progress and history and in a model's history (ml/train.ts's EpochLog fits it). */
+export type EpochRecord = Static<typeof EpochSchema>
 
 const EstimateSchema = Type.Object(
   { estimate: Type.Number(), low: Type.Number(), high: Type.Number() },
@@ -314,7 +401,7 @@ export const JobSchema = Type.Object({
   result: Type.Optional(
     Type.Object({
       modelId: Type.String(),
-      metrics: Type.Unknown(),
+      metrics: MetricsSchema,
       trainCount: Type.Integer(),
       valCount: Type.Integer(),
       backend: Type.String(),

@@ -1,13 +1,17 @@
 /** A tiny stored classifier (32 px input, a conv and a dense layer) for HTTP tests that need a model, not accuracy. */
 import path from 'node:path'
+import { modelToFiles } from '../../src/ml/file-io.js'
 import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
-import { createModelStore, type ModelMetadata } from '../../src/storage/models.js'
+import { createModelStore, type ModelMetadata, type ModelStore } from '../../src/storage/models.js'
 
 export const TINY_SIZE = 32
 
-/** Saves a deterministic (seeded) untrained classifier with `labels` as `<dataDir>/models/<id>`. */
-export async function saveTinyModel(dataDir: string, id: string, labels: string[], seed = 1): Promise<ModelMetadata> {
+/**
+ * Saves a deterministic (seeded) untrained classifier with `labels` as model `id`: into a running app's model
+ * store, or as `<dataDir>/models/<id>` for a process that is not started yet.
+ */
+export async function saveTinyModel(target: string | ModelStore, id: string, labels: string[], seed = 1): Promise<ModelMetadata> {
   const init = (s: number) => tf.initializers.glorotUniform({ seed: seed * 10 + s })
   const model = tf.sequential({
     layers: [
@@ -24,7 +28,8 @@ export async function saveTinyModel(dataDir: string, id: string, labels: string[
     metrics: { count: 0, accuracy: null, topK: [], labels, perClass: [], macro: null, weighted: null, confusionMatrix: [], confusionByLabel: {}, classesWithoutSupport: [] },
     history: [],
   }
-  await createModelStore(path.join(dataDir, 'models')).save(id, model, metadata)
+  const store = typeof target === 'string' ? createModelStore(path.join(target, 'models')) : target
+  await store.save(id, await modelToFiles(model), metadata)
   model.dispose()
   return metadata
 }

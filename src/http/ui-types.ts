@@ -1,0 +1,82 @@
+/**
+ * JSDoc types for the dashboard, generated from the OpenAPI document: the UI is plain ES modules with no build
+ * step, so `// @ts-check` plus these typedefs is how it learns the shapes the API answers (a guessed shape is how
+ * it once read `bestEpoch` from the wrong place). `npm run openapi` writes ui/api-types.js beside openapi.yaml.
+ */
+
+/** Schema-like node of the OpenAPI document (JSON Schema 2020-12 as @fastify/swagger writes it). */
+interface Schema {
+  type?: string | string[]
+  properties?: Record<string, Schema>
+  required?: string[]
+  items?: Schema
+  anyOf?: Schema[]
+  oneOf?: Schema[]
+  const?: unknown
+  enum?: unknown[]
+  patternProperties?: Record<string, Schema>
+  additionalProperties?: boolean | Schema
+}
+
+/** The typedefs the UI gets: a name for the 200 answer of each operation it reads. */
+export const UI_TYPES: Record<string, { path: string; method: string }> = {
+  Model: { path: '/models/{id}', method: 'get' },
+  ModelList: { path: '/models', method: 'get' },
+  Job: { path: '/jobs/{id}', method: 'get' },
+  JobList: { path: '/jobs', method: 'get' },
+  Dataset: { path: '/datasets/{id}', method: 'get' },
+  DatasetList: { path: '/datasets', method: 'get' },
+  DatasetImagePage: { path: '/datasets/{id}/images', method: 'get' },
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
+
+/** A TypeScript type expression (as JSDoc under @ts-check reads it) for `schema`. */
+export function typeExpression(schema: Schema): string {
+  if (schema.const !== undefined) return JSON.stringify(schema.const)
+  if (schema.enum) return schema.enum.map((v) => JSON.stringify(v)).join(' | ')
+  const union = schema.anyOf ?? schema.oneOf
+  if (union) return `(${union.map(typeExpression).join(' | ')})`
+  if (Array.isArray(schema.type)) return `(${schema.type.map((type) => typeExpression({ ...schema, type })).join(' | ')})`
+  switch (schema.type) {
+    case 'string':
+      return 'string'
+    case 'number':
+    case 'integer':
+      return 'number'
+    case 'boolean':
+      return 'boolean'
+    case 'null':
+      return 'null'
+    case 'array':
+      return `Array<${schema.items ? typeExpression(schema.items) : 'unknown'}>`
+    case 'object': {
+      const required = new Set(schema.required ?? [])
+      const fields = Object.entries(schema.properties ?? {}).map(
+        ([name, value]) => `${IDENTIFIER.test(name) ? name : JSON.stringify(name)}${required.has(name) ? '' : '?'}: ${typeExpression(value)}`,
+      )
+      const rest = Object.values(schema.patternProperties ?? {})[0] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined)
+      if (rest && fields.length === 0) return `Record<string, ${typeExpression(rest)}>`
+      return `{ ${fields.join(', ')} }`
+    }
+    default:
+      return 'unknown'
+  }
+}
+
+/** ui/api-types.js for an OpenAPI document. */
+export function uiTypesModule(doc: { paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: Schema }> }> }>> }): string {
+  const typedefs = Object.entries(UI_TYPES).map(([name, { path, method }]) => {
+    const schema = doc.paths[path]?.[method]?.responses?.['200']?.content?.['application/json']?.schema
+    if (!schema) throw new Error(`no JSON 200 answer for ${method.toUpperCase()} ${path} in the OpenAPI document`)
+    return `/** @typedef {${typeExpression(schema)}} ${name} */`
+  })
+  return [
+    '// @ts-check',
+    '// Generated from the OpenAPI document by `npm run openapi` (src/http/ui-types.ts): do not edit.',
+    "// Use: /** @type {import('./api-types.js').Model} */ const model = await api(`/models/${id}`)",
+    ...typedefs,
+    'export {}',
+    '',
+  ].join('\n')
+}

@@ -1,0 +1,39 @@
+import path from 'node:path'
+import type { BlobStore } from './blob-store.js'
+import { localBlobStore } from './local-blob-store.js'
+import { s3BlobStore } from './s3-blob-store.js'
+import { parseStorageUrl } from './storage-url.js'
+
+export interface StoreConfig {
+  /** Empty: DATA_DIR is the store. `s3://bucket/prefix?endpoint=…&forcePathStyle=true&region=…`: a bucket. */
+  STORAGE_URL: string
+  DATA_DIR: string
+}
+
+/**
+ * The shared store (`shared`) and this process's own disk (`local`, DATA_DIR). Without STORAGE_URL they are the
+ * same folder; with it, `local` is only a cache (fetched images, features, extracted bases) that can be wiped.
+ */
+export interface Stores {
+  shared: BlobStore
+  local: BlobStore
+}
+
+/** The shared store alone: the S3 bucket of STORAGE_URL, else DATA_DIR. */
+export function openSharedStore(config: StoreConfig): BlobStore {
+  return config.STORAGE_URL ? s3BlobStore(parseStorageUrl(config.STORAGE_URL)) : localBlobStore(path.resolve(config.DATA_DIR))
+}
+
+/** Opens the stores a process uses; `verify` also checks the bucket exists (start-up of the API). */
+export async function openStores(config: StoreConfig, { verify = false } = {}): Promise<Stores> {
+  const local = localBlobStore(path.resolve(config.DATA_DIR))
+  if (!config.STORAGE_URL) return { shared: local, local }
+  const shared = s3BlobStore(parseStorageUrl(config.STORAGE_URL))
+  if (verify) {
+    await shared.verifyBucket().catch((err: unknown) => {
+      shared.close()
+      throw err
+    })
+  }
+  return { shared, local }
+}

@@ -1,0 +1,25 @@
+/**
+ * The dashboard's JSDoc types (ui/api-types.js) are generated from openapi.yaml by `npm run openapi`: they must be
+ * current, and valid for TypeScript's checker, which is what reads them (`// @ts-check`, no build step).
+ */
+import { execFileSync } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { parse } from 'yaml'
+import { uiTypesModule } from '../../src/http/ui-types.js'
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url))
+
+test('ui/api-types.js is what openapi.yaml generates (run `npm run openapi` after changing a route)', async () => {
+  const document = parse(await readFile(`${REPO}/openapi.yaml`, 'utf8'))
+  const generated = uiTypesModule(document)
+  expect(await readFile(`${REPO}/ui/api-types.js`, 'utf8')).toBe(generated)
+  // The field the dashboard once guessed wrong is a typed, top-level field of the model document.
+  expect(generated).toMatch(/@typedef \{\{ id: string, [^\n]*bestEpoch\?: number,[^\n]*\}\} Model \*\//)
+})
+
+test('the typedefs type-check', () => {
+  const tsc = `${REPO}/node_modules/.bin/tsc`
+  const args = ['--ignoreConfig', '--noEmit', '--allowJs', '--checkJs', '--skipLibCheck', '--lib', 'es2022,dom', '--module', 'nodenext', '--target', 'es2022', 'ui/api-types.js']
+  expect(() => execFileSync(tsc, args, { cwd: REPO, stdio: 'pipe' })).not.toThrow()
+})
