@@ -1,102 +1,114 @@
 /**
- * bench/job: wall time from upload to a registered model, 4 classes × 50 images at 224 px, on one bundled base,
- * through the real service (`src/main.ts`: API + worker + sandboxed processor, Redis at REDIS_URL or started by it).
- *   cold: a fresh DATA_DIR (base not yet extracted, empty feature cache), service already up
- *   warm: the same images uploaded again as a new dataset (every feature cached), same service
- *   torch: the PyTorch script doing the same new-set job on all cores, run right after on the same files: PIL
- *     decode, resize + centre crop to the base's side, torchvision's partner architecture (random weights: speed
- *     only) `features` + mean pool, then the same head (Dense 128 ReLU → softmax, Adam 1e-3, 20 epochs, batch 32)
- *     on an 80/20 split. mobilenet_v2 ↔ mobilenet_v2 at 224 px; mobilenet_v3_coco ↔ mobilenet_v3_large at 320 px.
- * Prints ONE JSON line; the worker's phase timings come from its log, kept as $TMPDIR/imagetune-bench-job.log.
- * Run: `npx tsx bench/job.ts [BASE]` (default mobilenet_v2). Images: the twemoji-groups bench set
- * (make-bench-sets.sh) when present, else generated shapes.
+ * bench/job: a user's wall time for a head-only job through the real built service (`dist/src/main.js`: API +
+ * worker + sandboxed processor), side by side with the PyTorch script a user would write instead (torchvision
+ * MobileNetV2 with random weights, speed only: PIL decode + resize + crop, `features` + mean pool on all cores, a
+ * 10-epoch linear head with Adam; timed from its process start to its exit, imports and model build included).
+ *   first: the first job after the service starts (upload → registered model, posted as soon as /healthz answers),
+ *          136 photos (4 twemoji-groups classes × 34)
+ *   new:   a new 800-image set (mnist, 10 classes × 80, grey 28 px) on the now warm worker
+ *   repeat: the same 800 images uploaded again (every feature cached)
+ * Each case runs PyTorch right before ours, so both see the same machine load; prints the ratios PyTorch ÷ ours.
+ * Prints ONE JSON line; the service log is kept as $TMPDIR/imagetune-bench-job-<pid>.log.
+ * Run: `npm run build && npx tsx bench/job.ts [SETS_DIR] [BASE]` (default /tmp/bench-sets, mobilenet_v2; or
+ * mobilenet_v3_coco, whose partner is torchvision's mobilenet_v3_large at 320 px). Sets are built with
+ * /work/shared/datasets/make-bench-sets.sh when missing. Env: BENCH_ROUNDS (default 1) repeats the whole run;
+ * BENCH_TORCH_THREADS (default: all cores) sets PyTorch's threads; BENCH_FIRST_ONLY=1 runs the first case alone.
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { existsSync, openSync, readFileSync } from 'node:fs'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import sharp from 'sharp'
 import yazl from 'yazl'
 
 const REPO = fileURLToPath(new URL('..', import.meta.url))
-const SET = ['/tmp/bench-sets/twemoji-groups', '/tmp/benchsets/twemoji-groups'].find((d) => existsSync(d)) ?? ''
-const BASE = process.argv[2] ?? 'mobilenet_v2'
+const SETS_DIR = process.argv[2] ?? '/tmp/bench-sets'
+const MAKE_SETS = '/work/shared/datasets/make-bench-sets.sh'
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1)
+/** Debian's interpreter, the one apt's python3-torch installs into. */
+const PYTHON = '/usr/bin/python3'
+const EPOCHS = 10
+/** The base to measure (argv[3]) and its PyTorch partner architecture at the same input side (random weights). */
+const BASE = process.argv[3] ?? 'mobilenet_v2'
 const PARTNERS: Record<string, { arch: string; size: number }> = {
   mobilenet_v2: { arch: 'mobilenet_v2', size: 224 },
   mobilenet_v3_coco: { arch: 'mobilenet_v3_large', size: 320 },
 }
-const PARTNER = PARTNERS[BASE] ?? (() => {
-  throw new Error(`no PyTorch partner for '${BASE}': use ${Object.keys(PARTNERS).join(' or ')}`)
-})()
-/** Debian's interpreter, where apt's python3-torch lives (bench/features installs it when missing). */
-const PYTHON = '/usr/bin/python3'
+const PARTNER =
+  PARTNERS[BASE] ??
+  (() => {
+    throw new Error(`no PyTorch partner for '${BASE}': use ${Object.keys(PARTNERS).join(' or ')}`)
+  })()
+/**
+ * PyTorch's threads: all cores by default, as the user's script runs. On a machine loaded by others its OpenMP
+ * threads spin at every layer and it slows down several times more than one thread does (13 min for 800 images at
+ * load 15 on 2 cores); BENCH_TORCH_THREADS=1 then gives the faster, so the stricter, anchor.
+ */
+const TORCH_THREADS = Number(process.env.BENCH_TORCH_THREADS ?? os.availableParallelism())
+const FIRST_ONLY = process.env.BENCH_FIRST_ONLY === '1'
+/** Head only on both sides: no augmentation, no fine-tuning, a fixed epoch count. */
+const JOB_OPTIONS = { baseModel: BASE, seed: 1, epochs: EPOCHS, augment: false, fineTuneLayers: 0 }
 
-/** The same new-set job in PyTorch: embed every image once, then train the head on the features. */
-const TORCH_JOB = String.raw`
-import json, sys, time, random
+const TORCH_SCRIPT = String.raw`
+import os, sys, time, json
 import torch, torchvision
 from PIL import Image
 from torchvision import transforms
-files, labels, arch, size, threads = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-torch.set_num_threads(threads)  # its default here is 1, not the cores
-torch.manual_seed(1); random.seed(1)
-t0 = time.perf_counter()
+root, epochs, threads, arch, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+torch.set_num_threads(threads)
+torch.manual_seed(1)
+classes = sorted(os.listdir(root))
+files = [(os.path.join(root, c, f), i) for i, c in enumerate(classes) for f in sorted(os.listdir(os.path.join(root, c)))]
 model = getattr(torchvision.models, arch)(weights=None).eval()
-prep = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor()])
+prep = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(),
+                           transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
 feats = []
+t = time.perf_counter()
 with torch.no_grad():
     for i in range(0, len(files), 32):
-        x = torch.stack([prep(Image.open(f).convert('RGB')) for f in files[i:i + 32]])
+        x = torch.stack([prep(Image.open(f).convert('RGB')) for f, _ in files[i:i + 32]])
         feats.append(model.features(x).mean([2, 3]))
-x = torch.cat(feats); y = torch.tensor(labels)
-t1 = time.perf_counter()
-order = list(range(len(files))); random.shuffle(order); cut = int(0.8 * len(order))
-tr, va = torch.tensor(order[:cut]), torch.tensor(order[cut:])
-head = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 128), torch.nn.ReLU(), torch.nn.Dropout(0.2), torch.nn.Linear(128, max(labels) + 1))
-opt = torch.optim.Adam(head.parameters(), 1e-3)
-for epoch in range(20):
-    head.train()
-    for b in tr[torch.randperm(len(tr))].split(32):
-        opt.zero_grad(); torch.nn.functional.cross_entropy(head(x[b]), y[b]).backward(); opt.step()
-head.eval()
-with torch.no_grad():
-    acc = (head(x[va]).argmax(1) == y[va]).float().mean().item()
-t2 = time.perf_counter()
-print(json.dumps({"seconds": t2 - t0, "extractSeconds": t1 - t0, "trainSeconds": t2 - t1, "accuracy": acc, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+extract = time.perf_counter() - t
+X = torch.cat(feats)
+y = torch.tensor([l for _, l in files])
+head = torch.nn.Linear(X.shape[1], len(classes))
+opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+t = time.perf_counter()
+for epoch in range(epochs):
+    perm = torch.randperm(len(y))
+    for i in range(0, len(y), 32):
+        idx = perm[i:i + 32]
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(head(X[idx]), y[idx])
+        loss.backward()
+        opt.step()
+print(json.dumps({"extract": extract, "train": time.perf_counter() - t, "torch": torch.__version__, "threads": torch.get_num_threads()}))
 `
-const CLASSES = 4
-const PER_CLASS = 50
-const SIZE = 224
 
-/** `{ "<class>/<file>.jpg": bytes }` of 224-px JPEGs. */
-async function images(): Promise<Record<string, Buffer>> {
-  const out: Record<string, Buffer> = {}
-  if (SET) {
-    const classes = (await readdir(SET)).sort().slice(0, CLASSES)
-    for (const c of classes) {
-      const files = (await readdir(path.join(SET, c))).sort().slice(0, PER_CLASS)
-      for (const f of files) {
-        out[`${c}/${f.replace(/\.png$/, '.jpg')}`] = await sharp(path.join(SET, c, f)).flatten({ background: '#ffffff' }).resize(SIZE, SIZE).jpeg({ quality: 90 }).toBuffer()
-      }
-    }
-    return out
-  }
-  for (let c = 0; c < CLASSES; c++) {
-    for (let i = 0; i < PER_CLASS; i++) {
-      const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${SIZE}" height="${SIZE}"><rect width="${SIZE}" height="${SIZE}" fill="rgb(${(i * 37) % 255},${(i * 91) % 255},${(c * 60 + i) % 255})"/><circle cx="${60 + c * 30}" cy="${80 + (i % 40)}" r="${30 + c * 10}" fill="rgb(${c * 70},${200 - c * 40},90)"/></svg>`
-      out[`class-${c}/${i}.jpg`] = await sharp(Buffer.from(svg)).jpeg({ quality: 90 }).toBuffer()
+function ensureTorch(): void {
+  if (spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0) return
+  throw new Error(`${PYTHON} lacks torch + torchvision: run \`npx tsx bench/features.ts\` once (it installs them with apt-get)`)
+}
+
+/** Copies `perClass` images of the first `classes` classes of `set` into `dir` (ImageFolder layout); returns their paths. */
+async function subset(set: string, classes: number, perClass: number, dir: string): Promise<string[]> {
+  const out: string[] = []
+  for (const c of (await readdir(set)).sort().slice(0, classes)) {
+    await mkdir(path.join(dir, c), { recursive: true })
+    for (const f of (await readdir(path.join(set, c))).sort().slice(0, perClass)) {
+      await copyFile(path.join(set, c, f), path.join(dir, c, f))
+      out.push(`${c}/${f}`)
     }
   }
   return out
 }
 
-function zip(files: Record<string, Buffer>): Promise<Buffer> {
+async function zip(dir: string, files: string[]): Promise<Buffer> {
   const z = new yazl.ZipFile()
-  for (const [name, bytes] of Object.entries(files)) z.addBuffer(bytes, name)
+  for (const f of files) z.addBuffer(await readFile(path.join(dir, f)), f)
   z.end()
   const chunks: Buffer[] = []
   return new Promise((resolve, reject) => {
@@ -122,102 +134,130 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
   const end = Date.now() + ms
   while (Date.now() < end) {
-    const v = await probe().catch(() => undefined)
+    const v = await probe().catch((err: { fatal?: boolean }) => {
+      if (err.fatal) throw err
+      return undefined
+    })
     if (v !== undefined) return v
     await sleep(50)
   }
   throw new Error(`timed out waiting for ${what}`)
 }
 
-/** Upload → job → completed; returns seconds and the job document. */
+/**
+ * fetch, tried again on a network error: after a long PyTorch run on a loaded machine the client may write to a
+ * kept-alive socket the server has closed (EPIPE), and fetch does not retry that by itself.
+ */
+async function request(url: string, init?: RequestInit): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init)
+    } catch (err) {
+      if (attempt >= 3) throw err
+      await sleep(200)
+    }
+  }
+}
+
+/** Upload → job → completed: seconds, and the job document. */
 async function uploadAndTrain(url: string, archive: Buffer): Promise<{ seconds: number; upload: number; job: any }> {
   const t0 = performance.now()
   const form = new FormData()
   form.append('file', new Blob([new Uint8Array(archive)]), 'bench.zip')
-  const up = await fetch(`${url}/datasets`, { method: 'POST', body: form })
+  const up = await request(`${url}/datasets`, { method: 'POST', body: form })
   const dataset = (await up.json()) as any
   if (up.status !== 201) throw new Error(`upload failed: ${up.status} ${JSON.stringify(dataset)}`)
   const upload = (performance.now() - t0) / 1000
-  const res = await fetch(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: dataset.id, seed: 1, baseModel: BASE }) })
+  const res = await request(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: dataset.id, ...JOB_OPTIONS }) })
   const created = (await res.json()) as any
   if (res.status !== 202) throw new Error(`job refused: ${res.status} ${JSON.stringify(created)}`)
-  const job = await until('the job', 600_000, async () => {
-    const doc = (await (await fetch(`${url}/jobs/${created.id}`)).json()) as any
+  const job = await until('the job', 900_000, async () => {
+    const doc = (await (await request(`${url}/jobs/${created.id}`)).json()) as any
     if (doc.status === 'failed') throw Object.assign(new Error(`job failed: ${JSON.stringify(doc.error)}`), { fatal: true })
     return doc.status === 'completed' ? doc : undefined
   })
   return { seconds: (performance.now() - t0) / 1000, upload, job }
 }
 
-const dataDir = await mkdtemp(path.join(os.tmpdir(), 'imagetune-bench-job-'))
-const logFile = path.join(dataDir, 'service.log')
-const port = await freePort()
-const env = {
-  ...process.env,
-  DATA_DIR: dataDir,
-  PORT: String(port),
-  QUEUE_PREFIX: `bench-${randomUUID().slice(0, 8)}`,
-  LOG_LEVEL: 'info',
+/** The PyTorch script on `dir`: wall seconds from spawn to exit, and what it reports. */
+function torch(dir: string): { seconds: number; extract: number; train: number; torch: string; threads: number } {
+  const t0 = performance.now()
+  const out = execFileSync(PYTHON, ['-c', TORCH_SCRIPT, dir, String(EPOCHS), String(TORCH_THREADS), PARTNER.arch, String(PARTNER.size)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  return { seconds: (performance.now() - t0) / 1000, ...JSON.parse(out.trim().split('\n').pop()!) }
 }
-const { openSync } = await import('node:fs')
-const log = openSync(logFile, 'a')
-const service = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: REPO, env, stdio: ['ignore', log, log] })
+
+const round = (x: number) => Math.round(x * 100) / 100
+
+async function oneRound(sets: { small: { dir: string; zip: Buffer }; large: { dir: string; zip: Buffer } }) {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'imagetune-bench-job-'))
+  const logFile = path.join(dataDir, 'service.log')
+  const port = await freePort()
+  const env = { ...process.env, DATA_DIR: dataDir, PORT: String(port), QUEUE_PREFIX: `bench-${randomUUID().slice(0, 8)}`, LOG_LEVEL: 'info' }
+  const torchFirst = torch(sets.small.dir)
+  const log = openSync(logFile, 'a')
+  const started = performance.now()
+  const service = spawn(process.execPath, ['--enable-source-maps', 'dist/src/main.js'], { cwd: REPO, env, stdio: ['ignore', log, log] })
+  try {
+    const url = `http://127.0.0.1:${port}`
+    await until('the service', 60_000, async () => ((await fetch(`${url}/healthz`).then((r) => r.arrayBuffer().then(() => r.ok))) ? true : undefined))
+    const ready = (performance.now() - started) / 1000
+    const first = await uploadAndTrain(url, sets.small.zip)
+    // Each figure as soon as it is known: a failure later in a long run on a loaded machine keeps these.
+    process.stderr.write(`${JSON.stringify({ first: first.seconds, firstUpload: first.upload, torchFirst: torchFirst.seconds, ready })}\n`)
+    if (FIRST_ONLY) return { first: { ours: round(first.seconds), torch: round(torchFirst.seconds), ratio: round(torchFirst.seconds / first.seconds), upload: round(first.upload) }, serviceReadySeconds: round(ready) }
+    const torchNew = torch(sets.large.dir)
+    process.stderr.write(`${JSON.stringify({ torchNew: torchNew.seconds })}\n`)
+    const fresh = await uploadAndTrain(url, sets.large.zip)
+    process.stderr.write(`${JSON.stringify({ new: fresh.seconds, newUpload: fresh.upload })}\n`)
+    const repeat = await uploadAndTrain(url, sets.large.zip)
+    const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>)
+    const timings = lines.filter((l) => l.msg === 'model trained').map((l) => Object.fromEntries(Object.entries(l.timings as Record<string, number>).map(([k, v]) => [k, round(v)])))
+    const warm = lines.find((l) => l.msg === 'sandbox warm')
+    return {
+      first: { ours: round(first.seconds), torch: round(torchFirst.seconds), ratio: round(torchFirst.seconds / first.seconds), upload: round(first.upload), phases: timings[0] },
+      new: { ours: round(fresh.seconds), torch: round(torchNew.seconds), ratio: round(torchNew.seconds / fresh.seconds), upload: round(fresh.upload), phases: timings[1] },
+      repeat: { ours: round(repeat.seconds), phases: timings[2] },
+      torchPhases: { first: { extract: round(torchFirst.extract), train: round(torchFirst.train) }, new: { extract: round(torchNew.extract), train: round(torchNew.train) } },
+      serviceReadySeconds: round(ready),
+      sandboxWarmSeconds: warm?.seconds ?? null,
+      backend: first.job.result?.backend,
+      torch: `${torchNew.torch}, ${torchNew.threads} thread(s)`,
+    }
+  } finally {
+    service.kill('SIGTERM')
+    await new Promise((r) => service.once('exit', r))
+    await copyFile(logFile, path.join(os.tmpdir(), `imagetune-bench-job-${process.pid}.log`)) // kept for profiling
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+if (!existsSync(path.join(REPO, 'dist/src/main.js'))) throw new Error('dist/ is missing: run `npm run build` first')
+ensureTorch()
+if (!existsSync(path.join(SETS_DIR, 'mnist'))) execFileSync('bash', [MAKE_SETS, SETS_DIR], { stdio: 'inherit' })
+const work = await mkdtemp(path.join(os.tmpdir(), 'imagetune-bench-job-sets-'))
 try {
-  const url = `http://127.0.0.1:${port}`
-  await until('the service', 60_000, async () => ((await fetch(`${url}/healthz`).then((r) => r.arrayBuffer().then(() => r.ok))) ? true : undefined))
-  const files = await images()
-  const archive = await zip(files)
-  const cold = await uploadAndTrain(url, archive)
-  const warm = await uploadAndTrain(url, archive)
-  // The partner reads the very files that were uploaded, after our runs (the service idles meanwhile).
-  const torchDir = path.join(dataDir, 'torch-images')
-  const names = Object.keys(files)
-  const classNames = [...new Set(names.map((n) => n.split('/')[0]!))].sort()
-  await mkdir(torchDir, { recursive: true })
-  const torchFiles = await Promise.all(
-    names.map(async (n, i) => {
-      const file = path.join(torchDir, `${i}.jpg`)
-      await writeFile(file, files[n]!)
-      return file
-    }),
-  )
-  const torchLabels = names.map((n) => classNames.indexOf(n.split('/')[0]!))
-  const torchRun = JSON.parse(
-    execFileSync(PYTHON, ['-c', TORCH_JOB, JSON.stringify(torchFiles), JSON.stringify(torchLabels), PARTNER.arch, String(PARTNER.size), String(os.availableParallelism())], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-      .trim()
-      .split('\n')
-      .pop()!,
-  ) as { seconds: number; extractSeconds: number; trainSeconds: number; accuracy: number; torch: string; threads: number }
-  const timings = readFileSync(logFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"model trained"'))
-    .map((l) => JSON.parse(l).timings as Record<string, number>)
-  const round = (x: number) => Math.round(x * 100) / 100
+  const smallDir = path.join(work, 'small')
+  const largeDir = path.join(work, 'large')
+  const small = await subset(path.join(SETS_DIR, 'twemoji-groups'), 4, 34, smallDir)
+  const large = await subset(path.join(SETS_DIR, 'mnist'), 10, 80, largeDir)
+  const sets = { small: { dir: smallDir, zip: await zip(smallDir, small) }, large: { dir: largeDir, zip: await zip(largeDir, large) } }
+  const rounds = []
+  for (let r = 0; r < ROUNDS; r++) {
+    rounds.push(await oneRound(sets))
+    process.stderr.write(`${JSON.stringify(rounds.at(-1))}\n`)
+  }
   console.log(
     JSON.stringify({
       bench: 'job',
       base: BASE,
-      images: Object.keys(files).length,
-      classes: CLASSES,
-      size: SIZE,
-      archiveBytes: archive.length,
-      coldSeconds: round(cold.seconds),
-      warmSeconds: round(warm.seconds),
-      coldUploadSeconds: round(cold.upload),
-      warmUploadSeconds: round(warm.upload),
-      coldPhases: timings[0] && Object.fromEntries(Object.entries(timings[0]).map(([k, v]) => [k, round(v)])),
-      warmPhases: timings[1] && Object.fromEntries(Object.entries(timings[1]).map(([k, v]) => [k, round(v)])),
-      backend: cold.job.result?.backend,
-      accuracy: cold.job.result?.metrics?.accuracy,
-      torch: { ...Object.fromEntries(Object.entries(torchRun).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v])), arch: PARTNER.arch, size: PARTNER.size, weights: 'random (speed only)' },
-      coldVsTorch: round(torchRun.seconds / cold.seconds),
+      images: { first: small.length, new: large.length },
+      options: JOB_OPTIONS,
+      targets: { firstRatio: 1.5, newRatio: 2.0 },
+      rounds,
       cores: os.availableParallelism(),
       loadAverage: os.loadavg().map(round),
     }),
   )
 } finally {
-  service.kill('SIGTERM')
-  await new Promise((r) => service.once('exit', r))
-  await copyFile(logFile, path.join(os.tmpdir(), 'imagetune-bench-job.log')) // kept for profiling
-  await rm(dataDir, { recursive: true, force: true })
+  await rm(work, { recursive: true, force: true })
 }

@@ -2,11 +2,13 @@
  * `npx tsx bench/predict.ts`: POST /predict throughput and latency on a MobileNetV2 classifier (the bundled base
  * with an untrained 3-class head: inference cost is the same as a trained one's), with micro-batching on and off.
  * Starts the API in this process for each mode, on the configured prediction threads, then drives it at each
- * concurrency for a fixed number of requests (one 224×224 JPEG each). Prints one JSON line.
+ * concurrency for a fixed number of requests (one 224×224 JPEG each). Before each mode it times the anchor: the
+ * same classifier's forward pass on one decoded image on this thread (no HTTP, decoding or threads), so each row
+ * also reads as a ratio to a figure taken under the same load. Prints one JSON line.
  * Env: BENCH_REQUESTS (per concurrency level, default 96), PREDICT_THREADS (default: cores).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import * as tf from '@tensorflow/tfjs'
@@ -18,6 +20,8 @@ import { initBackend } from '../src/ml/backend.js'
 import { loadBase } from '../src/ml/bases.js'
 import { composeClassifier } from '../src/ml/export.js'
 import { modelToFiles } from '../src/ml/file-io.js'
+import { decodeImage } from '../src/ml/image.js'
+import { createModelRunner } from '../src/ml/model-runner.js'
 import { dataLayout } from '../src/storage/layout.js'
 import { createModelStore } from '../src/storage/models.js'
 
@@ -25,11 +29,17 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 96)
 const CONCURRENCY = [1, 8, 32]
 const MODEL_ID = 'bench-mobilenet-v2'
 const LABELS = ['a', 'b', 'c']
-/** Micro-batching off is a batch of one: every image its own forward pass. */
+/**
+ * Micro-batching off is a batch of one: every image its own forward pass. 'busy' is the default: no delay, images
+ * batch only while every thread is busy. 'delay5' is the former default, a 5 ms wait for company.
+ */
 const MODES = [
   { batching: 'off', PREDICT_MAX_BATCH: '1', PREDICT_MAX_DELAY_MS: '0' },
-  { batching: 'on', PREDICT_MAX_BATCH: '16', PREDICT_MAX_DELAY_MS: '5' },
+  { batching: 'busy', PREDICT_MAX_BATCH: '16', PREDICT_MAX_DELAY_MS: '0' },
+  { batching: 'delay5', PREDICT_MAX_BATCH: '16', PREDICT_MAX_DELAY_MS: '5' },
 ] as const
+/** Forward passes timed for the anchor. */
+const ANCHOR_RUNS = 40
 
 /** Writes the benchmark model into `dataDir`: MobileNetV2 trunk + a seeded dense softmax head. */
 async function writeModel(dataDir: string): Promise<void> {
@@ -90,13 +100,34 @@ async function drive(url: string, images: Buffer[], concurrency: number, request
   return { concurrency, p50Ms: round(percentile(latencies, 0.5)), p99Ms: round(percentile(latencies, 0.99)), imagesPerSec: round(requests / seconds) }
 }
 
+/**
+ * The anchor, measured between the modes so it sees the same machine load: the classifier's forward pass on one
+ * decoded image, on this thread with no HTTP, decoding or threads: the floor a request's latency sits on, ms (median).
+ */
+async function anchorMs(dataDir: string, images: Buffer[]): Promise<number> {
+  const runner = createModelRunner({ models: createModelStore(dataLayout(dataDir).models) })
+  const pixels = await Promise.all(images.map((b) => decodeImage(b, 224, { maxPixels: 50_000_000 })))
+  await runner.run(MODEL_ID, [pixels[0]!]) // loads and warms
+  const times: number[] = []
+  for (let i = 0; i < ANCHOR_RUNS; i++) {
+    const t0 = performance.now()
+    await runner.run(MODEL_ID, [pixels[i % pixels.length]!])
+    times.push(performance.now() - t0)
+  }
+  await runner.close()
+  times.sort((a, b) => a - b)
+  return Math.round(percentile(times, 0.5) * 10) / 10
+}
+
 await initBackend('wasm')
 const dataDir = await mkdtemp(path.join(tmpdir(), 'imagetune-bench-'))
-const results: unknown[] = []
+const results: Record<string, unknown>[] = []
+const anchors: number[] = []
 try {
   await writeModel(dataDir)
   const images = await makeImages(32)
   for (const { batching, ...settings } of MODES) {
+    anchors.push(await anchorMs(dataDir, images))
     // The bench sends ~600 requests a minute from one IP: lift the per-client limit so it measures serving, not 429s.
     const config = loadConfig({ ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', IMAGETUNE_BACKEND: 'wasm', RATE_LIMIT_PREDICT_PER_MIN: '1000000', ...settings })
     const app = await buildApp(config, createLogger(config.LOG_LEVEL, 'bench-predict'))
@@ -106,7 +137,11 @@ try {
     try {
       // Every thread loads the model and warms up before anything is timed.
       await drive(url, images, config.PREDICT_THREADS * 2, config.PREDICT_THREADS * 8)
-      for (const concurrency of CONCURRENCY) results.push({ batching, ...(await drive(url, images, concurrency)) })
+      for (const concurrency of CONCURRENCY) {
+        const r = await drive(url, images, concurrency)
+        // p50 over the anchor: what serving adds to a bare forward pass; images/s over what 1/anchor gives on one thread.
+        results.push({ batching, ...r, p50OverAnchor: Math.round((r.p50Ms / anchors.at(-1)!) * 100) / 100, rateOverOneThread: Math.round(((r.imagesPerSec * anchors.at(-1)!) / 1000) * 100) / 100 })
+      }
     } finally {
       await app.close()
     }
@@ -122,6 +157,8 @@ console.log(
     threads: loadConfig({ ...process.env }).PREDICT_THREADS,
     cores: availableParallelism(),
     requestsPerLevel: REQUESTS,
+    anchorMs: anchors,
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
     results,
   }),
 )

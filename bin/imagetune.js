@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// The CLI is TypeScript like the service; tsx compiles it on the fly, as `npm start` does for the server.
-import { register } from 'tsx/esm/api'
-
-register()
-await import('../src/cli/main.ts')
+// The CLI runs the JavaScript that `npm run build` (run by `npm ci` through `prepare`) wrote to dist/.
+await import('../dist/src/cli/main.js')

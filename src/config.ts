@@ -105,8 +105,11 @@ const ConfigSchema = Type.Object({
   PREDICT_THREADS: Type.Integer({ minimum: 0, maximum: 64, default: availableParallelism() }),
   /** Images of concurrent requests for one model run as one forward pass up to this many; 1 turns batching off. */
   PREDICT_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
-  /** How long the first image of a batch waits for others before the batch runs anyway, ms. */
-  PREDICT_MAX_DELAY_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 5 }),
+  /**
+   * How long the first image of a batch waits for others before the batch runs anyway, ms. At 0 an image runs as
+   * soon as a prediction thread is free, and images batch only while every thread is busy.
+   */
+  PREDICT_MAX_DELAY_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 0 }),
   /** Models kept loaded per prediction thread, least recently used evicted first. */
   PREDICT_MAX_LOADED: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
   /**
@@ -121,6 +124,11 @@ const ConfigSchema = Type.Object({
    * MobileNetV2); 0 means one per core, 1 extracts in the job's own thread.
    */
   EXTRACT_THREADS: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
+  /**
+   * A worker forks its sandboxed children when it starts, and each loads the tfjs backend, the default base and its
+   * extraction threads right away, so the first job costs what a later one does; false forks them at the first job.
+   */
+  WORKER_PREWARM: Type.Boolean({ default: true }),
 })
 
 export type Config = Readonly<Static<typeof ConfigSchema>>

@@ -7,12 +7,13 @@ import { CANCEL_REQUESTED_FIELD } from '../src/queue/cancel.js'
 import { redisConnection } from '../src/queue/connection.js'
 import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
 import { createJobEnd } from '../src/services/job-end.js'
+import { isTypeScript, siblingModule } from '../src/sibling-module.js'
 import { createCheckpointStore } from '../src/storage/checkpoints.js'
 import { openSharedStore } from '../src/storage/open-store.js'
 import { watchSandboxes } from './sandbox-watchdog.js'
 import { startWebhookWorker } from './webhooks.js'
 
-const PROCESSOR = fileURLToPath(new URL('./processors/train.ts', import.meta.url))
+const PROCESSOR = siblingModule('./processors/train', import.meta.url)
 
 /**
  * How often a worker looks for jobs whose worker died (lock expired), ms; at most half the lock period. A job is moved
@@ -31,6 +32,18 @@ function configEnv(config: Config): Record<string, string> {
   return Object.fromEntries(Object.entries(config).map(([key, value]) => [key, String(value)]))
 }
 
+/**
+ * Forks `children` sandboxed children now rather than at the first job; importing the processor starts each one's
+ * warm-up (backend, default base, extraction threads). BullMQ forks on demand and has no public call for this, so
+ * the children go through its (private) child pool, keyed by processor file, retained and released as a job would,
+ * and jobs reuse them.
+ */
+async function prewarm(worker: Worker, pool: ChildPool, processor: string, children: number): Promise<void> {
+  const forked = await Promise.all(Array.from({ length: children }, () => pool.retain(processor)))
+  // Closed while forking: the pool was cleaned before these joined it, so they go here.
+  for (const child of forked) await (worker.closing ? pool.kill(child, 'SIGTERM') : pool.release(child))
+}
+
 export interface TrainWorker {
   worker: Worker<TrainModelJob, TrainResult>
   /** `hostname:pid`, shown as the job's `worker`. */
@@ -43,15 +56,16 @@ export interface TrainWorker {
 }
 
 /**
- * Starts a BullMQ worker for the training queue. Each job runs in a forked child with the tsx loader, so the
- * processor stays TypeScript and a crash in tfjs takes down one job, not this process. Cancel requests arrive as a
+ * Starts a BullMQ worker for the training queue. Each job runs in a forked child (the built processor; its
+ * TypeScript source through tsx when a test runs the sources), so a crash in tfjs takes down one job, not this
+ * process. Cancel requests arrive as a
  * custom QueueEvents event from any API process and abort the job's signal in its sandbox.
  */
 export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const name = `${hostname()}:${process.pid}`
   const store = openSharedStore(config)
   const checkpoints = createCheckpointStore(store)
-  const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, PROCESSOR, {
+  const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, fileURLToPath(PROCESSOR), {
     name,
     connection: redisConnection(config.REDIS_URL, 'worker', log),
     prefix: config.QUEUE_PREFIX,
@@ -59,9 +73,12 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
     lockDuration: config.TRAIN_LOCK_MS,
     stalledInterval: Math.min(STALLED_INTERVAL_MS, Math.floor(config.TRAIN_LOCK_MS / 2)),
     maxStalledCount: MAX_STALLED_COUNT,
+    // Jobs are taken once the sandboxed children are forked (see prewarm), so a first job cannot fork one more.
+    autorun: !config.WORKER_PREWARM,
     useWorkerThreads: false,
     workerForkOptions: {
-      execArgv: ['--import', import.meta.resolve('tsx')],
+      // The built processor gets this process's Node flags (e.g. --enable-source-maps), as a plain fork would.
+      execArgv: isTypeScript(PROCESSOR) ? ['--import', import.meta.resolve('tsx')] : process.execArgv,
       env: { ...process.env, ...configEnv(config) },
     },
   })
@@ -69,6 +86,12 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const pool = (worker as unknown as { childPool?: ChildPool }).childPool // BullMQ keeps its sandbox pool private
   if (!pool) throw new Error('the training worker has no sandbox pool')
   watchSandboxes(pool, config.TRAIN_HEARTBEAT_TIMEOUT_MS, (pid, silentMs) => log.error({ pid, silentMs }, 'training sandbox stopped beating: killed, its job is retried'))
+  if (config.WORKER_PREWARM) {
+    void prewarm(worker, pool, fileURLToPath(PROCESSOR), config.WORKER_CONCURRENCY)
+      .catch((err: unknown) => log.warn({ err }, 'could not fork the sandboxed children ahead; the first job forks them'))
+      .then(() => worker.run())
+      .catch((err: unknown) => log.error({ err }, 'worker stopped running'))
+  }
   const control = redisConnection(config.REDIS_URL, 'worker', log)
   const eventsConnection = redisConnection(config.REDIS_URL, 'worker', log)
   const events = new QueueEvents(TRAINING_QUEUE, { connection: eventsConnection, prefix: config.QUEUE_PREFIX })

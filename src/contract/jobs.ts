@@ -20,7 +20,8 @@ export type BaseModelRef =
 /**
  * The base a job gets when `POST /jobs` names none. The COCO MobileNetV3 transfers better to photos than nsfwjs's
  * MobileNetV2 (fashion-mnist +5 points, ahead on 8 of 8 seeds; real photos +18 in the issue's probe) and ties or loses ~2 on
- * drawings and digits: docs/benchmarks.md. It trains the head only, so fineTuneLayers needs a base named.
+ * drawings and digits: docs/benchmarks.md. It trains the head only, so fineTuneLayers needs a base named. Workers load
+ * it before their first job (WORKER_PREWARM).
  */
 export const DEFAULT_BASE_MODEL: BaseModelRef = 'mobilenet_v3_coco'
 
@@ -191,6 +192,11 @@ function orNull<T extends TObject>(schema: T) {
   return Type.Unsafe<Static<T> | null>({ ...schema, type: ['object', 'null'] })
 }
 
+/** The object, null or false (both meaning off), in one schema as `orNull` does: defaults inside stay valid for Ajv. */
+function orOff<T extends TObject>(schema: T) {
+  return Type.Unsafe<Static<T> | null | false>({ ...schema, type: ['object', 'null', 'boolean'], not: { const: true } })
+}
+
 export const CreateJobSchema = Type.Object(
   {
     datasetId: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }),
@@ -223,7 +229,8 @@ export const CreateJobSchema = Type.Object(
     ),
     earlyStopping: Type.Optional(orNull(EarlyStoppingSchema)),
     classWeights: Type.Optional(ClassWeightsSchema),
-    augment: Type.Optional(orNull(AugmentSchema)),
+    // false and null (as a job document shows no augmentation) both turn it off, so head-only runs stay possible.
+    augment: Type.Optional(orOff(AugmentSchema)),
     fineTuneLayers: Type.Optional(
       Type.Integer({
         minimum: 0,

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os'
+import { siblingModule } from '../sibling-module.js'
 import type { BackendOverride } from './backend.js'
 import type { BaseModelRef } from './bases.js'
 import { createThreadPool, type ThreadPool } from './thread-pool.js'
@@ -52,7 +53,7 @@ export async function createFeaturePool(opts: FeaturePoolOptions): Promise<Featu
   const threads = Math.max(1, opts.threads ?? availableParallelism())
   const subBatch = Math.max(1, opts.subBatch ?? 8)
   const data: FeaturePoolData = { base: opts.base, basesDir: opts.basesDir, backend: opts.backend ?? 'wasm' }
-  const pool: ThreadPool<EmbedRequest, Float32Array> = await createThreadPool({ entry: new URL('./feature-thread.ts', import.meta.url), size: threads, data })
+  const pool: ThreadPool<EmbedRequest, Float32Array> = await createThreadPool({ entry: siblingModule('./feature-thread', import.meta.url), size: threads, data })
   return {
     threads,
     async embed(pixels) {

@@ -30,9 +30,16 @@ export interface ExtractOptions {
   /**
    * Images per trunk call. Throughput barely depends on it on CPU, but the wasm heap grows to fit the largest
    * batch and never shrinks (~190 MB at 1, ~1 GB at 32 for MobileNetV2).
-   * @defaultValue 16
+   * @defaultValue EXTRACT_BATCH
    */
   batchSize?: number
+  /**
+   * Trunk calls in flight at once: with `embed` on a thread pool, 2 keeps every thread fed while the results of
+   * the last call are stored. @defaultValue EMBED_IN_FLIGHT
+   */
+  inFlight?: number
+  /** Batches decoded ahead of the trunk (sharp, on libuv's threads). @defaultValue DECODE_AHEAD */
+  decodeAhead?: number
   /** Pixel limit per image, see `decodeImage`. */
   maxPixels: number
   signal?: AbortSignal | undefined
@@ -50,15 +57,25 @@ export interface ExtractOptions {
 
 /** How many cache files are read at once. */
 const CACHE_READS = 32
+/** Images per trunk call (bench/features: flat from 8 to 32 on wasm; the heap grows with it). */
+export const EXTRACT_BATCH = 16
+/** Trunk calls in flight. */
+export const EMBED_IN_FLIGHT = 2
+/** Batches decoded ahead. */
+export const DECODE_AHEAD = 2
 
 /**
- * Embeds every item with the base's frozen trunk: cache hits skip decoding; misses are decoded (sharp, off the
- * main thread, the next batch while the current one runs) and embedded in batches, then cached.
+ * Embeds every item with the base's frozen trunk: cache hits skip decoding; misses flow through a pipeline:
+ * sharp decodes `decodeAhead` batches ahead (off the main thread), up to `inFlight` batches run on the trunk at once
+ * (on the feature pool's threads when `embed` is given, so no thread waits for another's sub-batch or for the
+ * bookkeeping here), and cache writes go on in the background, awaited at the end.
  * @returns one `Float32Array(base.featureSize)` per item, in item order
  * @throws AbortError when `signal` aborts (between batches); AppError from decoding a bad image
  */
 export async function extractFeatures(base: Base, items: FeatureItem[], opts: ExtractOptions): Promise<Float32Array[]> {
-  const batchSize = Math.max(1, opts.batchSize ?? 16)
+  const batchSize = Math.max(1, opts.batchSize ?? EXTRACT_BATCH)
+  const inFlight = Math.max(1, opts.inFlight ?? EMBED_IN_FLIGHT)
+  const ahead = Math.max(1, opts.decodeAhead ?? DECODE_AHEAD)
   const net = opts.net ?? { size: base.featureSize, cacheId: base.id }
   const embed = opts.net ? (pixels: Uint8Array[]) => embedWith(opts.net!.model, base, pixels) : (opts.embed ?? ((pixels: Uint8Array[]) => embedHere(base, pixels)))
   const total = items.length
@@ -82,34 +99,54 @@ export async function extractFeatures(base: Base, items: FeatureItem[], opts: Ex
   const batches: number[][] = []
   for (let i = 0; i < missing.length; i += batchSize) batches.push(missing.slice(i, i + batchSize))
 
-  const decode = (batch: number[]) =>
-    Promise.all(
-      batch.map(async (i) => {
+  const decoding: (Promise<Uint8Array[]> | undefined)[] = []
+  const decode = (b: number) => {
+    if (b >= batches.length || decoding[b]) return
+    const batch = Promise.all(
+      batches[b]!.map(async (i) => {
         const item = items[i]!
         const pixels = await decodeImage(await item.read(), base.inputSize, { maxPixels: opts.maxPixels })
         return item.transform ? item.transform(pixels, base.inputSize) : pixels
       }),
     )
-
-  let next = batches.length > 0 ? decode(batches[0]!) : undefined
-  for (let b = 0; b < batches.length; b++) {
-    const pixels = await next!
-    if (opts.signal?.aborted) throw abortError(opts.signal)
-    next = b + 1 < batches.length ? decode(batches[b + 1]!) : undefined
-    next?.catch(() => {}) // surfaced when awaited; avoids an unhandled rejection if this batch throws first
-    const batch = batches[b]!
-    const flat = await embed(pixels)
-    const d = net.size
-    await Promise.all(
-      batch.map((i, j) => {
-        const vec = flat.slice(j * d, (j + 1) * d)
-        out[i] = vec
-        return opts.cache.put(net.cacheId, items[i]!.key, vec)
-      }),
-    )
-    done += batch.length
-    opts.onProgress?.(done, total)
+    batch.catch(() => {}) // surfaced when awaited; avoids an unhandled rejection if an earlier batch throws first
+    decoding[b] = batch
   }
+  const writes: Promise<void>[] = []
+  const running = new Set<Promise<void>>()
+  let failure: unknown
+  const d = net.size
+
+  for (let b = 0; b < batches.length; b++) {
+    for (let a = b; a <= b + ahead; a++) decode(a)
+    const pixels = await decoding[b]!
+    decoding[b] = undefined
+    while (running.size >= inFlight && failure === undefined) await Promise.race(running)
+    if (failure !== undefined) break
+    if (opts.signal?.aborted) throw abortError(opts.signal)
+    const batch = batches[b]!
+    const task: Promise<void> = embed(pixels).then(
+      (flat) => {
+        running.delete(task)
+        batch.forEach((i, j) => {
+          const vec = flat.slice(j * d, (j + 1) * d)
+          out[i] = vec
+          writes.push(opts.cache.put(net.cacheId, items[i]!.key, vec).catch((err: unknown) => void (failure ??= err)))
+        })
+        done += batch.length
+        opts.onProgress?.(done, total)
+      },
+      (err: unknown) => {
+        running.delete(task)
+        failure ??= err
+      },
+    )
+    running.add(task)
+  }
+  await Promise.all(running)
+  if (failure !== undefined) throw failure
+  await Promise.all(writes)
+  if (failure !== undefined) throw failure
   return out as Float32Array[]
 }
 

@@ -1,8 +1,16 @@
 export interface MicroBatcherOptions<T, R> {
   /** Items per run; a key's queue runs as soon as it holds this many. */
   maxBatch: number
-  /** How long the oldest queued item waits for company before its key's queue runs anyway, ms. */
+  /**
+   * How long the oldest queued item waits for company before its key's queue runs anyway, ms. With 0 an item runs
+   * as soon as a run slot is free, and items batch only while every slot is busy.
+   */
   maxDelayMs: number
+  /**
+   * Runs in flight at most (e.g. one per prediction thread); items wait here, batching up, while all are busy.
+   * @defaultValue Infinity
+   */
+  capacity?: number
   /** Runs one batch of items that share `key`; resolves with one result per item, in order. */
   run(key: string, items: T[]): Promise<R[]>
 }
@@ -18,26 +26,49 @@ interface Waiting<T, R> {
   reject: (err: unknown) => void
 }
 
+interface KeyQueue<T, R> {
+  waiting: Waiting<T, R>[]
+  /** The oldest item has waited `maxDelayMs`: the queue runs at the next free slot, full or not. */
+  due: boolean
+  timer: NodeJS.Timeout | undefined
+}
+
 /**
  * Groups items submitted concurrently under the same key (a model id) into batches, the way TF Serving's batching
- * does: a batch runs when it is full or when its first item has waited `maxDelayMs`. A failed run fails every item
- * of that batch and nothing else.
+ * does: a batch runs when it is full or when its first item has waited `maxDelayMs`, and only while fewer than
+ * `capacity` batches run (keys served oldest first). So with no delay an idle service runs each item at once, and
+ * a busy one batches whatever queued while its slots worked. A failed run fails every item of that batch only.
  */
 export function createMicroBatcher<T, R>(opts: MicroBatcherOptions<T, R>): MicroBatcher<T, R> {
   const maxBatch = Math.max(1, opts.maxBatch)
-  const queues = new Map<string, { waiting: Waiting<T, R>[]; timer: NodeJS.Timeout | undefined }>()
+  const capacity = Math.max(1, opts.capacity ?? Infinity)
+  const immediate = maxBatch === 1 || opts.maxDelayMs <= 0
+  // Map order is arrival order of each key's oldest item.
+  const queues = new Map<string, KeyQueue<T, R>>()
+  let running = 0
 
-  const flush = (key: string) => {
-    const queue = queues.get(key)
-    if (!queue) return
-    clearTimeout(queue.timer)
-    queues.delete(key)
-    for (let start = 0; start < queue.waiting.length; start += maxBatch) {
-      const batch = queue.waiting.slice(start, start + maxBatch)
-      opts.run(key, batch.map((w) => w.item)).then(
+  const start = (key: string, queue: KeyQueue<T, R>) => {
+    const batch = queue.waiting.splice(0, maxBatch)
+    if (queue.waiting.length === 0) {
+      clearTimeout(queue.timer)
+      queues.delete(key)
+    }
+    running++
+    opts
+      .run(key, batch.map((w) => w.item))
+      .then(
         (results) => batch.forEach((w, i) => w.resolve(results[i]!)),
         (err: unknown) => batch.forEach((w) => w.reject(err)),
       )
+      .finally(() => {
+        running--
+        pump()
+      })
+  }
+  const pump = () => {
+    for (const [key, queue] of queues) {
+      while (running < capacity && queues.get(key) === queue && (queue.due || queue.waiting.length >= maxBatch)) start(key, queue)
+      if (running >= capacity) return
     }
   }
 
@@ -46,12 +77,18 @@ export function createMicroBatcher<T, R>(opts: MicroBatcherOptions<T, R>): Micro
       new Promise<R>((resolve, reject) => {
         let queue = queues.get(key)
         if (!queue) {
-          queue = { waiting: [], timer: undefined }
-          queues.set(key, queue)
-          if (maxBatch > 1) queue.timer = setTimeout(() => flush(key), opts.maxDelayMs)
+          const created: KeyQueue<T, R> = { waiting: [], due: immediate, timer: undefined }
+          if (!immediate) {
+            created.timer = setTimeout(() => {
+              created.due = true
+              pump()
+            }, opts.maxDelayMs)
+          }
+          queues.set(key, created)
+          queue = created
         }
         queue.waiting.push({ item, resolve, reject })
-        if (queue.waiting.length >= maxBatch) flush(key)
+        pump()
       }),
   }
 }

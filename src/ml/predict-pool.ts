@@ -1,8 +1,9 @@
 import type { Worker } from 'node:worker_threads'
 import { AppError, isErrorCode } from '../errors.js'
+import { siblingModule } from '../sibling-module.js'
 import type { BackendOverride } from './backend.js'
 import type { ModelRunner, RunnerMemory } from './model-runner.js'
-import { startTsThread } from './thread-pool.js'
+import { startThread } from './thread-pool.js'
 
 /** What each prediction thread is started with. */
 export interface ThreadData {
@@ -42,7 +43,7 @@ interface Thread {
   pending: Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>
 }
 
-const THREAD_ENTRY = new URL('./predict-thread.ts', import.meta.url)
+const THREAD_ENTRY = siblingModule('./predict-thread', import.meta.url)
 
 /**
  * A pool of prediction threads. Runs go to the thread with the fewest in flight; each thread loads the models it
@@ -56,7 +57,7 @@ export function createPredictPool(opts: PredictPoolOptions): PredictPool {
   let closed = false
 
   const start = (slot: number): Thread => {
-    const thread: Thread = { worker: startTsThread(THREAD_ENTRY, data), pending: new Map() }
+    const thread: Thread = { worker: startThread(THREAD_ENTRY, data), pending: new Map() }
     const fail = (err: Error) => {
       if (threads[slot] === thread) threads[slot] = undefined
       for (const { reject } of thread.pending.values()) reject(err)

@@ -1,6 +1,6 @@
 /**
  * Entry of one prediction thread (see `predict-pool.ts`): its own tfjs backend instance and model LRU, answering
- * `PoolRequest`s with `PoolResponse`s. Started by `startTsThread`.
+ * `PoolRequest`s with `PoolResponse`s. Started by `startThread`.
  */
 import { parentPort } from 'node:worker_threads'
 import { AppError } from '../errors.js'

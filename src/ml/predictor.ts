@@ -20,7 +20,10 @@ export interface PredictorOptions {
   maxPixels: number
   /** Images of concurrent requests for one model run together, up to this many per forward pass. @defaultValue 16 */
   maxBatch?: number
-  /** How long an image waits for others to batch with, ms. @defaultValue 5 */
+  /**
+   * How long an image waits for others to batch with, ms. At 0 an image runs as soon as a thread is free, and images
+   * batch only while every thread is busy (no added latency when idle). @defaultValue 0
+   */
   maxDelayMs?: number
   /**
    * Runs the forward passes on `count` worker_threads, each with its own `backend` and models read from
@@ -69,7 +72,9 @@ export function createPredictor(opts: PredictorOptions): Predictor {
   }
   const batcher = createMicroBatcher<Uint8Array, Float32Array>({
     maxBatch: opts.maxBatch ?? 16,
-    maxDelayMs: opts.maxDelayMs ?? 5,
+    maxDelayMs: opts.maxDelayMs ?? 0,
+    // One batch per thread at a time: what arrives meanwhile queues here and goes as the next batch.
+    capacity: opts.threads?.count ?? 1,
     run: async (modelId, pixels) => {
       const probs = await runner.run(modelId, pixels)
       const classes = probs.length / pixels.length

@@ -1,8 +1,9 @@
 import { availableParallelism } from 'node:os'
 import { Worker, parentPort, workerData, type Transferable } from 'node:worker_threads'
+import { isTypeScript } from '../sibling-module.js'
 
 /**
- * A fixed set of worker threads running one TypeScript module, each serving one request at a time. Requests
+ * A fixed set of worker threads running one module, each serving one request at a time. Requests
  * queue in order and go to the first idle thread. Generic: the thread module calls `serveThread` with its
  * handler; nothing here knows about tfjs.
  */
@@ -15,7 +16,7 @@ export interface ThreadPool<Req, Res> {
 }
 
 export interface ThreadPoolOptions {
-  /** The thread's module (a .ts file is fine): it must call `serveThread`. */
+  /** The thread's module (built `.js`; a `.ts` source under tests): it must call `serveThread`. */
   entry: URL
   /** Threads to start. @defaultValue os.availableParallelism() */
   size?: number
@@ -32,19 +33,22 @@ interface Task {
   reject(err: Error): void
 }
 
-const BOOT = new URL('./ts-thread.mjs', import.meta.url)
+/** Tests only: boots a thread that runs TypeScript source (see ts-thread.mjs). */
+const TS_BOOT = new URL('./ts-thread.mjs', import.meta.url)
 
 /**
- * Starts one worker thread running the TypeScript module `entry` (under tsx and under jest alike, see
- * ts-thread.mjs); the module reads `data` with `threadData()`.
+ * Starts one worker thread running the module `entry`; the module reads `data` with `threadData()`. The built
+ * service runs the compiled `.js` entry directly; a `.ts` entry (tests run the sources) goes through
+ * ts-thread.mjs, which registers tsx in the thread first.
  */
-export function startTsThread(entry: URL, data: unknown): Worker {
+export function startThread(entry: URL, data: unknown): Worker {
   // The environment as this module sees it (jest gives each test file its own copy of process.env), so a thread
   // finds the same AWS credential chain as the code that started it.
-  return new Worker(BOOT, { workerData: { entry: entry.href, data }, env: { ...process.env } })
+  const options = { workerData: { entry: entry.href, data }, env: { ...process.env } }
+  return isTypeScript(entry) ? new Worker(TS_BOOT, options) : new Worker(entry, options)
 }
 
-/** In a thread started by `startTsThread`: the `data` it was given. */
+/** In a thread started by `startThread`: the `data` it was given. */
 export function threadData<T>(): T {
   return (workerData as { data: T }).data
 }
@@ -76,7 +80,7 @@ export async function createThreadPool<Req, Res>(opts: ThreadPoolOptions): Promi
     }
   }
 
-  const workers = Array.from({ length: size }, () => startTsThread(opts.entry, opts.data))
+  const workers = Array.from({ length: size }, () => startThread(opts.entry, opts.data))
   const ready = workers.map(
     (worker) =>
       new Promise<void>((resolve, reject) => {

@@ -1,6 +1,6 @@
-// Entry of every worker thread we start: makes TypeScript importable in the thread (tsx's ESM hooks; a Worker
-// ignores `--import` in execArgv on Node 20), then runs the module named by `workerData.entry`.
-// Plain JavaScript because it must load before any TypeScript can; it works the same under tsx and under jest.
+// Tests only: the entry of a worker thread whose module is TypeScript source (jest runs the sources). It registers
+// tsx's ESM hooks in the thread (a Worker ignores `--import` in execArgv on Node 20), then runs the module named
+// by `workerData.entry`. The built service starts its compiled `.js` entries directly and never loads this file.
 import { workerData } from 'node:worker_threads'
 import { register } from 'tsx/esm/api'
 

@@ -111,7 +111,9 @@ test('upload a folder, train with --watch, predict, inspect the model and the jo
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as { msg: string; jobId?: string; name: string; loss?: number; accuracy?: number; epoch?: number })
-  const processorLines = log.filter((line) => line.name === 'train-processor')
+  // The warm-up line comes before any job (the child loads the default base as the worker starts).
+  expect(log.filter((line) => line.msg === 'sandbox warm')).toHaveLength(1)
+  const processorLines = log.filter((line) => line.name === 'train-processor' && line.msg !== 'sandbox warm')
   expect(processorLines.length).toBeGreaterThan(4)
   for (const line of processorLines) expect(line.jobId).toBe(jobId)
   const epochs = log.filter((line) => line.msg === 'epoch done')

@@ -4,6 +4,7 @@
  * process's own cache volume, health checks, AOF, the GPU reservation, and that every environment block is a
  * configuration loadConfig accepts.
  */
+import { existsSync, readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { parse } from 'yaml'
 import { loadConfig } from '../../src/config.js'
@@ -109,8 +110,25 @@ test('the GPU worker reserves one NVIDIA GPU and uses the tensorflow backend on 
   expect(gpu.environment?.IMAGETUNE_BACKEND).toBe('tensorflow')
   expect(stages().get(gpu.build!.target)).toMatch(/^nvidia\/cuda:11\.2\.\d+-cudnn8-runtime-/)
   expect(stages().get('api')).toBe('${NODE_IMAGE}')
-  expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-[a-z]+-slim$/m)
+  // Node 20 reached end of life in April 2026; the images run a supported LTS.
+  expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:(22|24)-[a-z]+-slim$/m)
   expect(compose.services['worker-cpu']!.deploy).toBeUndefined()
+})
+
+test('every image runs JavaScript built from a source in the repository, and nothing at run time compiles TypeScript', () => {
+  const cmds = [...dockerfile.matchAll(/^CMD (\[.*\])$/gm)].map((m) => JSON.parse(m[1]!) as string[])
+  expect(cmds).toHaveLength(3)
+  for (const cmd of cmds) {
+    expect(cmd[0]).toBe('node')
+    const entry = cmd.at(-1)!
+    expect(entry).toMatch(/^dist\/.+\.js$/)
+    expect(existsSync(new URL(`../../${entry.replace(/^dist\//, '').replace(/\.js$/, '.ts')}`, import.meta.url))).toBe(true)
+  }
+  expect(dockerfile).not.toMatch(/tsx/)
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string>; scripts: Record<string, string> }
+  expect(Object.keys(pkg.dependencies)).not.toContain('tsx')
+  expect(pkg.scripts.start).toMatch(/^node .*dist\/src\/main\.js$/)
+  expect(pkg.scripts.worker).toMatch(/^node .*dist\/workers\/train-worker\.js$/)
 })
 
 test('every environment block is a configuration the service accepts', () => {

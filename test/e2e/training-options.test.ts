@@ -82,6 +82,14 @@ test('POST /jobs: augment with every change off and a weight for a missing class
   expect(missing.body.error).toMatchObject({ code: 'VALIDATION', details: { unknown: ['dog'] } })
 })
 
+test.each([false, null])('POST /jobs augment: %j means no augmentation, as the job document shows it', async (augment) => {
+  const created = await post({ datasetId, baseModel: { url: baseUrl }, epochs: 1, augment })
+  expect(created.status).toBe(202)
+  const doc = await json(await fetch(`${service.url}/jobs/${created.body.id}`))
+  expect(doc.body.options).toMatchObject({ augment: null })
+  await fetch(`${service.url}/jobs/${created.body.id}`, { method: 'DELETE' })
+})
+
 test('a job with every option reports best epoch, misclassified images, warnings and history, in the result and the model', async () => {
   const created = await post({
     datasetId,

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -14,6 +14,16 @@ import { TRAINING_QUEUE } from '../../src/queue/jobs.js'
 import { WEBHOOK_QUEUE } from '../../src/queue/webhooks.js'
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
+
+/**
+ * A built entry point in dist/ (e.g. `workers/train-worker.js`): tests that start a separate process run what
+ * production runs. `npm test` builds first; a single test file run on its own needs `npm run build` after edits.
+ */
+export function builtEntry(file: string): string {
+  const built = path.join(REPO, 'dist', file)
+  if (!existsSync(built)) throw new Error(`${built} is missing: run \`npm run build\` first`)
+  return built
+}
 
 /** A config of our own per test file: its own DATA_DIR and queue prefix on the shared real Redis. */
 export async function testConfig(overrides: Record<string, string> = {}): Promise<Config> {
@@ -74,12 +84,12 @@ export interface WorkerProcess {
 }
 
 /**
- * Starts `npm run worker`'s entry as a separate process with the test's config, the way a second machine would
- * run it. Its log goes to `<DATA_DIR>/worker-N.log` for post-mortems.
+ * Starts `npm run worker`'s built entry as a separate process with the test's config, the way a second machine
+ * would run it. Its log goes to `<DATA_DIR>/worker-N.log` for post-mortems.
  */
 export function startWorkerProcess(config: Config, name = 'worker'): WorkerProcess {
   const env = { ...process.env, ...Object.fromEntries(Object.entries(config).map(([k, v]) => [k, String(v)])), LOG_LEVEL: 'info' }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/train-worker.ts'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [builtEntry('workers/train-worker.js')], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const log = createWriteStream(path.join(config.DATA_DIR, `${name}.log`))
   child.stdout?.pipe(log)
   child.stderr?.pipe(log)

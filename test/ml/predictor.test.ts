@@ -58,6 +58,29 @@ test('the micro-batcher groups concurrent items per key, flushes full batches at
   ])
 })
 
+test('with no delay an item runs at once while a slot is free, and items batch only while every slot is busy', async () => {
+  const runs: string[][] = []
+  let release!: () => void
+  const first = new Promise<void>((resolve) => (release = resolve))
+  const batcher = createMicroBatcher<string, string>({
+    maxBatch: 8,
+    maxDelayMs: 0,
+    capacity: 1,
+    run: async (_key, items) => {
+      runs.push(items)
+      if (runs.length === 1) await first
+      return items
+    },
+  })
+  const a = batcher.submit('k', 'a')
+  expect(runs).toEqual([['a']]) // no waiting for company
+  const rest = Promise.all(['b', 'c', 'd'].map((item) => batcher.submit('k', item)))
+  expect(runs).toHaveLength(1) // the only slot is busy: b, c, d queue up
+  release()
+  await expect(Promise.all([a, rest])).resolves.toEqual(['a', ['b', 'c', 'd']])
+  expect(runs).toEqual([['a'], ['b', 'c', 'd']])
+})
+
 test('threads and batching reproduce single in-process scores', async () => {
   const single = createPredictor({ models: createModelStore(path.join(dir, 'models')), maxPixels: MAX_PIXELS, maxBatch: 1 })
   predictors.push(single)

@@ -16,7 +16,7 @@ import { embedHere } from '../../src/ml/features.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
 import { abortError } from '../../src/ml/abort.js'
 import { THUMBNAIL_CACHE_ID } from '../../src/ml/thumbnails.js'
-import { ABORT_REASON, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
+import { ABORT_REASON, DEFAULT_BASE_MODEL, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/ml/checkpoint-codec.js'
 import { modelToFiles } from '../../src/ml/file-io.js'
 import { createCheckpointStore } from '../../src/storage/checkpoints.js'
@@ -47,8 +47,8 @@ const uploadedBases = createBaseStore(stores, layout.bases)
 process.on('disconnect', () => process.exit(1))
 // The worker kills a child that stops beating: alive but stuck, it would otherwise hold its job's lock forever.
 startHeartbeat(config.TRAIN_HEARTBEAT_TIMEOUT_MS)
-// One backend per child process, chosen on its first job and reused by the next.
-let backend: ReturnType<typeof initBackend> | undefined
+// One backend per child process, chosen when it starts (see warmUp) and reused by every job.
+const backend = initBackend(config.IMAGETUNE_BACKEND)
 // Bundled bases never change: loaded once per child process and kept for its next jobs.
 const builtinBases = new Map<string, Promise<Base>>()
 // Extraction threads for the last base used, started with its first job and kept for the next.
@@ -96,6 +96,21 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
   }
   return pool
 }
+
+/**
+ * Started as this child starts (the worker forks it before its first job when WORKER_PREWARM is on): the default
+ * base and its extraction threads load while nothing waits, and the first job finds them ready. A failure is only
+ * logged here; the job that needs the base retries the load and reports its error.
+ */
+async function warmUp(): Promise<void> {
+  const started = performance.now()
+  const { name } = await backend
+  const ref = await resolveBase(DEFAULT_BASE_MODEL)
+  await Promise.all([baseFor(ref), poolFor(ref, name, logger)])
+  logger.info({ base: DEFAULT_BASE_MODEL, backend: name, seconds: Math.round(performance.now() - started) / 1000 }, 'sandbox warm')
+}
+if (config.WORKER_PREWARM) warmUp().catch((err: unknown) => logger.warn({ err }, 'warm-up failed; the first job loads what it needs'))
+else backend.catch(() => undefined) // reported by the first job that awaits it
 
 /**
  * Counts lookups for the job result: this child's own counters would die with it. Only embeddings count: the
@@ -254,7 +269,6 @@ export default async function processTrain(
   signal?: AbortSignal, // keep three params: BullMQ checks processor.length
 ): Promise<TrainResult> {
   const log = logger.child({ jobId: job.id, queue: job.queueName, requestId: job.data.requestId })
-  backend ??= initBackend(config.IMAGETUNE_BACKEND)
   const { name, reason } = await backend
   log.info({ backend: name, reason, attempt: job.attemptsMade + 1 }, 'training started')
   try {

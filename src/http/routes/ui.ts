@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,8 +8,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { OPEN_ROUTE } from '../plugins/auth.js'
 
-/** The dashboard's hand-written ES modules and CSS: no build step, served as they are in the repository. */
-const UI_DIR = fileURLToPath(new URL('../../../ui/', import.meta.url))
+/**
+ * The dashboard's hand-written ES modules and CSS: no build step, served as they are in the repository's `ui/`,
+ * found from the package root (this module runs from `src/` in tests and from `dist/src/` when built).
+ */
+const UI_DIR = path.join(packageRoot(fileURLToPath(import.meta.url)), 'ui')
 const UPLOT_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist')
 
 const TYPES: Record<string, string> = {
@@ -17,6 +20,14 @@ const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
+}
+
+/** The nearest folder above `file` holding a package.json. */
+function packageRoot(file: string): string {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${file}`)
+  }
 }
 
 interface Asset {
