@@ -12,6 +12,7 @@ import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
 import services from './plugins/services.js'
+import uploadSlots from './plugins/upload-slots.js'
 import baseRoutes from './routes/bases.js'
 import datasetImageRoutes from './routes/dataset-images.js'
 import datasetRoutes from './routes/datasets.js'
@@ -51,6 +52,7 @@ export async function buildApp(config: Config, logger: Logger) {
   await app.register(drain)
   await app.register(auth, { config })
   await app.register(rateLimit, { config })
+  await app.register(uploadSlots, { config })
   await app.register(multipart, { limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 16, fields: 8, parts: 32 } })
   try {
     await app.register(services, { config })

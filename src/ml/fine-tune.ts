@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { abortError } from './abort.js'
 import { seededRandom, shuffleInPlace } from './random.js'
-import { bestTracker, headLogits, makeOptimizer, optimizeBatch, restoreOptimizer, type EarlyStopping, type EpochLog, type HeadCheckpoint } from './train.js'
+import { bestTracker, checkpointState, headLogits, makeOptimizer, optimizeBatch, restoreOptimizer, type EarlyStopping, type EpochLog, type HeadCheckpoint } from './train.js'
 import type { TrunkSplit } from './trunk-split.js'
 
 export interface FineTuneOptions {
@@ -140,19 +140,7 @@ export async function fineTune(
         best = trainable.map((v) => v.clone())
       } else if (verdict === 'stop') break
       if (opts.onCheckpoint) {
-        const flat = (ts: tf.Tensor[]) => Promise.all(ts.map(async (t) => Float32Array.from(await t.data())))
-        const slots = await optimizer.getWeights()
-        await opts.onCheckpoint({
-          epoch: e + 1,
-          history: [...history],
-          weights: await flat(trainable),
-          optimizer: await flat(slots.map((w) => w.tensor)),
-          order: [...order],
-          random: random.state,
-          tracker: tracker.state(),
-          ...(best && { bestWeights: await flat(best) }),
-        })
-        slots[0]?.tensor.dispose() // the iteration count is a fresh scalar; the other slots are the optimizer's own
+        await opts.onCheckpoint(await checkpointState({ epoch: e + 1, history, trainable, optimizer, order, random, tracker, best }))
       }
     }
     if (best) trainable.forEach((v, i) => v.assign(best![i]!))

@@ -104,6 +104,36 @@ export interface HeadCheckpoint {
   fineTune?: { headEpochs: number; headBestEpoch: number | null }
 }
 
+/** The live training state after an epoch; `checkpointState` copies it out. */
+export interface LiveTrainingState {
+  epoch: number
+  history: readonly EpochLog[]
+  trainable: readonly tf.Tensor[]
+  optimizer: tf.Optimizer
+  order: readonly number[]
+  random: { readonly state: number }
+  tracker: { state(): TrackerState }
+  best?: readonly tf.Tensor[] | undefined
+}
+
+/** A checkpoint of the head or fine-tuning loop: every tensor copied to plain arrays, nothing left allocated. */
+export async function checkpointState(live: LiveTrainingState): Promise<HeadCheckpoint> {
+  const flat = (ts: readonly tf.Tensor[]) => Promise.all(ts.map(async (t) => Float32Array.from(await t.data())))
+  const slots = await live.optimizer.getWeights()
+  const state: HeadCheckpoint = {
+    epoch: live.epoch,
+    history: [...live.history],
+    weights: await flat(live.trainable),
+    optimizer: await flat(slots.map((w) => w.tensor)),
+    order: [...live.order],
+    random: live.random.state,
+    tracker: live.tracker.state(),
+    ...(live.best && { bestWeights: await flat(live.best) }),
+  }
+  slots[0]?.tensor.dispose() // the iteration count is a fresh scalar; the other slots are the optimizer's own
+  return state
+}
+
 /** Layer names of the head; the export step splices them onto the trunk, so they must not clash with its names. */
 export const HEAD_LAYERS = { input: 'head_input', norm: 'head_norm', hidden: 'head_hidden', dropout: 'head_dropout', output: 'head_output' } as const
 
@@ -233,19 +263,7 @@ export async function trainHead(
       }
       const stop = Boolean(opts.earlyStopping) && verdict === 'stop'
       if (opts.onCheckpoint && !stop) {
-        const flat = (ts: tf.Tensor[]) => Promise.all(ts.map(async (t) => Float32Array.from(await t.data())))
-        const slots = await optimizer.getWeights()
-        await opts.onCheckpoint({
-          epoch,
-          history: [...history],
-          weights: await flat(trainable),
-          optimizer: await flat(slots.map((w) => w.tensor)),
-          order: [...order],
-          random: random.state,
-          tracker: tracker.state(),
-          ...(best && { bestWeights: await flat(best) }),
-        })
-        slots[0]?.tensor.dispose() // the iteration count is a fresh scalar; the other slots are the optimizer's own
+        await opts.onCheckpoint(await checkpointState({ epoch, history, trainable, optimizer, order, random, tracker, best }))
       }
       if (stop) break
     }

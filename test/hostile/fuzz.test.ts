@@ -4,6 +4,7 @@
  * seed and count are fixed, so a failure names a body that can be replayed.
  */
 import { makeImage } from '../helpers/images.js'
+import { seededRandom } from '../../src/ml/random.js'
 import { startTestService, type TestService } from '../helpers/service.js'
 import { json } from '../helpers/http.js'
 import { expectAlive, storeTinyModel, TINY_MODEL, validZip } from './support.js'
@@ -26,16 +27,9 @@ afterAll(async () => {
   await service?.close()
 })
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
+/** The project's seeded PRNG, with helpers to pick mutations. */
 function generator(seed: number) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const next = seededRandom(seed)
   const int = (n: number) => Math.floor(next() * n)
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)))
@@ -130,6 +124,22 @@ test('dataset upload: malformed multipart bodies and headers are never 5xx', asy
   const boundary = 'fuzzBoundary13'
   const valid = multipart(boundary, [{ name: 'name', body: Buffer.from('fuzz') }, { name: 'file', filename: 'set.zip', type: 'application/zip', body: zip }])
   await expectNo5xx(Array.from({ length: CASES }, () => ({ path: '/datasets', contentType: multipartType(gen, boundary), body: mutate(gen, valid) })))
+}, 60_000)
+
+test('base and revision uploads: malformed multipart bodies are never 5xx', async () => {
+  const gen = generator(SEED + 3)
+  const boundary = 'fuzzBases13'
+  const base = multipart(boundary, [{ name: 'name', body: Buffer.from('fuzzed') }, { name: 'file', filename: 'base.zip', type: 'application/zip', body: zip }])
+  const revision = multipart(boundary, [{ name: 'to', body: Buffer.from('new-class') }, { name: 'add', filename: 'a.png', type: 'image/png', body: png }])
+  // A dataset that exists, so the revision form is parsed rather than refused by id.
+  const created = await send({ path: '/datasets', contentType: `multipart/form-data; boundary=${boundary}`, body: multipart(boundary, [{ name: 'file', filename: 'set.zip', type: 'application/zip', body: zip }]) })
+  expect(created.status).toBe(201)
+  const cases: Sent[] = []
+  for (let i = 0; i < CASES / 2; i++) {
+    cases.push({ path: '/bases', contentType: multipartType(gen, boundary), body: mutate(gen, base) })
+    cases.push({ path: `/datasets/${created.body.id}/revisions`, contentType: multipartType(gen, boundary), body: mutate(gen, revision) })
+  }
+  await expectNo5xx(cases)
 }, 60_000)
 
 test('predict: malformed raw images, multipart and JSON bodies are never 5xx', async () => {

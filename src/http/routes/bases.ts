@@ -1,27 +1,22 @@
-import { randomUUID } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
-import path from 'node:path'
-import { pipeline } from 'node:stream/promises'
+import { rm } from 'node:fs/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../../errors.js'
 import type { Preprocessing } from '../../ml/image.js'
 import { builtinBaseNames, uploadBase } from '../../services/bases.js'
 import { isBaseName } from '../../storage/bases.js'
-import { asStorageError } from '../../storage/storage-error.js'
+import { asMultipartError } from '../multipart-errors.js'
+import type { UploadIdle } from '../plugins/upload-slots.js'
+import { saveUpload } from '../save-upload.js'
 import { BaseListSchema, BaseNameParamsSchema, UploadedBaseSchema } from '../schemas/bases.js'
-import { errorResponses, NoContentSchema } from '../schemas/common.js'
+import { errorResponses, NoContentSchema, uploadTimeoutResponse } from '../schemas/common.js'
 import { BaseUploadSchema } from '../schemas/documented-bodies.js'
 
 const PREPROCESSING = new Set(['scale_0_1', 'scale_-1_1', 'raw_0_255'])
-/** @fastify/multipart's error when a file passes `limits.fileSize` while it streams. */
-const FILE_TOO_LARGE = 'FST_REQ_FILE_TOO_LARGE'
 
 /** `POST /bases` (upload a tfjs model as a base), `GET /bases`, `DELETE /bases/:name`; scope train. */
 const baseRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, layout, bases } = app
-  const tooLarge = () =>
-    new AppError('PAYLOAD_TOO_LARGE', `upload exceeds ${config.MAX_UPLOAD_BYTES} bytes`, { limit: 'MAX_UPLOAD_BYTES', max: config.MAX_UPLOAD_BYTES })
 
   app.post(
     '/bases',
@@ -32,50 +27,50 @@ const baseRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'uploadBase',
         summary: 'Upload a tfjs model as a base',
         description:
-          'multipart/form-data: `name`, optional `featureLayer`, `inputSize`, `preprocessing`, then `file`, an archive of a tfjs LayersModel or GraphModel (model.json + weight files). The model must load and cut to a feature vector of a known input size, as a job will use it: a LayersModel at its last pooling/flatten layer or `featureLayer` (a 4-D output is mean-pooled), a GraphModel at the node `featureLayer` (mean-pooled; `inputSize` required when the graph does not fix it). 400 ARCHIVE_INVALID, 422 BASE_MODEL_INVALID with the reason, 409 BASE_EXISTS.',
+          'multipart/form-data: `name`, optional `featureLayer`, `inputSize`, `preprocessing`, then `file`, an archive of a tfjs LayersModel or GraphModel (model.json + weight files). The model must load and cut to a feature vector of a known input size, as a job will use it: a LayersModel at its last pooling/flatten layer or `featureLayer` (a 4-D output is mean-pooled), a GraphModel at the node `featureLayer` (mean-pooled; `inputSize` required when the graph does not fix it). 400 ARCHIVE_INVALID, 422 BASE_MODEL_INVALID with the reason, 409 BASE_EXISTS. It takes an upload slot like POST /datasets (429, and 408 after UPLOAD_IDLE_TIMEOUT_MS with nothing sent).',
         documentedBody: BaseUploadSchema,
-        response: { 201: UploadedBaseSchema, ...errorResponses },
+        response: { 201: UploadedBaseSchema, ...errorResponses, 408: uploadTimeoutResponse },
       },
     },
     async (request, reply) => {
       if (!request.isMultipart()) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send multipart/form-data with the model archive in a field named "file"')
-      const part = await request.file({ limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1 } })
-      if (!part || part.fieldname !== 'file') throw new AppError('VALIDATION', 'the multipart body needs the model archive in a field named "file", after the other fields')
-      const field = (key: string) => {
-        const value = part.fields[key]
-        return value && 'value' in value && typeof value.value === 'string' && value.value.trim() ? value.value.trim() : undefined
-      }
-      const name = field('name')
-      if (!name || !isBaseName(name)) throw new AppError('VALIDATION', 'field "name" must match ^[a-z0-9][a-z0-9_-]{0,63}$ and come before "file"')
-      const inputSize = field('inputSize')
-      if (inputSize !== undefined && !/^[0-9]{2,4}$/.test(inputSize)) throw new AppError('VALIDATION', 'field "inputSize" must be a whole number of pixels')
-      const preprocessing = field('preprocessing')
-      if (preprocessing !== undefined && !PREPROCESSING.has(preprocessing)) throw new AppError('VALIDATION', `field "preprocessing" must be one of ${[...PREPROCESSING].join(', ')}`)
-
-      const upload = path.join(layout.uploads, `${randomUUID()}.base`)
-      try {
-        try {
-          await mkdir(layout.uploads, { recursive: true })
-          await pipeline(part.file, createWriteStream(upload))
-        } catch (err) {
-          if ((err as { code?: string }).code === FILE_TOO_LARGE) throw tooLarge()
-          throw asStorageError(err)
-        }
-        if (part.file.truncated) throw tooLarge()
-        const stored = await uploadBase(
-          upload,
-          { name, featureLayer: field('featureLayer'), inputSize: inputSize ? Number(inputSize) : undefined, preprocessing: preprocessing as Preprocessing | undefined },
-          { store: bases, basesDir: layout.bases, limits: { maxInflatedBytes: config.MAX_DATASET_INFLATED_BYTES, maxFileBytes: config.MAX_UPLOAD_BYTES } },
-        )
-        request.log.info({ base: stored.name, kind: stored.kind, featureSize: stored.featureSize }, 'base stored')
-        reply.code(201).header('location', `/bases/${stored.name}`)
-        const { modelDir: _modelDir, ...view } = stored
-        return view
-      } finally {
-        await rm(upload, { force: true }).catch((err: unknown) => request.log.warn({ err, upload }, 'upload not removed'))
-      }
+      return app.withUploadSlot(request, reply, (idle) => receive(request, reply, idle))
     },
   )
+
+  /** Receives, checks and stores one uploaded base inside its upload slot. */
+  async function receive(request: FastifyRequest, reply: FastifyReply, idle: UploadIdle) {
+    const part = await request.file({ limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1 } }).catch((err: unknown) => {
+      throw asMultipartError(err)
+    })
+    if (!part || part.fieldname !== 'file') throw new AppError('VALIDATION', 'the multipart body needs the model archive in a field named "file", after the other fields')
+    const field = (key: string) => {
+      const value = part.fields[key]
+      return value && 'value' in value && typeof value.value === 'string' && value.value.trim() ? value.value.trim() : undefined
+    }
+    const name = field('name')
+    if (!name || !isBaseName(name)) throw new AppError('VALIDATION', 'field "name" must match ^[a-z0-9][a-z0-9_-]{0,63}$ and come before "file"')
+    const inputSize = field('inputSize')
+    if (inputSize !== undefined && !/^[0-9]{2,4}$/.test(inputSize)) throw new AppError('VALIDATION', 'field "inputSize" must be a whole number of pixels')
+    const preprocessing = field('preprocessing')
+    if (preprocessing !== undefined && !PREPROCESSING.has(preprocessing)) throw new AppError('VALIDATION', `field "preprocessing" must be one of ${[...PREPROCESSING].join(', ')}`)
+
+    const upload = await saveUpload(part, layout.uploads, '.base', config.MAX_UPLOAD_BYTES)
+    idle.stop()
+    try {
+      const stored = await uploadBase(
+        upload,
+        { name, featureLayer: field('featureLayer'), inputSize: inputSize ? Number(inputSize) : undefined, preprocessing: preprocessing as Preprocessing | undefined },
+        { store: bases, basesDir: layout.bases, limits: { maxInflatedBytes: config.MAX_DATASET_INFLATED_BYTES, maxFileBytes: config.MAX_UPLOAD_BYTES } },
+      )
+      request.log.info({ base: stored.name, kind: stored.kind, featureSize: stored.featureSize }, 'base stored')
+      reply.code(201).header('location', `/bases/${stored.name}`)
+      const { modelDir: _modelDir, ...view } = stored
+      return view
+    } finally {
+      await rm(upload, { force: true }).catch((err: unknown) => request.log.warn({ err, upload }, 'upload not removed'))
+    }
+  }
 
   app.get('/bases', { schema: { tags: ['bases'], operationId: 'listBases', summary: 'List bases', description: 'The bundled bases by name, and the uploaded ones with their input size, feature layer and size.', response: { 200: BaseListSchema } } }, async () => ({
     builtin: builtinBaseNames(),

@@ -4,14 +4,14 @@ import { mkdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { AppError } from '../../errors.js'
 import { DEFAULT_MAX_FILE_BYTES, type DatasetManifest } from '../../storage/datasets.js'
 import { asStorageError } from '../../storage/storage-error.js'
-import { idleTimeout } from '../idle-timeout.js'
 import { asMultipartError } from '../multipart-errors.js'
+import { saveUpload, uploadTooLarge } from '../save-upload.js'
 import { errorResponses, IdParamsSchema, NoContentSchema, uploadTimeoutResponse } from '../schemas/common.js'
 import { DatasetSchema, DatasetSummarySchema, RevisionSchema } from '../../contract/datasets.js'
 import { DatasetUploadSchema, RevisionBodySchema } from '../schemas/documented-bodies.js'
@@ -50,62 +50,9 @@ function revisionFields(fields: Map<string, string>): Static<typeof RevisionSche
   return body as Static<typeof RevisionSchema>
 }
 
-/** @fastify/multipart's error when a file passes `limits.fileSize` while it streams. */
-const FILE_TOO_LARGE = 'FST_REQ_FILE_TOO_LARGE'
-
 const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, layout, datasets } = app
-  /** Uploads this process is ingesting now; per replica, like the disk and CPU they use. */
-  let activeUploads = 0
-  /** The same per client (API key or IP), so one cannot hold every slot. */
-  const uploadsByClient = new Map<string, number>()
-  const tooLarge = () =>
-    new AppError('PAYLOAD_TOO_LARGE', `upload exceeds ${config.MAX_UPLOAD_BYTES} bytes`, { limit: 'MAX_UPLOAD_BYTES', max: config.MAX_UPLOAD_BYTES })
-
-  /**
-   * Runs `receive` in one of the upload slots: at most `MAX_CONCURRENT_UPLOADS` per process and
-   * `MAX_CONCURRENT_UPLOADS_PER_CLIENT` per client (429), and a client that stops sending loses its slot (408).
-   * `receive` calls `idle.stop()` once the body is in: the work after it is not the client's stall.
-   */
-  async function withUploadSlot<T>(request: FastifyRequest, reply: FastifyReply, receive: (idle: { stop(): void }) => Promise<T>): Promise<T> {
-    if (activeUploads >= config.MAX_CONCURRENT_UPLOADS) {
-      throw new AppError('TOO_MANY_UPLOADS', `${config.MAX_CONCURRENT_UPLOADS} uploads are being ingested already; retry shortly`, {
-        limit: 'MAX_CONCURRENT_UPLOADS',
-        max: config.MAX_CONCURRENT_UPLOADS,
-      })
-    }
-    const client = request.principal.id
-    const mine = uploadsByClient.get(client) ?? 0
-    if (mine >= config.MAX_CONCURRENT_UPLOADS_PER_CLIENT) {
-      throw new AppError('TOO_MANY_UPLOADS', `${mine} uploads of yours are being ingested already; retry when one ends`, {
-        limit: 'MAX_CONCURRENT_UPLOADS_PER_CLIENT',
-        max: config.MAX_CONCURRENT_UPLOADS_PER_CLIENT,
-      })
-    }
-    activeUploads += 1
-    uploadsByClient.set(client, mine + 1)
-    // A client that stops sending loses its slot: 408 and the connection closed, which ends receive() (its temp files
-    // go in its own finally).
-    const idle = idleTimeout(request.raw, config.UPLOAD_IDLE_TIMEOUT_MS)
-    const receiving = receive(idle)
-    try {
-      return await Promise.race([receiving, idle.timedOut])
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'REQUEST_TIMEOUT') {
-        reply.header('connection', 'close')
-        // Once the 408 is out the connection goes, even if the client keeps its end open; receive() then fails.
-        reply.raw.once('finish', () => request.raw.destroy())
-        receiving.catch(() => undefined) // nothing left to report
-      }
-      throw err
-    } finally {
-      idle.stop()
-      activeUploads -= 1
-      const left = (uploadsByClient.get(client) ?? 1) - 1
-      if (left > 0) uploadsByClient.set(client, left)
-      else uploadsByClient.delete(client)
-    }
-  }
+  const tooLarge = () => uploadTooLarge(config.MAX_UPLOAD_BYTES)
 
   app.post(
     '/datasets',
@@ -125,7 +72,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!request.isMultipart()) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send multipart/form-data with the archive in a field named "file"')
       }
-      return withUploadSlot(request, reply, receive)
+      return app.withUploadSlot(request, reply, receive)
 
       async function receive(idle: { stop(): void }) {
         const part = await request.file({ limits: { fileSize: config.MAX_UPLOAD_BYTES, files: 1 } }).catch((err: unknown) => {
@@ -139,17 +86,8 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ? nameField.value.trim().slice(0, 200)
           : nameFromFilename(part.filename)
 
-        // The archive streams to disk: a 2 GiB upload never sits in memory.
-        const upload = path.join(layout.uploads, `${randomUUID()}.upload`)
+        const upload = await saveUpload(part, layout.uploads, '.upload', config.MAX_UPLOAD_BYTES)
         try {
-          try {
-            await mkdir(layout.uploads, { recursive: true })
-            await pipeline(part.file, createWriteStream(upload))
-          } catch (err) {
-            if ((err as { code?: string }).code === FILE_TOO_LARGE) throw tooLarge()
-            throw asStorageError(asMultipartError(err))
-          }
-          if (part.file.truncated) throw tooLarge()
           // The body is in: ingestion may take long with nothing on the wire, and is not the client's stall.
           idle.stop()
           const manifest = await datasets.create(upload, {
@@ -196,7 +134,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (request.isMultipart()) {
         // Known before the files are received, so a wrong id does not cost an upload.
         if (!(await datasets.get(id))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
-        manifest = await withUploadSlot(request, reply, (idle) => reviseWithFiles(request, id, idle))
+        manifest = await app.withUploadSlot(request, reply, (idle) => reviseWithFiles(request, id, idle))
       } else {
         const { move, drop, name } = request.body as Static<typeof RevisionSchema>
         manifest = await datasets.revise(id, { change: { move, drop }, name: name?.trim() || undefined, maxClasses: config.MAX_DATASET_CLASSES })
