@@ -26,6 +26,8 @@ export interface WebhookWorker {
 export function startWebhookWorker(config: Config, log: Logger, resolve: Resolver = systemResolver): WebhookWorker {
   const addressCheck = { allowHosts: parseAllowList(config.WEBHOOK_URL_ALLOWLIST), resolve }
   const queueConnection = redisConnection(config.REDIS_URL, 'worker', log)
+  // BullMQ leaves a connection it was given open on close(): both are ours to end.
+  const workerConnection = redisConnection(config.REDIS_URL, 'worker', log)
   // Only to read the job being reported: a plain Queue, not the API's producer (its events stream, index, webhooks).
   const trainingJobs = new Queue<TrainModelJob, TrainResult>(TRAINING_QUEUE, { connection: queueConnection, prefix: config.QUEUE_PREFIX })
   trainingJobs.on('error', (err) => log.error({ err }, 'training queue error'))
@@ -50,7 +52,7 @@ export function startWebhookWorker(config: Config, log: Logger, resolve: Resolve
       const status = response.statusCode ?? 0
       if (status < 200 || status >= 300) throw new Error(`webhook answered ${status}`)
     },
-    { connection: redisConnection(config.REDIS_URL, 'worker', log), prefix: config.QUEUE_PREFIX, concurrency: 4 },
+    { connection: workerConnection, prefix: config.QUEUE_PREFIX, concurrency: 4 },
   )
   worker.on('error', (err) => log.error({ err }, 'webhook worker error'))
   worker.on('failed', (job, err) => log.warn({ trainJobId: job?.data.trainJobId, url: job?.data.url, err, attempts: job?.attemptsMade }, 'webhook delivery failed'))
@@ -63,6 +65,7 @@ export function startWebhookWorker(config: Config, log: Logger, resolve: Resolve
       await queue.close()
       await trainingJobs.close()
       queueConnection.disconnect()
+      workerConnection.disconnect()
     },
   }
 }

@@ -100,5 +100,6 @@ test('a sandbox that is alive but stuck (SIGSTOP) is killed by the heartbeat wat
   console.info(`stuck sandbox killed after ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s (heartbeat timeout 3 s)`)
   const done = await untilJob(job.id, 'the job to finish', (d) => d.status === 'completed' || d.status === 'failed', 60_000)
   expect(done).toMatchObject({ status: 'completed', worker: worker.name })
-  expect(done.progress.resumedFromEpoch).toBeGreaterThanOrEqual(2)
+  // Stopped while epoch ≥ 2 ran, so at least epoch 1 was checkpointed: the retry resumes, it does not start over.
+  expect(done.progress.resumedFromEpoch).toBeGreaterThanOrEqual(1)
 }, 150_000)

@@ -29,8 +29,10 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
   port = (receiver.address() as AddressInfo).port
 })
-afterAll(() => {
-  receiver?.close()
+afterAll(async () => {
+  // A kept-alive delivery connection would hold the server (and jest) open after close().
+  receiver?.closeAllConnections()
+  await new Promise((resolve) => receiver?.close(resolve))
 })
 
 test('the webhook POST goes to the address that was checked, resolved once, never to a second answer', async () => {
