@@ -3,36 +3,26 @@
  * copy across the split reports them in `result.labelIssues` / `nearDuplicates` / `classGuidance` and in the
  * model's metadata, and a revision built from them gives a corrected dataset.
  */
-import { readFile } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import sharp from 'sharp'
 import { json } from '../helpers/http.js'
 import { makeImageFolder, makeZip, type ArchiveFile } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
-import { writeTinyBase } from '../helpers/tiny-base.js'
+import { serveTinyBase, type ServedTinyBase } from '../helpers/tiny-base.js'
 
 const SIZE = 32
 let service: TestService
 let worker: WorkerProcess
-let server: Server
+let tinyBase: ServedTinyBase | undefined
 let baseUrl: string
 let datasetId: string
 
 beforeAll(async () => {
   service = await startTestService()
   worker = startWorkerProcess(service.config)
-  const dir = path.join(service.config.DATA_DIR, 'tiny-base')
-  await writeTinyBase(dir, { size: SIZE, headUnits: 4 })
-  server = createServer((req, res) => {
-    readFile(path.join(dir, path.basename(req.url ?? '')))
-      .then((data) => res.writeHead(200).end(data))
-      .catch(() => res.writeHead(404).end())
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.json`
+  tinyBase = await serveTinyBase(path.join(service.config.DATA_DIR, 'tiny-base'), { size: SIZE, headUnits: 4 })
+  baseUrl = tinyBase.url
 
   const patterns = { circle: 'red-circle', stripes: 'blue-stripes' } as const
   const train = await makeImageFolder({ circle: 12, stripes: 12 }, { size: 48, prefix: 'train/', patterns })
@@ -53,7 +43,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  server?.close()
+  await tinyBase?.close()
   await worker?.stop()
   await service?.close()
 })

@@ -2,19 +2,16 @@
  * Training options through the API and a real worker: validation of POST /jobs, then one job with every option
  * on a tiny custom base served over HTTP, its report in the job result, metadata.json and GET /models/:id.
  */
-import { readFile } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { json } from '../helpers/http.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
-import { writeTinyBase } from '../helpers/tiny-base.js'
+import { serveTinyBase, type ServedTinyBase } from '../helpers/tiny-base.js'
 
 const SIZE = 32
 let service: TestService
 let worker: WorkerProcess
-let server: Server
+let tinyBase: ServedTinyBase | undefined
 let baseUrl: string
 let datasetId: string
 
@@ -25,15 +22,8 @@ beforeAll(async () => {
   service = await startTestService()
   worker = startWorkerProcess(service.config)
   // A tiny base served over HTTP, as any tfjs LayersModel could be.
-  const dir = path.join(service.config.DATA_DIR, 'tiny-base')
-  await writeTinyBase(dir, { size: SIZE, headUnits: 4 })
-  server = createServer((req, res) => {
-    readFile(path.join(dir, path.basename(req.url ?? '')))
-      .then((data) => res.writeHead(200).end(data))
-      .catch(() => res.writeHead(404).end())
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.json`
+  tinyBase = await serveTinyBase(path.join(service.config.DATA_DIR, 'tiny-base'), { size: SIZE, headUnits: 4 })
+  baseUrl = tinyBase.url
 
   // Imbalanced: 'stripes' has a third of 'circle's images.
   const files = await makeImageFolder({ circle: 15, stripes: 5, checker: 10 }, { size: 48, patterns: { circle: 'red-circle', stripes: 'blue-stripes', checker: 'green-checker' } })
@@ -45,7 +35,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  server?.close()
+  await tinyBase?.close()
   await worker?.stop()
   await service?.close()
 })

@@ -1,3 +1,6 @@
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { saveModel } from '../../src/ml/export.js'
@@ -20,4 +23,29 @@ export async function writeTinyBase(target: string, opts: { size: number; headUn
   await saveModel(model, target)
   model.dispose()
   return path.join(target, 'model.json')
+}
+
+/** A tiny base written to `dir` and served over HTTP on loopback, as any tfjs LayersModel could be. */
+export interface ServedTinyBase {
+  /** `http://127.0.0.1:<port>/model.json`. */
+  url: string
+  close(): Promise<void>
+}
+
+export async function serveTinyBase(dir: string, opts: { size: number; headUnits: number }): Promise<ServedTinyBase> {
+  await writeTinyBase(dir, opts)
+  const server = createServer((req, res) => {
+    readFile(path.join(dir, path.basename(req.url ?? '')))
+      .then((data) => res.writeHead(200).end(data))
+      .catch(() => res.writeHead(404).end())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.json`,
+    close: () => {
+      // A worker's kept-alive download connection would otherwise hold close() open.
+      server.closeAllConnections()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
 }
