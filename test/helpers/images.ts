@@ -90,3 +90,24 @@ function hashSeed(kind: string, seed: number): number {
   for (const ch of kind) h = Math.imul(h ^ ch.charCodeAt(0), 0x9e3779b1) >>> 0
   return h
 }
+
+/** Labels of `shapePng`'s classes, by index. */
+export const SHAPE_LABELS = ['red-circle', 'green-square', 'blue-stripes'] as const
+
+/**
+ * A 96 px PNG of class `c` (0: red disc; 1: green square; 2: blue horizontal stripes); `v` moves and resizes the
+ * shape and tints the background. `radius` is the shape's smallest half-size in pixels.
+ */
+export function shapePng(c: number, v: number, radius: number): Promise<Buffer> {
+  const s = 96
+  const r = radius + (v % 4) * 4
+  const cx = 42 + (v % 3) * 6
+  const cy = 44 + ((v * 7) % 3) * 4
+  const shape = [
+    `<circle cx="${cx}" cy="${cy}" r="${r}" fill="rgb(220,30,30)"/>`,
+    `<rect x="${cx - r}" y="${cy - r}" width="${2 * r}" height="${2 * r}" fill="rgb(30,180,50)"/>`,
+    Array.from({ length: 6 }, (_, i) => `<rect x="0" y="${i * 16 + (v % 4) * 2}" width="${s}" height="8" fill="rgb(30,50,210)"/>`).join(''),
+  ][c]
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${s}" height="${s}"><rect width="${s}" height="${s}" fill="rgb(${240 - v * 4},${235 - v * 3},225)"/>${shape}</svg>`
+  return sharp(Buffer.from(svg)).png().toBuffer()
+}

@@ -5,7 +5,6 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import sharp from 'sharp'
 import { initBackend } from '../../src/ml/backend.js'
 import { loadBase } from '../../src/ml/bases.js'
 import { decodeImage, toInputTensor } from '../../src/ml/image.js'
@@ -15,25 +14,12 @@ import { trainClassifier } from '../../src/ml/train-classifier.js'
 import { splitTrunk } from '../../src/ml/trunk-split.js'
 import { createFeatureCache } from '../../src/storage/features.js'
 import { createModelStore } from '../../src/storage/models.js'
+import { SHAPE_LABELS, shapePng } from '../helpers/images.js'
 
 const MAX_PIXELS = 4_000_000
-const LABELS = ['red-circle', 'green-square', 'blue-stripes']
+const LABELS = [...SHAPE_LABELS]
 
-/** Class 0: red disc; 1: green square; 2: blue horizontal stripes; `v` moves and resizes the shape. */
-function svg(c: number, v: number): Buffer {
-  const s = 96
-  const r = 26 + (v % 4) * 4
-  const cx = 42 + (v % 3) * 6
-  const cy = 44 + ((v * 7) % 3) * 4
-  const shape = [
-    `<circle cx="${cx}" cy="${cy}" r="${r}" fill="rgb(220,30,30)"/>`,
-    `<rect x="${cx - r}" y="${cy - r}" width="${2 * r}" height="${2 * r}" fill="rgb(30,180,50)"/>`,
-    Array.from({ length: 6 }, (_, i) => `<rect x="0" y="${i * 16 + (v % 4) * 2}" width="${s}" height="8" fill="rgb(30,50,210)"/>`).join(''),
-  ][c]
-  return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${s}" height="${s}"><rect width="${s}" height="${s}" fill="rgb(${240 - v * 4},${235 - v * 3},225)"/>${shape}</svg>`)
-}
-
-const png = (c: number, v: number) => sharp(svg(c, v)).png().toBuffer()
+const png = (c: number, v: number) => shapePng(c, v, 26)
 
 let dir: string
 
