@@ -18,11 +18,11 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, openSync, readFileSync } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import yazl from 'yazl'
+import { freePort } from '../test/helpers/net.js'
 
 const REPO = fileURLToPath(new URL('..', import.meta.url))
 const SETS_DIR = process.argv[2] ?? '/tmp/bench-sets'
@@ -115,17 +115,6 @@ async function zip(dir: string, files: string[]): Promise<Buffer> {
     z.outputStream.on('data', (c: Buffer) => chunks.push(c))
     z.outputStream.on('end', () => resolve(Buffer.concat(chunks)))
     z.outputStream.on('error', reject)
-  })
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-    s.on('error', reject)
   })
 }
 

@@ -15,7 +15,6 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createWriteStream, openAsBlob, openSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -23,23 +22,13 @@ import { fileURLToPath } from 'node:url'
 import S3rver from 's3rver'
 import sharp from 'sharp'
 import yazl from 'yazl'
+import { freePort } from '../test/helpers/net.js'
 
 const REPO = fileURLToPath(new URL('..', import.meta.url))
 const ARCHIVE_MB = Number(process.env.BENCH_ARCHIVE_MB ?? 512)
 const BUCKET = 'imagetune-bench'
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-    s.on('error', reject)
-  })
-}
 
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>, every = 50): Promise<T> {
   const end = Date.now() + ms
