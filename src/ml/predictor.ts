@@ -43,6 +43,8 @@ export interface Predictor {
    * @throws AppError MODEL_NOT_FOUND, and the decoding errors of `decodeImage`
    */
   predict(modelId: string, images: Uint8Array[], topK: number, threshold?: number): Promise<Prediction[][]>
+  /** Whether the model is stored, from the metadata `predict` reads and caches (one store read per model, not per call). */
+  has(modelId: string): Promise<boolean>
   /** Drops a model from memory everywhere (e.g. after it was deleted); in-flight predictions finish first. */
   evict(modelId: string): Promise<void>
   /** Live tensors of each backend running predictions: flat across requests unless models load or go. */
@@ -105,6 +107,14 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       const k = Math.max(1, Math.min(Math.floor(topK) || 1, labels.length))
       return rows.map((row) => rank(row, labels, k, threshold))
     },
+    has: (id) =>
+      meta(id).then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof AppError && err.code === 'MODEL_NOT_FOUND') return false
+          throw err
+        },
+      ),
     async evict(id) {
       metadata.delete(id)
       await runner.evict(id)

@@ -20,9 +20,10 @@ export default fp(
       if (!request.routeOptions.config.modelReadiness) return
       const model = (request.query as { model?: string }).model
       if (!model) return
-      // An alias (`model=prod`) names a stored model: resolved first, it costs one metadata read and no Redis call.
+      // An alias (`model=prod`) names a stored model: resolved first. A stored model is known from the predictor's
+      // metadata cache, the read its prediction needs anyway: no store read of its own and no Redis call.
       const modelId = await app.aliases.resolve(model)
-      if (await app.models.getMetadata(modelId)) return
+      if (await app.predictor.has(modelId)) return
       // Redis down: the predictor answers MODEL_NOT_FOUND, which is true as far as this replica can tell.
       const job = await app.trainingQueue.get(modelId).catch(() => undefined)
       if (job && (job.status === 'queued' || job.status === 'active')) {
