@@ -5,7 +5,6 @@
  * misclassified images) rather than a hand-written fixture.
  */
 import { randomUUID } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import os from 'node:os'
@@ -15,10 +14,10 @@ import sharp from 'sharp'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
+import { CHROMIUM, CHROMIUM_ARGS, browserTestFor, watchConsole } from '../helpers/browser.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
 
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file))
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+const ARGS = [...CHROMIUM_ARGS,
   // A synthetic camera that needs no permission prompt, so the webcam path runs for real.
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']
 const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
@@ -28,8 +27,8 @@ const CLASSES = ['blue-stripes', 'green-checker', 'red-circle'] as const
 /** `SCREENSHOTS=1` refreshes the README's compare and gallery pictures in docs/screenshots/. */
 const KEEP_SCREENSHOTS = process.env.SCREENSHOTS === '1'
 
-if (!CHROMIUM) console.warn('test/ui/dashboard-newcomer: skipped, no chromium at /usr/bin/chromium (apt-get install -y chromium; .ci/run does)')
-const browserTest = CHROMIUM ? test : test.skip
+// Fails instead of skipping in CI: a dashboard test that silently skips proves nothing.
+const browserTest = browserTestFor('test/ui/dashboard-newcomer')
 
 let service: TestService
 let worker: WorkerProcess
@@ -81,14 +80,6 @@ afterAll(async () => {
   await worker?.stop()
   await service?.close()
 })
-
-/** Every console error and uncaught exception of the page. */
-function watchConsole(page: Page): string[] {
-  const errors: string[] = []
-  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()))
-  page.on('pageerror', (err) => errors.push(err.message))
-  return errors
-}
 
 /** Opens a dashboard route and waits until the router has rendered it (it sets the page's title last). */
 async function open(page: Page, hash: string, ready: string, base = service.url) {

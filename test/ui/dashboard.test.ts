@@ -3,7 +3,6 @@
  * worker process: upload through the page, train, watch progress and charts, read the model page, try an image.
  */
 import { randomUUID } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,11 +11,9 @@ import sharp from 'sharp'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage, type ClassPattern } from '../helpers/images.js'
-import { testIf } from '../helpers/required.js'
+import { CHROMIUM, CHROMIUM_ARGS, browserTestFor, watchConsole } from '../helpers/browser.js'
 import { startTestService, startWorkerProcess, type TestService, type WorkerProcess } from '../helpers/service.js'
 
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file))
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const CLASSES: ClassPattern[] = ['blue-stripes', 'green-checker', 'red-circle']
 const PER_CLASS = 15
 const EPOCHS = 8
@@ -24,7 +21,7 @@ const EPOCHS = 8
 const KEEP_SCREENSHOTS = process.env.SCREENSHOTS === '1'
 let screenshots: string
 
-const browserTest = testIf(CHROMIUM !== undefined, 'test/ui/dashboard: no chromium at /usr/bin/chromium (apt-get install -y chromium; .ci/run does)')
+const browserTest = browserTestFor('test/ui/dashboard')
 
 let service: TestService
 let worker: WorkerProcess
@@ -36,7 +33,7 @@ beforeAll(async () => {
   service = await startTestService()
   worker = startWorkerProcess(service.config)
   profile = await mkdtemp(path.join(os.tmpdir(), 'imagetune-chromium-'))
-  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true, viewport: { width: 1280, height: 860 } })
+  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1280, height: 860 } })
   screenshots = KEEP_SCREENSHOTS ? path.resolve('docs/screenshots') : path.join(profile, 'screenshots')
   await mkdir(screenshots, { recursive: true })
 })
@@ -47,14 +44,6 @@ afterAll(async () => {
   await worker?.stop()
   await service?.close()
 })
-
-/** Every console error and uncaught exception of the page; the test ends by asserting there were none. */
-function watchConsole(page: Page): string[] {
-  const errors: string[] = []
-  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()))
-  page.on('pageerror', (err) => errors.push(err.message))
-  return errors
-}
 
 /** A PNG of the page, reduced to a 256-colour palette so the committed pictures stay small. */
 async function shot(page: Page, name: string, fullPage = true) {
