@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { abortError } from './abort.js'
 import { seededRandom, shuffleInPlace } from './random.js'
-import { bestTracker, checkpointState, headLogits, makeOptimizer, optimizeBatch, restoreOptimizer, type EarlyStopping, type EpochLog, type HeadCheckpoint } from './train.js'
+import { bestTracker, checkpointState, headLogits, makeOptimizer, optimizeBatch, restoreState, type EarlyStopping, type EpochLog, type HeadCheckpoint } from './train.js'
 import type { TrunkSplit } from './trunk-split.js'
 
 export interface FineTuneOptions {
@@ -96,12 +96,7 @@ export async function fineTune(
 
   try {
     if (resume) {
-      if (resume.order.length !== n || resume.weights.length !== trainable.length || resume.weights.some((w, i) => w.length !== trainable[i]!.size)) {
-        throw new RangeError('the checkpoint does not fit this fine-tuning (other activations, layers or options)')
-      }
-      tf.tidy(() => trainable.forEach((v, i) => v.assign(tf.tensor(resume.weights[i]!, v.shape))))
-      best = resume.bestWeights?.map((w, i) => tf.tensor(w, trainable[i]!.shape))
-      await restoreOptimizer(optimizer, resume.optimizer, trainable)
+      best = await restoreState(resume, { trainable, optimizer, examples: n, what: 'this fine-tuning (other activations, layers or options)' })
     } else if (tracker.observe({ epoch: opts.firstEpoch - 1, ...(await validate()) }) === 'improved') {
       // The starting state competes: fine-tuning must beat the head alone to be kept.
       best = trainable.map((v) => v.clone())

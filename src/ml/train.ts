@@ -104,6 +104,25 @@ export interface HeadCheckpoint {
   fineTune?: { headEpochs: number; headBestEpoch: number | null }
 }
 
+/**
+ * Puts a checkpoint back into the live variables and optimizer, the inverse of `checkpointState`.
+ * @returns the early-stopping best weights it carried (the caller disposes them), if any
+ * @throws RangeError when the checkpoint's shapes do not fit (`what` names the loop in the message)
+ */
+export async function restoreState(
+  resume: HeadCheckpoint,
+  live: { trainable: tf.Variable[]; optimizer: tf.Optimizer; examples: number; what: string },
+): Promise<tf.Tensor[] | undefined> {
+  const { trainable } = live
+  if (resume.order.length !== live.examples || resume.weights.length !== trainable.length || resume.weights.some((w, i) => w.length !== trainable[i]!.size)) {
+    throw new RangeError(`the checkpoint does not fit ${live.what}`)
+  }
+  tf.tidy(() => trainable.forEach((v, i) => v.assign(tf.tensor(resume.weights[i]!, v.shape))))
+  const best = resume.bestWeights?.map((w, i) => tf.tensor(w, trainable[i]!.shape))
+  await restoreOptimizer(live.optimizer, resume.optimizer, trainable)
+  return best
+}
+
 /** The live training state after an epoch; `checkpointState` copies it out. */
 export interface LiveTrainingState {
   epoch: number
@@ -200,14 +219,7 @@ export async function trainHead(
   let best: tf.Tensor[] | undefined
 
   try {
-    if (resume) {
-      if (resume.order.length !== n || resume.weights.length !== trainable.length || resume.weights.some((w, i) => w.length !== trainable[i]!.size)) {
-        throw new RangeError('the checkpoint does not fit this head (other features, classes or options)')
-      }
-      tf.tidy(() => trainable.forEach((v, i) => v.assign(tf.tensor(resume.weights[i]!, v.shape))))
-      best = resume.bestWeights?.map((w, i) => tf.tensor(w, trainable[i]!.shape))
-      await restoreOptimizer(optimizer, resume.optimizer, trainable)
-    }
+    if (resume) best = await restoreState(resume, { trainable, optimizer, examples: n, what: 'this head (other features, classes or options)' })
     for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= opts.epochs; epoch++) {
       const started = performance.now()
       shuffleInPlace(order, random)
@@ -326,7 +338,7 @@ export function makeOptimizer(kind: TrainHeadOptions['optimizer'], learningRate:
  * Gives a fresh optimizer the state `getWeights()` read from another of its kind: the iteration count, then its
  * slots (Adam: first and second moments; momentum: one accumulator) per trainable variable, in order.
  */
-export async function restoreOptimizer(optimizer: tf.Optimizer, state: Float32Array[], trainable: tf.Variable[]): Promise<void> {
+async function restoreOptimizer(optimizer: tf.Optimizer, state: Float32Array[], trainable: tf.Variable[]): Promise<void> {
   if (state.length < 1 || (state.length - 1) % trainable.length !== 0) throw new RangeError("the checkpoint's optimizer state does not fit these variables")
   const shapeOf = (i: number) => trainable[(i - 1) % trainable.length]!.shape
   const named = state.map((values, i) => ({ name: `w${i}`, tensor: i === 0 ? tf.scalar(values[0]!, 'int32') : tf.tensor(values, shapeOf(i)) }))
