@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 
 const MIB = 1024 * 1024
-const API_KEY_ENTRY = '[0-9a-f]{64}:(train|predict)(\\+(train|predict))*'
+const API_KEY_ENTRY = '[0-9a-f]{64}:(train|predict|admin)(\\+(train|predict|admin))*'
 /** Empty, or comma-separated `sha256hex:scope+scope` entries (spaces around commas allowed). */
 const API_KEYS_PATTERN = `^(|${API_KEY_ENTRY}( *, *${API_KEY_ENTRY})*)$`
 
@@ -59,16 +59,27 @@ const ConfigSchema = Type.Object({
   UPLOAD_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
   /** Unfinished (queued or running) training jobs one API key (or client IP, when open) may have; more answer 429. */
   MAX_QUEUED_JOBS_PER_KEY: Type.Integer({ minimum: 1, default: 20 }),
+  /** Unfinished training jobs one project may have, unless its quota overrides it; more answer 429. */
+  PROJECT_MAX_QUEUED_JOBS: Type.Integer({ minimum: 1, default: 50 }),
+  /**
+   * Bytes one project may hold in the store (datasets, models, bases, checkpoints, feature cache), unless its quota
+   * overrides it; an upload or a job over it answers 507. 0: no limit.
+   */
+  PROJECT_MAX_STORED_BYTES: Type.Integer({ minimum: 0, default: 0 }),
+  /** Audit events kept per project (a Redis stream trimmed to about this length). */
+  PROJECT_EVENTS_KEPT: Type.Integer({ minimum: 10, default: 10_000 }),
   /** Largest JSON body, bytes; a job request is well under 1 KiB. */
   MAX_JSON_BYTES: Type.Integer({ minimum: 1, default: 64 * 1024 }),
   /**
-   * API keys, stored hashed: a comma list of `<sha256 hex of the key>:<scopes>`, scopes `train` and/or `predict`
-   * joined by `+` (e.g. `9f86…0a08:train+predict`). Empty runs the API open, which only suits localhost.
+   * API keys, stored hashed: a comma list of `<sha256 hex of the key>:<scopes>`, scopes `train`, `predict` and
+   * `admin` joined by `+` (e.g. `9f86…0a08:train+predict`). Train and predict keys act on the `default` project;
+   * admin keys manage projects and their keys (which live in Redis, not here). Empty runs the API open, one `default`
+   * project and no admin, which only suits localhost.
    */
   API_KEYS: Type.String({ default: '', pattern: API_KEYS_PATTERN }),
-  /** Predictions (GET and POST /predict) per key (or client IP, when open) per minute, across all API replicas. */
+  /** Predictions (GET and POST /predict) per project per minute, across all API replicas, unless its quota overrides it. */
   RATE_LIMIT_PREDICT_PER_MIN: Type.Integer({ minimum: 1, default: 600 }),
-  /** Dataset uploads per key (or client IP, when open) per minute, across all API replicas. */
+  /** Dataset uploads per project per minute, across all API replicas, unless its quota overrides it. */
   RATE_LIMIT_UPLOADS_PER_MIN: Type.Integer({ minimum: 1, default: 30 }),
   /**
    * How long a worker's lock on a running job lasts without renewal, ms; also how long a crashed worker's job waits

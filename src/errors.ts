@@ -13,6 +13,8 @@ export const HTTP_STATUS = {
   JOB_NOT_FOUND: 404,
   MODEL_NOT_FOUND: 404,
   BASE_NOT_FOUND: 404,
+  PROJECT_NOT_FOUND: 404,
+  KEY_NOT_FOUND: 404,
   DATASET_IN_USE: 409,
   BASE_IN_USE: 409,
   BASE_EXISTS: 409,
@@ -21,6 +23,10 @@ export const HTTP_STATUS = {
   MODEL_NOT_READY: 409,
   /** A model that aliases point at; `details.aliases` names them. */
   MODEL_IN_USE: 409,
+  /** A project with queued or running jobs cannot be deleted; `details.jobs` counts them. */
+  PROJECT_BUSY: 409,
+  /** The `default` project holds the store's root and the API_KEYS keys: it cannot be deleted. */
+  PROJECT_PROTECTED: 409,
   /** A body that stopped arriving (UPLOAD_IDLE_TIMEOUT_MS without a byte). */
   REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
@@ -40,6 +46,8 @@ export const HTTP_STATUS = {
   RATE_LIMITED: 429,
   TOO_MANY_UPLOADS: 429,
   TOO_MANY_QUEUED_JOBS: 429,
+  /** The project holds its storage quota already; `details` name the limit, the bytes held and the maximum. */
+  STORAGE_QUOTA_EXCEEDED: 507,
   BASE_MODEL_INVALID: 422,
   /** An Idempotency-Key sent again with a different body (IETF Idempotency-Key draft, Stripe). */
   IDEMPOTENCY_KEY_REUSED: 422,

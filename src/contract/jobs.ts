@@ -56,6 +56,8 @@ export interface TrainModelJob {
   requestId: string
   /** Who queued it (`key:…` or `ip:…`), for the per-key queue quota; the worker ignores it. */
   owner?: string
+  /** The project the job, its dataset, base and model belong to; absent on jobs queued before projects: `default`. */
+  projectId?: string
   /** Called once with the final job document when the job ends (see workers/webhooks.ts). */
   webhook?: { url: string }
   /**

@@ -10,6 +10,7 @@ import errorHandler from './plugins/error-handler.js'
 import modelReadiness from './plugins/model-readiness.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
+import projects from './plugins/projects.js'
 import rateLimit from './plugins/rate-limit.js'
 import services from './plugins/services.js'
 import uploadSlots from './plugins/upload-slots.js'
@@ -21,6 +22,7 @@ import healthRoutes from './routes/health.js'
 import jobRoutes from './routes/jobs.js'
 import modelRoutes from './routes/models.js'
 import predictRoutes from './routes/predict.js'
+import projectRoutes from './routes/projects.js'
 import uiRoutes from './routes/ui.js'
 
 /**
@@ -50,6 +52,7 @@ export async function buildApp(config: Config, logger: Logger) {
   })
   await app.register(errorHandler)
   await app.register(drain)
+  await app.register(projects, { config })
   await app.register(auth, { config })
   await app.register(rateLimit, { config })
   await app.register(uploadSlots, { config })
@@ -71,6 +74,7 @@ export async function buildApp(config: Config, logger: Logger) {
   await app.register(jobRoutes)
   await app.register(modelRoutes)
   await app.register(predictRoutes)
+  await app.register(projectRoutes)
   await app.register(docsRoutes)
   await app.register(uiRoutes)
   return app

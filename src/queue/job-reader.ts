@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
+import { DEFAULT_PROJECT_ID } from '../contract/projects.js'
 import { toJobDocument, type JobDocument } from './job-document.js'
 import type { TrainModelJob, TrainResult } from './jobs.js'
 
@@ -51,11 +52,31 @@ export async function snapshotJob(queue: TrainingJobs, redis: Redis, job: TrainJ
  * Reads one training job's document from a plain BullMQ Queue: what the API's producer answers and what a webhook
  * delivers, without the producer's events, index and webhook queue.
  */
-/** @param redis the queue's own connection (one script call for the queue position) */
-export function createJobReader(queue: TrainingJobs, redis: Redis): (jobId: string) => Promise<JobDocument | undefined> {
+/** The project a job belongs to; jobs queued before projects existed belong to `default`. */
+export function projectOf(data: TrainModelJob): string {
+  return data.projectId ?? DEFAULT_PROJECT_ID
+}
+
+/**
+ * A job's document and project, or undefined when there is no such job.
+ * @param redis the queue's own connection (one script call for the queue position)
+ */
+export function createProjectJobReader(queue: TrainingJobs, redis: Redis): (jobId: string) => Promise<{ doc: JobDocument; projectId: string } | undefined> {
   return async (jobId) => {
     const state = await queue.getJobState(jobId)
     const job = await queue.getJob(jobId)
-    return job ? snapshotJob(queue, redis, job, state) : undefined
+    return job ? { doc: await snapshotJob(queue, redis, job, state), projectId: projectOf(job.data) } : undefined
+  }
+}
+
+/**
+ * @param redis the queue's own connection (one script call for the queue position)
+ * @returns a reader; given a `projectId`, a job of another project reads as missing
+ */
+export function createJobReader(queue: TrainingJobs, redis: Redis): (jobId: string, projectId?: string) => Promise<JobDocument | undefined> {
+  const read = createProjectJobReader(queue, redis)
+  return async (jobId, projectId) => {
+    const found = await read(jobId)
+    return found && (projectId === undefined || found.projectId === projectId) ? found.doc : undefined
   }
 }

@@ -7,7 +7,7 @@ import { redisConnection } from './connection.js'
 import { createJobEvents, type JobEvents } from './job-events.js'
 import { createJobIndex, JOB_INDEX_KEY, jobIdOf } from './job-index.js'
 import type { JobDocument, JobStatus } from './job-document.js'
-import { createJobReader, snapshotJob } from './job-reader.js'
+import { createJobReader, createProjectJobReader, projectOf, snapshotJob } from './job-reader.js'
 import { enqueueWebhook, WEBHOOK_QUEUE, type WebhookDelivery } from './webhooks.js'
 import { failureReason, trainJobOptions, TRAIN_MODEL_JOB, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from './jobs.js'
 
@@ -18,6 +18,8 @@ const LIST_ROUND = 100
 const LIST_SCAN_MAX = 2_000
 
 export interface ListQuery {
+  /** Only this project's jobs. */
+  projectId: string
   status?: JobStatus | undefined
   limit: number
   /** `nextCursor` of the previous page. */
@@ -30,22 +32,25 @@ export interface TrainingQueue {
    * IDEMPOTENCY_KEY_REUSED when its `requestHash` differs.
    */
   enqueue(jobId: string, data: TrainModelJob, priority: number): Promise<JobDocument>
-  get(jobId: string): Promise<JobDocument | undefined>
+  /** Given a `projectId`, a job of another project reads as missing (404 like an unknown id). */
+  get(jobId: string, projectId?: string): Promise<JobDocument | undefined>
   /** Newest first; `nextCursor` is null on the last page. A page may hold fewer than `limit` jobs and a cursor. */
   list(query: ListQuery): Promise<{ jobs: JobDocument[]; nextCursor: string | null }>
   /**
    * See `cancelJob`: a queued job is failed with JOB_CANCELLED at once; a running one's worker is told to stop.
    * `webhook` is the job's, when this call ended it (`cancelled`), for job-end handling.
    */
-  cancel(jobId: string): Promise<{ outcome: CancelOutcome; webhook?: { url: string } | undefined }>
+  cancel(jobId: string, projectId: string): Promise<{ outcome: CancelOutcome; webhook?: { url: string } | undefined }>
   /** Queues a webhook delivery (a job cancelled while queued never reaches a worker). */
   notifyWebhook(delivery: WebhookDelivery): Promise<void>
   events: JobEvents
-  isDatasetInUse(datasetId: string): Promise<boolean>
-  /** Whether a queued or running job trains on the uploaded base `name`. */
-  isBaseInUse(name: string): Promise<boolean>
-  /** Jobs of `owner` still queued or running. */
-  countUnfinished(owner: string): Promise<number>
+  isDatasetInUse(datasetId: string, projectId: string): Promise<boolean>
+  /** Whether a queued or running job of the project trains on the uploaded base `name`. */
+  isBaseInUse(name: string, projectId: string): Promise<boolean>
+  /** Jobs still queued or running: of one key (`owner`) and of its project. */
+  countUnfinished(owner: string, projectId: string): Promise<{ owner: number; project: number }>
+  /** Removes the project's finished jobs (a deleted project's); its unfinished ones must be gone already. */
+  removeFinished(projectId: string): Promise<void>
   /** Jobs per BullMQ state (waiting, active, completed, failed, delayed, …), for metrics. */
   counts(): Promise<Record<string, number>>
   ping(): Promise<void>
@@ -75,6 +80,7 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
   const call = <T>(what: string, fn: () => Promise<T>) => queueCall(opts.log, what, fn)
 
   const get = createJobReader(queue, connection)
+  const read = createProjectJobReader(queue, connection)
 
   return {
     events,
@@ -90,15 +96,16 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
         await index.add(job.timestamp, jobId)
         return snapshotJob(queue, connection, job, await job.getState())
       }),
-    get: (jobId) => call('get', () => get(jobId)),
-    list: ({ status, limit, cursor }) =>
+    get: (jobId, projectId) => call('get', () => get(jobId, projectId)),
+    list: ({ projectId, status, limit, cursor }) =>
       call('list', async () => {
         const jobs: JobDocument[] = []
         let from = cursor
         for (let scanned = 0; scanned < LIST_SCAN_MAX; ) {
           const members = await index.page(from, LIST_ROUND)
-          const docs = await Promise.all(members.map((m) => get(jobIdOf(m))))
-          await index.prune(members.filter((_, i) => docs[i] === undefined))
+          const found = await Promise.all(members.map((m) => read(jobIdOf(m))))
+          await index.prune(members.filter((_, i) => found[i] === undefined))
+          const docs = found.map((f) => (f?.projectId === projectId ? f.doc : undefined))
           for (const [i, doc] of docs.entries()) {
             from = members[i]
             if (doc && (!status || doc.status === status)) jobs.push(doc)
@@ -109,27 +116,34 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
         }
         return { jobs, nextCursor: from ?? null }
       }),
-    cancel: (jobId) =>
+    cancel: (jobId, projectId) =>
       call('cancel', async () => {
+        const job = await queue.getJob(jobId)
+        if (!job || projectOf(job.data) !== projectId) return { outcome: 'missing' as const }
         const outcome = await cancelJob(connection, queue, jobId, failureReason('JOB_CANCELLED', 'cancelled while queued'))
         const webhook = outcome === 'cancelled' ? (await queue.getJob(jobId))?.data.webhook : undefined
         return { outcome, webhook }
       }),
     notifyWebhook: (delivery) => enqueueWebhook(webhooks, delivery, opts.retentionSeconds),
-    isDatasetInUse: (datasetId) =>
+    isDatasetInUse: (datasetId, projectId) =>
       call('scan', async () => {
         const jobs = await queue.getJobs([...UNFINISHED_STATES])
-        return jobs.some((job) => job?.data.datasetId === datasetId)
+        return jobs.some((job) => job && job.data.datasetId === datasetId && projectOf(job.data) === projectId)
       }),
-    isBaseInUse: (name) =>
+    isBaseInUse: (name, projectId) =>
       call('scan', async () => {
         const jobs = await queue.getJobs([...UNFINISHED_STATES])
-        return jobs.some((job) => job?.data.baseModel === name)
+        return jobs.some((job) => job && job.data.baseModel === name && projectOf(job.data) === projectId)
       }),
-    countUnfinished: (owner) =>
+    countUnfinished: (owner, projectId) =>
       call('scan', async () => {
-        const jobs = await queue.getJobs([...UNFINISHED_STATES])
-        return jobs.filter((job) => job?.data.owner === owner).length
+        const jobs = (await queue.getJobs([...UNFINISHED_STATES])).filter((job) => job !== undefined)
+        return { owner: jobs.filter((job) => job.data.owner === owner).length, project: jobs.filter((job) => projectOf(job.data) === projectId).length }
+      }),
+    removeFinished: (projectId) =>
+      call('remove', async () => {
+        const jobs = await queue.getJobs(['completed', 'failed'])
+        for (const job of jobs) if (job?.id && projectOf(job.data) === projectId) await queue.remove(job.id)
       }),
     counts: () => call('counts', () => queue.getJobCounts()),
     ping: () => call('ping', async () => void (await connection.ping())),

@@ -34,6 +34,8 @@ export interface BlobStore {
   list(prefix: string): Promise<string[]>
   /** The names directly under `prefix` (folders and objects), sorted; empty when there are none. */
   children(prefix: string): Promise<string[]>
+  /** Bytes of every object under `prefix` (a folder), recursively; 0 when there are none. For storage quotas. */
+  size(prefix: string): Promise<number>
   /** Idempotent: deleting what is not there succeeds. */
   delete(key: string): Promise<void>
   /**
@@ -73,6 +75,7 @@ export function scopedStore(store: BlobStore, prefix: string): BlobStore {
     stream: (key) => store.stream(at(key)),
     list: async (p) => (await store.list(at(p))).map(strip),
     children: (p) => store.children(at(p)),
+    size: (p) => store.size(at(p)),
     delete: (key) => store.delete(at(key)),
     deletePrefix: (p, first) => store.deletePrefix(at(p), first),
     publish: (p, source, marker) => store.publish(at(p), source, marker),

@@ -45,6 +45,24 @@ export function localBlobStore(root: string): BlobStore {
     }
   }
 
+  async function bytesUnder(dir: string): Promise<number> {
+    let entries
+    try {
+      entries = await readdir(dir, { withFileTypes: true })
+    } catch (err) {
+      if (isNotFound(err)) return 0
+      throw err
+    }
+    let total = 0
+    for (const entry of entries) {
+      if (!visible(entry.name)) continue
+      const at = path.join(dir, entry.name)
+      if (entry.isDirectory()) total += await bytesUnder(at)
+      else if (entry.isFile()) total += (await stat(at).catch(() => ({ size: 0 }))).size
+    }
+    return total
+  }
+
   async function fill(staging: string, source: PublishSource): Promise<void> {
     if ('dir' in source) return
     for (const [name, bytes] of Object.entries(source.files)) {
@@ -107,6 +125,7 @@ export function localBlobStore(root: string): BlobStore {
           throw err
         }
       }),
+    size: (prefix) => guard(() => bytesUnder(file(prefix))),
     delete: (key) => guard(() => rm(file(key), { force: true })),
     deletePrefix: (prefix) =>
       guard(async () => {

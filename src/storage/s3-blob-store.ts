@@ -93,19 +93,23 @@ export function s3BlobStore(where: S3Location): S3BlobStore {
   }
   const isNotFound = (err: unknown) => NOT_FOUND.has((err as { name?: string }).name ?? '')
 
-  async function listPages(prefix: string, delimiter?: string): Promise<{ keys: string[]; folders: string[] }> {
+  async function listPages(prefix: string, delimiter?: string): Promise<{ keys: string[]; folders: string[]; bytes: number }> {
     const keys: string[] = []
     const folders: string[] = []
+    let bytes = 0
     let token: string | undefined
     do {
       const page: ListObjectsV2CommandOutput = await client.send(
         new ListObjectsV2Command({ Bucket: bucket, Prefix: `${full(prefix)}/`, ...(delimiter && { Delimiter: delimiter }), ...(token && { ContinuationToken: token }) }),
       )
-      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key)
+      for (const o of page.Contents ?? []) {
+        if (o.Key) keys.push(o.Key)
+        bytes += o.Size ?? 0
+      }
       for (const p of page.CommonPrefixes ?? []) if (p.Prefix) folders.push(p.Prefix)
       token = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (token)
-    return { keys, folders }
+    return { keys, folders, bytes }
   }
 
   const putOne = async (key: string, body: Uint8Array | string | Readable): Promise<void> => {
@@ -207,6 +211,7 @@ export function s3BlobStore(where: S3Location): S3BlobStore {
         const start = full(prefix).length + 1
         return [...folders.map((f) => f.slice(start, -1)), ...keys.map((k) => k.slice(start))].sort()
       }),
+    size: (prefix) => guard(async () => (await listPages(prefix)).bytes),
     delete: (key) => guard(async () => void (await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: full(key) })))),
     deletePrefix: (prefix, first) => guard(() => deletePrefix(prefix, first)),
     publish: (prefix, source, marker) =>

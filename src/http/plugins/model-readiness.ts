@@ -25,7 +25,7 @@ export default fp(
       const modelId = await app.aliases.resolve(model)
       if (await app.predictor.has(modelId)) return
       // Redis down: the predictor answers MODEL_NOT_FOUND, which is true as far as this replica can tell.
-      const job = await app.trainingQueue.get(modelId).catch(() => undefined)
+      const job = await app.trainingQueue.get(modelId, request.principal.projectId).catch(() => undefined)
       if (job && (job.status === 'queued' || job.status === 'active')) {
         throw new AppError('MODEL_NOT_READY', `model ${modelId} is still training (job ${job.id} is ${job.status})`, {
           jobId: job.id,

@@ -35,6 +35,12 @@ export default fp(
           { name: 'models', description: 'Trained classifiers and their files' },
           { name: 'predict', description: 'Predictions from a trained model' },
           { name: 'ops', description: 'Health, readiness and metrics' },
+          { name: 'auth', description: 'The calling key' },
+          {
+            name: 'projects',
+            description:
+              'Administration (the admin scope, API_KEYS only): projects (tenants that never see each other\'s data), their keys, quotas and audit trail',
+          },
         ],
       },
       transform: ({ schema, url }) => {

@@ -34,6 +34,9 @@ export default fp<{ config: Config }>(
           max: config.MAX_CONCURRENT_UPLOADS,
         })
       }
+      // Over the project's storage quota, the body is refused before a byte of it is read.
+      const length = Number(request.headers['content-length'])
+      await app.checkStorageQuota(request.principal.projectId, Number.isFinite(length) ? length : 0)
       const client = request.principal.id
       const mine = uploadsByClient.get(client) ?? 0
       if (mine >= config.MAX_CONCURRENT_UPLOADS_PER_CLIENT) {
@@ -67,5 +70,5 @@ export default fp<{ config: Config }>(
       }
     })
   },
-  { name: 'upload-slots', dependencies: ['auth'] },
+  { name: 'upload-slots', dependencies: ['auth', 'projects'] },
 )

@@ -9,7 +9,7 @@ import { asMultipartError } from '../multipart-errors.js'
 import type { UploadIdle } from '../plugins/upload-slots.js'
 import { saveUpload } from '../save-upload.js'
 import { BaseListSchema, BaseNameParamsSchema, UploadedBaseSchema } from '../schemas/bases.js'
-import { errorResponses, NoContentSchema, uploadTimeoutResponse } from '../schemas/common.js'
+import { errorResponses, NoContentSchema, uploadTimeoutResponse, storageQuotaResponse } from '../schemas/common.js'
 import { BaseUploadSchema } from '../schemas/documented-bodies.js'
 
 const PREPROCESSING = new Set(['scale_0_1', 'scale_-1_1', 'raw_0_255'])
@@ -29,7 +29,7 @@ const baseRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'multipart/form-data: `name`, optional `featureLayer`, `inputSize`, `preprocessing`, then `file`, an archive of a tfjs LayersModel or GraphModel (model.json + weight files). The model must load and cut to a feature vector of a known input size, as a job will use it: a LayersModel at its last pooling/flatten layer or `featureLayer` (a 4-D output is mean-pooled), a GraphModel at the node `featureLayer` (mean-pooled; `inputSize` required when the graph does not fix it). 400 ARCHIVE_INVALID, 422 BASE_MODEL_INVALID with the reason, 409 BASE_EXISTS. It takes an upload slot like POST /datasets (429, and 408 after UPLOAD_IDLE_TIMEOUT_MS with nothing sent).',
         documentedBody: BaseUploadSchema,
-        response: { 201: UploadedBaseSchema, ...errorResponses, 408: uploadTimeoutResponse },
+        response: { 201: UploadedBaseSchema, ...errorResponses, 408: uploadTimeoutResponse, 507: storageQuotaResponse },
       },
     },
     async (request, reply) => {
@@ -80,7 +80,7 @@ const baseRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/bases/:name', { schema: { tags: ['bases'], operationId: 'deleteBase', summary: 'Delete an uploaded base', description: '409 BASE_IN_USE while a queued or running job trains on it. Models trained on it stay: they hold their own copy of the trunk.', params: BaseNameParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
     const { name } = request.params
     if (!(await bases.get(name))) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${name}'`)
-    if (await app.trainingQueue.isBaseInUse(name)) throw new AppError('BASE_IN_USE', `base '${name}' is used by a queued or running job`)
+    if (await app.trainingQueue.isBaseInUse(name, request.principal.projectId)) throw new AppError('BASE_IN_USE', `base '${name}' is used by a queued or running job`)
     await bases.remove(name)
     return reply.code(204).send(null)
   })

@@ -12,7 +12,7 @@ import { DEFAULT_MAX_FILE_BYTES, type DatasetManifest } from '../../storage/data
 import { asStorageError } from '../../storage/storage-error.js'
 import { asMultipartError } from '../multipart-errors.js'
 import { saveUpload, uploadTooLarge } from '../save-upload.js'
-import { errorResponses, IdParamsSchema, NoContentSchema, uploadTimeoutResponse } from '../schemas/common.js'
+import { errorResponses, IdParamsSchema, NoContentSchema, uploadTimeoutResponse, storageQuotaResponse } from '../schemas/common.js'
 import { DatasetSchema, DatasetSummarySchema, RevisionSchema } from '../../contract/datasets.js'
 import { DatasetUploadSchema, RevisionBodySchema } from '../schemas/documented-bodies.js'
 
@@ -65,7 +65,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'multipart/form-data with the archive (.zip, .tar or .tar.gz; `<class>/<image>`, optional top folder, optional `train/` + `val/` folders) in a field named `file` and an optional `name` field before it. The archive streams to disk; unreadable images are listed under `rejected`. An upload that sends nothing for `UPLOAD_IDLE_TIMEOUT_MS` is aborted (408); one client holds at most `MAX_CONCURRENT_UPLOADS_PER_CLIENT` of the `MAX_CONCURRENT_UPLOADS` slots (429).',
         documentedBody: DatasetUploadSchema,
-        response: { 201: DatasetSchema, ...errorResponses, 408: uploadTimeoutResponse },
+        response: { 201: DatasetSchema, ...errorResponses, 408: uploadTimeoutResponse, 507: storageQuotaResponse },
       },
     },
     async (request, reply) => {
@@ -125,7 +125,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         // Fastify validates the JSON form only; the multipart form is read part by part and checked in reviseWithFiles.
         body: { content: { 'application/json': { schema: RevisionSchema } } },
         documentedBody: RevisionBodySchema,
-        response: { 201: DatasetSchema, ...errorResponses, 408: uploadTimeoutResponse },
+        response: { 201: DatasetSchema, ...errorResponses, 408: uploadTimeoutResponse, 507: storageQuotaResponse },
       },
     },
     async (request, reply) => {
@@ -217,7 +217,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/datasets/:id', { schema: { tags: ['datasets'], operationId: 'deleteDataset', summary: 'Delete a dataset', description: '409 DATASET_IN_USE while a queued or running job uses it.', params: IdParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
     const { id } = request.params
     if (!(await datasets.get(id))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
-    if (await app.trainingQueue.isDatasetInUse(id)) throw new AppError('DATASET_IN_USE', `dataset ${id} is used by a queued or running job`)
+    if (await app.trainingQueue.isDatasetInUse(id, request.principal.projectId)) throw new AppError('DATASET_IN_USE', `dataset ${id} is used by a queued or running job`)
     await datasets.remove(id)
     return reply.code(204).send(null)
   })

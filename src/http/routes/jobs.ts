@@ -8,7 +8,8 @@ import { DEFAULT_BASE_MODEL, PRIORITY } from '../../queue/jobs.js'
 import { streamJobEvents } from '../job-event-stream.js'
 import { parseAllowList, systemResolver } from '../../net/ssrf-guard.js'
 import { checkWebhookUrl } from '../../net/webhook-url.js'
-import { errorResponses, IdParamsSchema } from '../schemas/common.js'
+import { limitName } from '../../services/projects.js'
+import { errorResponses, IdParamsSchema, storageQuotaResponse } from '../schemas/common.js'
 import { CreateJobSchema, JobSchema, trainOptions } from '../../contract/jobs.js'
 
 const JobStatusSchema = Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')])
@@ -54,7 +55,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'Trains a classifier head on the dataset with the chosen base model. Omitted options take the defaults shown; a random seed is recorded. A retry with the same `Idempotency-Key` and body answers with the first job as it stands (same id, options and `queuedAt`); the same key with a different body is 422 `IDEMPOTENCY_KEY_REUSED`. Poll `Location` for progress.',
         body: CreateJobSchema,
         headers: IdempotencyHeadersSchema,
-        response: { 202: JobSchema, ...errorResponses },
+        response: { 202: JobSchema, ...errorResponses, 507: storageQuotaResponse },
       },
     },
     async (request, reply) => {
@@ -69,22 +70,35 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
       }
       if (body.webhook) await checkWebhookUrl(body.webhook.url, webhookCheck)
-      const owner = request.principal.id
+      const { id: owner, projectId } = request.principal
       const idempotencyKey = request.headers['idempotency-key']
       const jobId = jobIdFor(idempotencyKey, owner)
       // A retry of a job already queued is answered with it, quota or not.
-      const retry = idempotencyKey !== undefined && (await trainingQueue.get(jobId)) !== undefined
-      if (!retry && (await trainingQueue.countUnfinished(owner)) >= config.MAX_QUEUED_JOBS_PER_KEY) {
-        throw new AppError('TOO_MANY_QUEUED_JOBS', `${config.MAX_QUEUED_JOBS_PER_KEY} jobs of yours are queued or running already`, {
-          limit: 'MAX_QUEUED_JOBS_PER_KEY',
-          max: config.MAX_QUEUED_JOBS_PER_KEY,
-        })
+      const retry = idempotencyKey !== undefined && (await trainingQueue.get(jobId, projectId)) !== undefined
+      if (!retry) {
+        const unfinished = await trainingQueue.countUnfinished(owner, projectId)
+        if (unfinished.owner >= config.MAX_QUEUED_JOBS_PER_KEY) {
+          throw new AppError('TOO_MANY_QUEUED_JOBS', `${config.MAX_QUEUED_JOBS_PER_KEY} jobs of yours are queued or running already`, {
+            limit: 'MAX_QUEUED_JOBS_PER_KEY',
+            max: config.MAX_QUEUED_JOBS_PER_KEY,
+          })
+        }
+        const { quota, override } = await app.projects.quota(projectId)
+        if (unfinished.project >= quota.queuedJobs) {
+          throw new AppError('TOO_MANY_QUEUED_JOBS', `${quota.queuedJobs} jobs of project ${projectId} are queued or running already`, {
+            limit: limitName('queuedJobs', override),
+            max: quota.queuedJobs,
+          })
+        }
+        // A job stores a model and checkpoints: a project over its storage quota trains no more.
+        await app.checkStorageQuota(projectId)
       }
       const job = await trainingQueue.enqueue(
         jobId,
         {
           modelId: jobId,
           owner,
+          projectId,
           datasetId: body.datasetId,
           baseModel: body.baseModel ?? DEFAULT_BASE_MODEL,
           options: trainOptions(body, dataset.classes.map((c) => c.name)),
@@ -118,12 +132,12 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.Object({ jobs: Type.Array(JobSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
       },
     },
-    async (request) => trainingQueue.list({ status: request.query.status, limit: request.query.limit ?? 50, cursor: request.query.cursor }),
+    async (request) => trainingQueue.list({ projectId: request.principal.projectId, status: request.query.status, limit: request.query.limit ?? 50, cursor: request.query.cursor }),
   )
 
   app.get('/jobs/:id', { schema: { tags: ['jobs'], operationId: 'getJob', summary: 'Get a job', description: 'Status, phase, progress with ETA, per-epoch history and, once completed, the model id and metrics.', params: IdParamsSchema, response: { 200: JobSchema, ...errorResponses } } }, async (request) => {
     const { id } = request.params
-    const job = await trainingQueue.get(id)
+    const job = await trainingQueue.get(id, request.principal.projectId)
     if (!job) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
     return job
   })
@@ -148,8 +162,8 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id } = request.params
-      const { outcome, webhook } = await trainingQueue.cancel(id)
-      const job = outcome === 'missing' ? undefined : await trainingQueue.get(id)
+      const { outcome, webhook } = await trainingQueue.cancel(id, request.principal.projectId)
+      const job = outcome === 'missing' ? undefined : await trainingQueue.get(id, request.principal.projectId)
       if (!job) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
       if (outcome === 'finished' && job.status !== 'cancelled') throw new AppError('JOB_FINISHED', `job ${id} has already ${job.status === 'completed' ? 'completed' : 'failed'}`)
       // Cancelled while queued: no worker will see it end (one handed back by a stopping worker has a checkpoint).
@@ -182,7 +196,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id } = request.params
-      if (!(await trainingQueue.get(id))) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
+      if (!(await trainingQueue.get(id, request.principal.projectId))) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
       reply.hijack()
       let end: (() => void) | undefined
       const onEnd = () => void (end && streams.delete(end))

@@ -12,7 +12,7 @@ import { PredictBodySchema } from '../schemas/documented-bodies.js'
 
 const DEFAULT_TOP_K = 3
 /** Predictions: a predict key, their own rate budget, and 409 MODEL_NOT_READY for a model still training. */
-const PREDICT_ROUTE: FastifyContextConfig = { auth: ['predict'], rateLimitBucket: 'predict', modelReadiness: true }
+const PREDICT_ROUTE: FastifyContextConfig = { auth: ['predict'], rateLimitBucket: 'predict', modelReadiness: true, audit: false }
 /** Room for the JSON around base64 images. */
 const JSON_OVERHEAD_BYTES = 64 * 1024
 

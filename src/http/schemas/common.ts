@@ -16,13 +16,16 @@ const errorResponse = (description: string) => Type.Object(ErrorSchema.propertie
 /** Uploads only: the body stopped arriving. */
 export const uploadTimeoutResponse = errorResponse('No byte of the body arrived for UPLOAD_IDLE_TIMEOUT_MS (REQUEST_TIMEOUT); the connection is closed')
 
+/** Routes that store bytes (uploads, training jobs): the project is over its storage quota. */
+export const storageQuotaResponse = errorResponse('The project holds its storage quota already (STORAGE_QUOTA_EXCEEDED); details name the limit, the bytes held and the maximum')
+
 /** Error responses every route may give. */
 export const errorResponses = {
   400: errorResponse('Bad input (VALIDATION, IMAGE_INVALID, ARCHIVE_INVALID, MULTIPART_INVALID, DATASET_INVALID, TOO_FEW_CLASSES)'),
   401: errorResponse('No valid API key (UNAUTHORIZED)'),
   403: errorResponse('The key lacks the scope, or the URL points at a forbidden address (FORBIDDEN, URL_FORBIDDEN)'),
-  404: errorResponse('No such resource (NOT_FOUND, DATASET_NOT_FOUND, JOB_NOT_FOUND, MODEL_NOT_FOUND, ALIAS_NOT_FOUND, BASE_NOT_FOUND)'),
-  409: errorResponse('Conflicts with the resource state (DATASET_IN_USE, BASE_IN_USE, BASE_EXISTS, JOB_FINISHED, JOB_CANCELLED, MODEL_NOT_READY, MODEL_IN_USE)'),
+  404: errorResponse('No such resource in the caller\'s project, or one of another project (NOT_FOUND, DATASET_NOT_FOUND, JOB_NOT_FOUND, MODEL_NOT_FOUND, ALIAS_NOT_FOUND, BASE_NOT_FOUND, PROJECT_NOT_FOUND, KEY_NOT_FOUND)'),
+  409: errorResponse('Conflicts with the resource state (DATASET_IN_USE, BASE_IN_USE, BASE_EXISTS, JOB_FINISHED, JOB_CANCELLED, MODEL_NOT_READY, MODEL_IN_USE, PROJECT_BUSY, PROJECT_PROTECTED)'),
   413: errorResponse('Body over a size limit (PAYLOAD_TOO_LARGE, IMAGE_TOO_LARGE); details name the limit'),
   415: errorResponse('Content type not accepted (UNSUPPORTED_MEDIA_TYPE)'),
   422: errorResponse('Well-formed but unusable input (IMAGE_FETCH_FAILED, BASE_MODEL_INVALID, REVISION_INVALID, IDEMPOTENCY_KEY_REUSED)'),
