@@ -100,6 +100,16 @@ const uploadedBase = {
   bytes: 18_627_584,
 }
 
+const PROJECT_ID = '5c4b3a29-1807-4f6e-9d5c-4b3a29180716'
+const project = {
+  id: PROJECT_ID,
+  name: 'search team',
+  createdAt: '2026-11-28T08:00:00.000Z',
+  quota: { queuedJobs: 10, storedBytes: 53_687_091_200, predictPerMin: 600, uploadsPerMin: 30 },
+  quotaOverride: { queuedJobs: 10, storedBytes: 53_687_091_200 },
+}
+const keyListing = { id: '3f2a1b0c9d8e7f60', name: 'ci', scopes: ['train', 'predict'], createdAt: '2026-11-28T08:01:00.000Z', lastUsedAt: '2026-11-28T10:16:00.000Z' }
+
 /** `request`: the JSON request body; `response`: the success body; `responses`: bodies of other statuses. */
 export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: unknown; responses?: Record<string, unknown> }> = {
   createDataset: { response: { ...dataset, rejected: [{ path: 'roses/notes.txt', reason: 'not an image' }] } },
@@ -155,6 +165,33 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: 
     responses: { '503': { status: 'unavailable', checks: { redis: 'connect ECONNREFUSED 127.0.0.1:6379', storage: 'ok', store: 'file:///srv/imagetune/data' } } },
   },
   metrics: {},
+  whoami: { response: { project: { id: PROJECT_ID, name: 'search team' }, principal: 'key:3f2a1b0c9d8e7f60', scopes: ['train', 'predict'], open: false } },
+  createProject: { request: { name: 'search team' }, response: { ...project, quota: { queuedJobs: 50, storedBytes: 0, predictPerMin: 600, uploadsPerMin: 30 }, quotaOverride: {} } },
+  listProjects: { response: { projects: [{ ...project, id: 'default', name: 'default', createdAt: '2026-11-01T00:00:00.000Z' }, project] } },
+  getProject: { response: project },
+  deleteProject: {},
+  setProjectQuota: { request: project.quotaOverride, response: project },
+  createKey: { request: { scopes: ['train', 'predict'], name: 'ci' }, response: { ...keyListing, lastUsedAt: null, key: 'itk_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5' } },
+  listKeys: { response: { keys: [keyListing] } },
+  revokeKey: {},
+  listProjectEvents: {
+    response: {
+      events: [
+        {
+          id: '1796079061337-0',
+          at: '2026-11-28T10:16:01.337Z',
+          method: 'POST',
+          route: '/jobs',
+          path: '/jobs',
+          principal: 'key:3f2a1b0c9d8e7f60',
+          status: 202,
+          code: null,
+          requestId: '7d6c5b4a-3928-4716-a5b4-c3d2e1f0a9b8',
+        },
+      ],
+      nextCursor: '1796079061337-0',
+    },
+  },
 }
 
 /** One error body per status, with a code that status really carries. */
@@ -170,6 +207,7 @@ const ERROR_EXAMPLES: Record<string, { code: string; message: string }> = {
   '422': { code: 'IMAGE_FETCH_FAILED', message: 'the image URL answered 404' },
   '429': { code: 'RATE_LIMITED', message: 'more than 600 requests a minute for this key; retry in 12 s' },
   '500': { code: 'INTERNAL', message: 'Internal Server Error' },
+  '507': { code: 'STORAGE_QUOTA_EXCEEDED', message: `project ${PROJECT_ID} holds 53687091200 bytes of its 53687091200` },
   '503': { code: 'QUEUE_UNAVAILABLE', message: 'the job queue is unavailable: connect ECONNREFUSED 127.0.0.1:6379' },
 }
 

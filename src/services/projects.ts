@@ -85,6 +85,8 @@ export interface ProjectRegistry {
 const QUOTA_CACHE_MS = 1_000
 /** A key's last use is written at most this often per process, ms: a read per request, not a write. */
 const TOUCH_EVERY_MS = 60_000
+/** How long a registry call waits for a connection that is still being made, ms. */
+const CONNECT_WAIT_MS = 1_000
 /** Keys created through the API: a recognisable prefix and 256 random bits. */
 const KEY_PREFIX = 'itk_'
 
@@ -160,15 +162,31 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
     lastUsedAt: lastUsed ? new Date(Number(lastUsed)).toISOString() : null,
   })
 
-  /** Redis being down must read as 503 with a code. */
+  /**
+   * Redis being down must read as 503 with a code. The connection fails fast (no offline queue), so a call made
+   * while it is still connecting (the first requests after a start) waits up to CONNECT_WAIT_MS for it.
+   */
   async function redisCall<T>(what: string, call: () => Promise<T>): Promise<T> {
     try {
+      if (redis.status !== 'ready') await connected()
       return await call()
     } catch (err) {
       if (err instanceof AppError) throw err
       log.error({ err }, `project registry ${what} failed`)
       throw new AppError('QUEUE_UNAVAILABLE', `the key registry (Redis) is unavailable: ${(err as Error).message}`)
     }
+  }
+
+  function connected(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        redis.off('ready', done)
+        resolve()
+      }
+      const timer = setTimeout(done, CONNECT_WAIT_MS)
+      redis.once('ready', done)
+    })
   }
 
   let restoring: Promise<void> | undefined

@@ -96,7 +96,7 @@ test('every route the app has is either open or needs a scope, and only probes a
 })
 
 test('API_KEYS that are not sha256hex:scopes are a configuration error', () => {
-  for (const bad of ['plaintext-key:train', `${'a'.repeat(64)}:admin`, `${'a'.repeat(64)}`, `${'A'.repeat(64)}:train`, `${'a'.repeat(64)}:train,`]) {
+  for (const bad of ['plaintext-key:train', `${'a'.repeat(64)}:owner`, `${'a'.repeat(64)}`, `${'A'.repeat(64)}:train`, `${'a'.repeat(64)}:train,`]) {
     expect(() => loadConfig({ API_KEYS: bad })).toThrow(/invalid configuration/)
   }
   expect(loadConfig({ API_KEYS: `${'a'.repeat(64)}:train+predict, ${'b'.repeat(64)}:predict` }).API_KEYS).toContain('train+predict')

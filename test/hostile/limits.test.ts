@@ -1,17 +1,21 @@
 /**
  * Limits that protect the service from one greedy client: concurrent uploads, queued jobs per key, and request
- * rates per key counted in Redis so two API replicas share one budget. Each answers 429 with the limit named.
+ * rates per project counted in Redis so two API replicas share one budget. Each answers 429 with the limit named.
  */
 import { request as httpRequest } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
+import { createModelStore } from '../../src/storage/models.js'
+import { projectStore } from '../../src/storage/project-store.js'
+import { saveTinyModel } from '../helpers/tiny-model.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestService, waitFor, type TestService } from '../helpers/service.js'
 import { json, type JsonResponse } from '../helpers/http.js'
 import { expectAlive, expectError, predictRaw, storeTinyModel, TINY_MODEL, uploadDataset, validZip } from './support.js'
 
-const KEYS = { trainA: `a-${randomUUID()}`, trainB: `b-${randomUUID()}`, p1: `p1-${randomUUID()}`, p2: `p2-${randomUUID()}`, alive: `alive-${randomUUID()}` }
+const KEYS = { trainA: `a-${randomUUID()}`, trainB: `b-${randomUUID()}`, p1: `p1-${randomUUID()}`, p2: `p2-${randomUUID()}`, alive: `alive-${randomUUID()}`, admin: `admin-${randomUUID()}` }
 const API_KEYS = [
+  `${hashApiKey(KEYS.admin)}:admin`,
   `${hashApiKey(KEYS.trainA)}:train`,
   `${hashApiKey(KEYS.trainB)}:train`,
   `${hashApiKey(KEYS.p1)}:predict`,
@@ -97,6 +101,8 @@ describe('quotas', () => {
 describe('rate limits shared by two API replicas', () => {
   let replicaA: TestService
   let replicaB: TestService
+  /** A key of another project, with train and predict: its budgets are its own. */
+  let otherKey: string
 
   beforeAll(async () => {
     const limits = { API_KEYS, RATE_LIMIT_PREDICT_PER_MIN: '3', RATE_LIMIT_UPLOADS_PER_MIN: '2' }
@@ -105,13 +111,19 @@ describe('rate limits shared by two API replicas', () => {
     replicaB = await startTestService({ ...limits, QUEUE_PREFIX: replicaA.config.QUEUE_PREFIX })
     await storeTinyModel(replicaA)
     await storeTinyModel(replicaB)
+    const admin = { 'content-type': 'application/json', ...bearer(KEYS.admin) }
+    const project = await json(await fetch(`${replicaA.url}/projects`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'other' }) }))
+    const key = await json(await fetch(`${replicaA.url}/projects/${project.body.id}/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ scopes: ['train', 'predict'] }) }))
+    expect(key.status).toBe(201)
+    otherKey = key.body.key
+    for (const replica of [replicaA, replicaB]) await saveTinyModel(createModelStore(projectStore(replica.app.stores.shared, project.body.id)), TINY_MODEL, ['a', 'b'])
   })
   afterAll(async () => {
     await replicaB?.close()
     await replicaA?.close()
   })
 
-  test('predictions: the 4th in a minute is 429 RATE_LIMITED with Retry-After, on either replica, for that key only', async () => {
+  test('predictions: the 4th in a minute is 429 RATE_LIMITED with Retry-After, on either replica, for that project only', async () => {
     const image = await makeImage('red-circle', { size: 32 })
     for (const replica of [replicaA, replicaB, replicaA]) expect((await predictRaw(replica, TINY_MODEL, image, 'image/png', bearer(KEYS.p1))).status).toBe(200)
     const limited = await predictRaw(replicaB, TINY_MODEL, image, 'image/png', bearer(KEYS.p1))
@@ -123,9 +135,10 @@ describe('rate limits shared by two API replicas', () => {
     // GET /predict shares the budget, and is refused before any URL is fetched.
     const viaUrl = await json(await fetch(`${replicaA.url}/predict?model=${TINY_MODEL}&url=http%3A%2F%2F127.0.0.1%3A9%2Fa.png`, { headers: bearer(KEYS.p1) }))
     expectError(viaUrl, 429, 'RATE_LIMITED')
-
-    await expectAlive(replicaA, bearer(KEYS.p2))
-    await expectAlive(replicaB, bearer(KEYS.p2))
+    // Another key of the same project shares its budget; another project's key has its own.
+    expectError(await predictRaw(replicaA, TINY_MODEL, image, 'image/png', bearer(KEYS.p2)), 429, 'RATE_LIMITED')
+    await expectAlive(replicaA, bearer(otherKey))
+    await expectAlive(replicaB, bearer(otherKey))
   })
 
   test('uploads: the 3rd in a minute is 429 RATE_LIMITED naming RATE_LIMIT_UPLOADS_PER_MIN', async () => {
@@ -134,7 +147,7 @@ describe('rate limits shared by two API replicas', () => {
     expect((await uploadDataset(replicaB, zip, 'b.zip', bearer(KEYS.trainA))).status).toBe(201)
     const error = expectError(await uploadDataset(replicaA, zip, 'c.zip', bearer(KEYS.trainA)), 429, 'RATE_LIMITED')
     expect(error.details).toMatchObject({ limit: 'RATE_LIMIT_UPLOADS_PER_MIN', max: 2 })
-    expect((await uploadDataset(replicaA, zip, 'd.zip', bearer(KEYS.trainB))).status).toBe(201)
-    await expectAlive(replicaA, bearer(KEYS.p2))
+    expectError(await uploadDataset(replicaA, zip, 'd.zip', bearer(KEYS.trainB)), 429, 'RATE_LIMITED')
+    expect((await uploadDataset(replicaA, zip, 'e.zip', bearer(otherKey))).status).toBe(201)
   })
 })
