@@ -9,6 +9,8 @@ import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJo
 import { createJobEnd } from '../src/services/job-end.js'
 import { isTypeScript, siblingModule } from '../src/sibling-module.js'
 import { createCheckpointStore } from '../src/storage/checkpoints.js'
+import { projectStore } from '../src/storage/project-store.js'
+import { projectOf } from '../src/queue/job-reader.js'
 import { openSharedStore } from '../src/storage/open-store.js'
 import { watchSandboxes } from './sandbox-watchdog.js'
 import { startWebhookWorker } from './webhooks.js'
@@ -64,7 +66,6 @@ export interface TrainWorker {
 export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const name = `${hostname()}:${process.pid}`
   const store = openSharedStore(config)
-  const checkpoints = createCheckpointStore(store)
   const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, fileURLToPath(PROCESSOR), {
     name,
     connection: redisConnection(config.REDIS_URL, 'worker', log),
@@ -98,9 +99,11 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const webhooks = startWebhookWorker(config, log)
   let stopping = false
 
-  const jobEnd = createJobEnd({ checkpoints, notifyWebhook: webhooks.notify, log })
-  /** A job that ended for good (see services/job-end.ts). */
-  const ended = (job: { id?: string | undefined; data: TrainModelJob }) => void jobEnd({ id: job.id!, webhook: job.data.webhook })
+  /** A job that ended for good (see services/job-end.ts); its checkpoint is in its project's part of the store. */
+  const ended = (job: { id?: string | undefined; data: TrainModelJob }) => {
+    const checkpoints = createCheckpointStore(projectStore(store, projectOf(job.data)))
+    void createJobEnd({ checkpoints, notifyWebhook: webhooks.notify, log })({ id: job.id!, webhook: job.data.webhook })
+  }
 
   const cancel = (jobId: string, reason: string) => {
     if (worker.cancelJob(jobId, reason)) log.info({ jobId, reason }, 'job aborted')

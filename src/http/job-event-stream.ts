@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { JobDocument } from '../queue/job-document.js'
-import type { TrainingQueue } from '../queue/producer.js'
+import type { JobEventSource } from '../services/training.js'
 
 /** A comment line this often keeps proxies from closing a quiet stream, and re-reads the job as a safety net. */
 const HEARTBEAT_MS = 15_000
@@ -15,13 +15,13 @@ const isTerminal = (doc: JobDocument) => doc.status === 'completed' || doc.statu
  * @returns a function that ends the stream (server shutdown)
  */
 export async function streamJobEvents(opts: {
-  queue: TrainingQueue
+  source: JobEventSource
   jobId: string
   lastEventId: string | undefined
   res: ServerResponse
   onEnd(): void
 }): Promise<() => void> {
-  const { queue, jobId, res } = opts
+  const { source, jobId, res } = opts
   let lastData = ''
   let ended = false
   // Events that arrive while the response head is being decided wait for it.
@@ -41,7 +41,7 @@ export async function streamJobEvents(opts: {
     chain = chain
       .then(async () => {
         if (ended) return
-        const doc = await queue.get(jobId)
+        const doc = await source.get(jobId)
         if (!doc) return end() // removed (retention, or the queue was emptied)
         const data = JSON.stringify(doc)
         if (data !== lastData) {
@@ -54,10 +54,10 @@ export async function streamJobEvents(opts: {
   }
 
   // Subscribe before reading the current state, so no change falls between the two.
-  const unsubscribe = await queue.events.subscribe(jobId, refresh)
+  const unsubscribe = await source.events.subscribe(jobId, refresh)
   const heartbeat = setInterval(() => {
     res.write(': ping\n\n')
-    void queue.events.latestId().then(refresh, end)
+    void source.events.latestId().then(refresh, end)
   }, HEARTBEAT_MS)
   res.on('close', end)
 
@@ -65,9 +65,9 @@ export async function streamJobEvents(opts: {
   let current: JobDocument | undefined
   let resumed: boolean
   try {
-    headId = await queue.events.latestId()
-    current = await queue.get(jobId)
-    resumed = opts.lastEventId !== undefined && !(await queue.events.changedSince(jobId, opts.lastEventId))
+    headId = await source.events.latestId()
+    current = await source.get(jobId)
+    resumed = opts.lastEventId !== undefined && !(await source.events.changedSince(jobId, opts.lastEventId))
   } catch (err) {
     ended = true // nothing written yet: the caller answers with an error
     clearInterval(heartbeat)

@@ -4,7 +4,9 @@
  */
 import { parentPort } from 'node:worker_threads'
 import { AppError } from '../errors.js'
-import { createModelStore } from '../storage/models.js'
+import path from 'node:path'
+import { localBlobStore } from '../storage/local-blob-store.js'
+import { createProjectModelStore } from '../storage/project-models.js'
 import { s3BlobStore } from '../storage/s3-blob-store.js'
 import { parseStorageUrl } from '../storage/storage-url.js'
 import { initBackend } from './backend.js'
@@ -15,7 +17,8 @@ import { threadData } from './thread-pool.js'
 const data = threadData<ThreadData>()
 const port = parentPort!
 // Models load from the shared store: a replica serves every model any worker published, with no shared disk.
-const models = createModelStore(data.storageUrl ? s3BlobStore(parseStorageUrl(data.storageUrl)) : data.modelsDir)
+// Model ids come qualified by project (storage/project-models.ts); the store is the one `modelsDir` is `models/` of.
+const models = createProjectModelStore(data.storageUrl ? s3BlobStore(parseStorageUrl(data.storageUrl)) : localBlobStore(path.dirname(data.modelsDir)))
 const runner = createModelRunner({ models, maxLoaded: data.maxLoaded })
 const ready = initBackend(data.backend)
 

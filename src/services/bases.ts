@@ -3,9 +3,11 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { detectArchiveFormat, EntryUnreadable, readArchiveEntries, type ArchiveLimits } from '../datasets/archive-entries.js'
 import { checkEntryPath } from '../datasets/image-folder.js'
+import type { BaseModelRef as JobBaseRef } from '../contract/jobs.js'
 import { AppError } from '../errors.js'
 import { BUILTIN_BASE_IDS, isBuiltinBase, loadBase, type BaseModelRef } from '../ml/bases.js'
 import type { Preprocessing } from '../ml/image.js'
+import type { TrainingQueue } from '../queue/producer.js'
 import type { BaseStore, StoredBase } from '../storage/bases.js'
 
 /** What the uploader may declare beside the archive; see `BaseModelRef`. */
@@ -96,6 +98,73 @@ export function storedBaseRef(base: StoredBase, modelFile: string): BaseModelRef
     inputSize: base.inputSize,
     featureLayer: base.featureLayer,
     preprocessing: base.preprocessing as Preprocessing,
+  }
+}
+
+/** An uploaded base as the API shows it: where its files sit in the store is the store's business. */
+export type BaseView = Omit<StoredBase, 'modelDir'>
+
+export interface BaseServiceDeps {
+  /** The project these uploaded bases belong to. */
+  projectId: string
+  bases: BaseStore
+  /** Whether a queued or running job trains on a base. */
+  queue: Pick<TrainingQueue, 'isBaseInUse'>
+  /** This process's `<DATA_DIR>/bases`: extracted bundled bases, staging for uploads. */
+  basesDir: string
+  limits: Omit<ArchiveLimits, 'maxFiles'>
+}
+
+export interface BaseService {
+  /** See `uploadBase`. */
+  upload(archive: string, decl: BaseDeclaration): Promise<BaseView>
+  /** The bundled bases by name, and the uploaded ones. */
+  list(): Promise<{ builtin: string[]; uploaded: BaseView[] }>
+  /** @throws AppError BASE_NOT_FOUND, BASE_IN_USE while a queued or running job trains on it */
+  remove(name: string): Promise<void>
+  /**
+   * Checks a job's `baseModel` before it is queued: a built-in, a URL, or an uploaded base that exists and, being a
+   * GraphModel, is trained head-only.
+   * @throws AppError BASE_NOT_FOUND, OPTIONS_INVALID
+   */
+  checkForJob(ref: JobBaseRef, fineTuneLayers: number): Promise<void>
+  /**
+   * A job's `baseModel` as `loadBase` takes it: an uploaded base's name becomes its model.json on this process's
+   * disk (fetched first from a remote store) with what was declared at upload.
+   * @throws AppError BASE_NOT_FOUND
+   */
+  resolve(ref: JobBaseRef): Promise<BaseModelRef>
+}
+
+const view = ({ modelDir: _modelDir, ...rest }: StoredBase): BaseView => rest
+
+/** The bases of one project: the bundled ones and those uploaded with `POST /bases`. */
+export function createBaseService(deps: BaseServiceDeps): BaseService {
+  const { projectId, bases, queue } = deps
+  const isUploadedName = (ref: JobBaseRef): ref is string => typeof ref === 'string' && !isBuiltinBase(ref)
+  return {
+    upload: async (archive, decl) => view(await uploadBase(archive, decl, { store: bases, basesDir: deps.basesDir, limits: deps.limits })),
+    list: async () => ({ builtin: builtinBaseNames(), uploaded: (await bases.list()).map(view) }),
+    async remove(name) {
+      if (!(await bases.get(name))) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${name}'`)
+      if (await queue.isBaseInUse(name, projectId)) throw new AppError('BASE_IN_USE', `base '${name}' is used by a queued or running job`)
+      await bases.remove(name)
+    },
+    async checkForJob(ref, fineTuneLayers) {
+      if (!isUploadedName(ref)) return
+      const uploaded = await bases.get(ref)
+      if (!uploaded) throw new AppError('BASE_NOT_FOUND', `no base '${ref}': a built-in (${builtinBaseNames().join(', ')}) or one uploaded with POST /bases`)
+      if (uploaded.kind === 'graph' && fineTuneLayers > 0) {
+        throw new AppError('OPTIONS_INVALID', `base '${ref}' is a GraphModel: head-only training, fineTuneLayers must be 0`)
+      }
+    },
+    async resolve(ref) {
+      if (!isUploadedName(ref)) return ref as BaseModelRef // a built-in or a URL, which the queue payload carries as is
+      const stored = await bases.get(ref)
+      // DELETE /bases refuses while a job is queued, so this is a base removed by hand: a retry cannot bring it back.
+      if (!stored) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${ref}' (deleted?)`)
+      return storedBaseRef(stored, await bases.localModelFile(stored))
+    },
   }
 }
 

@@ -3,6 +3,8 @@
  * "normal prediction" is cheap, and the after-each-attack check that the service still works.
  */
 import { deflateSync, crc32 } from 'node:zlib'
+import { DEFAULT_PROJECT_ID } from '../../src/contract/projects.js'
+import { repositoriesFor } from '../../src/storage/repositories.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 import { json, type JsonResponse } from '../helpers/http.js'
@@ -43,9 +45,10 @@ export async function validZip(counts: Record<string, number> = { cats: 2, dogs:
   return makeZip(await makeImageFolder(counts, { size: TINY_SIZE }))
 }
 
-/** The two-label tiny model every hostile test predicts with, stored through the app's own model store. */
+/** The two-label tiny model every hostile test predicts with, stored in the app's own store (the default project's). */
 export async function storeTinyModel(service: TestService): Promise<void> {
-  await saveTinyModel(service.app.models, TINY_MODEL, ['a', 'b'])
+  const { models } = repositoriesFor(service.app.stores, DEFAULT_PROJECT_ID, { layout: service.app.layout })
+  await saveTinyModel(models, TINY_MODEL, ['a', 'b'])
 }
 
 /** The service survived: /healthz answers and a normal prediction on the tiny model works. */

@@ -9,6 +9,7 @@ import { startTestService, startWorkerProcess, waitFor, type TestService, type W
 import { freePort } from '../helpers/net.js'
 import { Value } from 'typebox/value'
 import { ModelSchema } from '../../src/contract/models.js'
+import { DEFAULT_PROJECT_ID } from '../../src/contract/projects.js'
 
 const IMAGES_PER_CLASS = 8
 
@@ -61,7 +62,7 @@ test('a scrape after two jobs and a prediction holds every series', async () => 
   const modelId = await train(datasetId) // every feature is cached now
   // GET /models/:id is serialised through the contract's ModelSchema: a real model's stored metadata fits it and
   // comes back whole, nothing dropped or coerced.
-  const stored = await service.app.models.getMetadata(modelId)
+  const stored = await service.app.servicesFor(DEFAULT_PROJECT_ID).models.get(modelId)
   expect([...Value.Errors(ModelSchema, stored)]).toEqual([])
   expect(await (await fetch(`${service.url}/models/${modelId}`)).json()).toEqual(JSON.parse(JSON.stringify(stored)))
 

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
 import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '../../src/ml/bases.js'
 import { storedBaseRef } from '../../src/services/bases.js'
-import { createBaseStore } from '../../src/storage/bases.js'
+import type { BaseStore } from '../../src/storage/bases.js'
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere } from '../../src/ml/features.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
@@ -19,13 +19,11 @@ import { THUMBNAIL_CACHE_ID } from '../../src/ml/thumbnails.js'
 import { ABORT_REASON, DEFAULT_BASE_MODEL, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/ml/checkpoint-codec.js'
 import { modelToFiles } from '../../src/ml/file-io.js'
-import { createCheckpointStore } from '../../src/storage/checkpoints.js'
-import { createDatasetStore } from '../../src/storage/datasets.js'
-import { createFeatureCache, layeredFeatureCache, type FeatureCache } from '../../src/storage/features.js'
-import { cachedImageReader } from '../../src/storage/image-cache.js'
+import { DEFAULT_PROJECT_ID } from '../../src/contract/projects.js'
+import type { FeatureCache } from '../../src/storage/features.js'
 import { dataLayout } from '../../src/storage/layout.js'
-import { createModelStore } from '../../src/storage/models.js'
 import { openStores } from '../../src/storage/open-store.js'
+import { repositoriesFor, type Repositories } from '../../src/storage/repositories.js'
 import { createProgressTracker } from '../progress.js'
 import { startHeartbeat } from '../sandbox-watchdog.js'
 import { availableParallelism } from 'node:os'
@@ -36,12 +34,16 @@ const layout = dataLayout(config.DATA_DIR)
 // Datasets, models, checkpoints and features live in the shared store; DATA_DIR keeps bases, fetched images and
 // features near at hand, and may be wiped between jobs.
 const stores = await openStores(config)
-const datasets = createDatasetStore(layout, stores.shared)
-const models = createModelStore(stores.shared)
-const cache = stores.shared.remote ? layeredFeatureCache(createFeatureCache(stores.local), createFeatureCache(stores.shared)) : createFeatureCache(stores.shared)
-const checkpoints = createCheckpointStore(stores.shared)
-const readImage = cachedImageReader(datasets, stores.shared, stores.local)
-const uploadedBases = createBaseStore(stores, layout.bases)
+const repositories = new Map<string, Repositories>()
+/** The repositories of a job's project (jobs queued before projects belong to `default`), kept for its next jobs. */
+function reposOf(projectId: string = DEFAULT_PROJECT_ID): Repositories {
+  let repos = repositories.get(projectId)
+  if (!repos) {
+    repos = repositoriesFor(stores, projectId, { layout })
+    repositories.set(projectId, repos)
+  }
+  return repos
+}
 // The worker that forked us died (SIGKILL, OOM): stop now. Its job is recovered as stalled and resumed from the
 // last checkpoint elsewhere; training on here would race that worker to the same model id.
 process.on('disconnect', () => process.exit(1))
@@ -55,7 +57,7 @@ const builtinBases = new Map<string, Promise<Base>>()
 const pools = new Map<string, Promise<FeaturePool | undefined>>()
 
 /** The job's base as `loadBase` takes it: an uploaded base's name becomes its stored model.json and declarations. */
-async function resolveBase(ref: TrainModelJob['baseModel']): Promise<BaseModelRef> {
+async function resolveBase(ref: TrainModelJob['baseModel'], uploadedBases: BaseStore): Promise<BaseModelRef> {
   if (typeof ref !== 'string' || isBuiltinBase(ref)) return ref as BaseModelRef
   const stored = await uploadedBases.get(ref)
   // DELETE /bases refuses while a job is queued, so this is a base removed by hand: a retry cannot bring it back.
@@ -105,7 +107,7 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
 async function warmUp(): Promise<void> {
   const started = performance.now()
   const { name } = await backend
-  const ref = await resolveBase(DEFAULT_BASE_MODEL)
+  const ref = await resolveBase(DEFAULT_BASE_MODEL, reposOf().bases)
   await Promise.all([baseFor(ref), poolFor(ref, name, logger)])
   logger.info({ base: DEFAULT_BASE_MODEL, backend: name, seconds: Math.round(performance.now() - started) / 1000 }, 'sandbox warm')
 }
@@ -155,6 +157,7 @@ function classify(err: unknown): unknown {
 async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger, backendName: string, signal?: AbortSignal): Promise<TrainResult> {
   const { modelId, datasetId, options } = job.data
   const jobId = job.id
+  const { datasets, models, checkpoints, features: cache, images: readImage, bases: uploadedBases } = reposOf(job.data.projectId)
   // An earlier attempt may have published the model and died before BullMQ recorded the result: answer with it.
   if (await models.getMetadata(modelId)) {
     const saved = (await checkpoints.loadResult(jobId)) as TrainResult | undefined
@@ -177,7 +180,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist (deleted?)`)
   const labels = dataset.classes.map((c) => c.name)
   const labelIndex = new Map(labels.map((name, i) => [name, i]))
-  const baseModel = await resolveBase(job.data.baseModel)
+  const baseModel = await resolveBase(job.data.baseModel, uploadedBases)
   // Threads start (once per child process) while the base loads: their start-up is off the critical path.
   const pool = poolFor(baseModel, backendName, log)
   const base = await baseFor(baseModel)
@@ -282,7 +285,7 @@ export default async function processTrain(
       throw new WaitingError()
     }
     if (signal?.aborted && signal.reason === ABORT_REASON.cancel) {
-      await checkpoints.remove(job.id)
+      await reposOf(job.data.projectId).checkpoints.remove(job.id)
       log.info('job cancelled')
       throw new UnrecoverableError(failureReason('JOB_CANCELLED', 'cancelled while running'))
     }

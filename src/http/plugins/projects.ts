@@ -3,10 +3,9 @@ import fp from 'fastify-plugin'
 import type { Config } from '../../config.js'
 import { redisConnection } from '../../queue/connection.js'
 import { createProjectEvents, type ProjectEvents } from '../../services/project-events.js'
-import { createProjectRegistry, limitName, type ProjectRegistry } from '../../services/projects.js'
-import { AppError } from '../../errors.js'
+import { createProjectRegistry, type ProjectRegistry } from '../../services/projects.js'
+import { createQuotaChecks, type QuotaChecks } from '../../services/quotas.js'
 import { openSharedStore } from '../../storage/open-store.js'
-import { projectStore, storedBytes } from '../../storage/project-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,11 +13,8 @@ declare module 'fastify' {
     projects: ProjectRegistry
     /** Each project's audit trail. */
     projectEvents: ProjectEvents
-    /**
-     * 507 STORAGE_QUOTA_EXCEEDED, naming the limit, when the project holds its storage quota already or would with
-     * `incoming` more bytes (an upload's Content-Length).
-     */
-    checkStorageQuota(projectId: string, incoming?: number): Promise<void>
+    /** Each project's queued-jobs and storage quotas. */
+    quotas: QuotaChecks
   }
   interface FastifyRequest {
     /**
@@ -59,19 +55,7 @@ export default fp(
     const registry = createProjectRegistry({ redis, prefix: config.QUEUE_PREFIX, store, defaults: config, log: app.log })
     app.decorate('projects', registry)
     app.decorate('projectEvents', createProjectEvents({ redis, prefix: config.QUEUE_PREFIX, kept: config.PROJECT_EVENTS_KEPT, log: app.log }))
-    app.decorate('checkStorageQuota', async (projectId: string, incoming = 0) => {
-      const { quota, override } = await registry.quota(projectId)
-      if (quota.storedBytes === 0) return
-      // Measured on each call (a walk of the project's folders): uploads and jobs are rare next to its size.
-      const held = await storedBytes(projectStore(store, projectId))
-      if (held + incoming > quota.storedBytes) {
-        throw new AppError('STORAGE_QUOTA_EXCEEDED', `project ${projectId} holds ${held} bytes of its ${quota.storedBytes}${incoming ? `; ${incoming} more do not fit` : ''}`, {
-          limit: limitName('storedBytes', override),
-          max: quota.storedBytes,
-          used: held,
-        })
-      }
-    })
+    app.decorate('quotas', createQuotaChecks(registry, store))
     app.decorateRequest('auditProjectId', undefined)
     app.decorateRequest('auditCode', undefined)
     // Refilled once connected when Redis lost it (the first lookup would also do it); not awaited: the API starts

@@ -36,7 +36,7 @@ export default fp<{ config: Config }>(
       }
       // Over the project's storage quota, the body is refused before a byte of it is read.
       const length = Number(request.headers['content-length'])
-      await app.checkStorageQuota(request.principal.projectId, Number.isFinite(length) ? length : 0)
+      await app.quotas.storage(request.principal.projectId, Number.isFinite(length) ? length : 0)
       const client = request.principal.id
       const mine = uploadsByClient.get(client) ?? 0
       if (mine >= config.MAX_CONCURRENT_UPLOADS_PER_CLIENT) {

@@ -3,20 +3,19 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../../errors.js'
 import type { Preprocessing } from '../../ml/image.js'
-import { builtinBaseNames, uploadBase } from '../../services/bases.js'
 import { isBaseName } from '../../storage/bases.js'
 import { asMultipartError } from '../multipart-errors.js'
 import type { UploadIdle } from '../plugins/upload-slots.js'
 import { saveUpload } from '../save-upload.js'
 import { BaseListSchema, BaseNameParamsSchema, UploadedBaseSchema } from '../schemas/bases.js'
-import { errorResponses, NoContentSchema, uploadTimeoutResponse, storageQuotaResponse } from '../schemas/common.js'
+import { errorResponses, NoContentSchema, uploadTimeoutResponse } from '../schemas/common.js'
 import { BaseUploadSchema } from '../schemas/documented-bodies.js'
 
 const PREPROCESSING = new Set(['scale_0_1', 'scale_-1_1', 'raw_0_255'])
 
 /** `POST /bases` (upload a tfjs model as a base), `GET /bases`, `DELETE /bases/:name`; scope train. */
 const baseRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, layout, bases } = app
+  const { config, layout } = app
 
   app.post(
     '/bases',
@@ -29,7 +28,7 @@ const baseRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'multipart/form-data: `name`, optional `featureLayer`, `inputSize`, `preprocessing`, then `file`, an archive of a tfjs LayersModel or GraphModel (model.json + weight files). The model must load and cut to a feature vector of a known input size, as a job will use it: a LayersModel at its last pooling/flatten layer or `featureLayer` (a 4-D output is mean-pooled), a GraphModel at the node `featureLayer` (mean-pooled; `inputSize` required when the graph does not fix it). 400 ARCHIVE_INVALID, 422 BASE_MODEL_INVALID with the reason, 409 BASE_EXISTS. It takes an upload slot like POST /datasets (429, and 408 after UPLOAD_IDLE_TIMEOUT_MS with nothing sent).',
         documentedBody: BaseUploadSchema,
-        response: { 201: UploadedBaseSchema, ...errorResponses, 408: uploadTimeoutResponse, 507: storageQuotaResponse },
+        response: { 201: UploadedBaseSchema, ...errorResponses, 408: uploadTimeoutResponse },
       },
     },
     async (request, reply) => {
@@ -58,30 +57,26 @@ const baseRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const upload = await saveUpload(part, layout.uploads, '.base', config.MAX_UPLOAD_BYTES)
     idle.stop()
     try {
-      const stored = await uploadBase(
-        upload,
-        { name, featureLayer: field('featureLayer'), inputSize: inputSize ? Number(inputSize) : undefined, preprocessing: preprocessing as Preprocessing | undefined },
-        { store: bases, basesDir: layout.bases, limits: { maxInflatedBytes: config.MAX_DATASET_INFLATED_BYTES, maxFileBytes: config.MAX_UPLOAD_BYTES } },
-      )
+      const stored = await request.services.bases.upload(upload, {
+        name,
+        featureLayer: field('featureLayer'),
+        inputSize: inputSize ? Number(inputSize) : undefined,
+        preprocessing: preprocessing as Preprocessing | undefined,
+      })
       request.log.info({ base: stored.name, kind: stored.kind, featureSize: stored.featureSize }, 'base stored')
       reply.code(201).header('location', `/bases/${stored.name}`)
-      const { modelDir: _modelDir, ...view } = stored
-      return view
+      return stored
     } finally {
       await rm(upload, { force: true }).catch((err: unknown) => request.log.warn({ err, upload }, 'upload not removed'))
     }
   }
 
-  app.get('/bases', { schema: { tags: ['bases'], operationId: 'listBases', summary: 'List bases', description: 'The bundled bases by name, and the uploaded ones with their input size, feature layer and size.', response: { 200: BaseListSchema } } }, async () => ({
-    builtin: builtinBaseNames(),
-    uploaded: (await bases.list()).map(({ modelDir: _modelDir, ...view }) => view),
-  }))
+  app.get('/bases', { schema: { tags: ['bases'], operationId: 'listBases', summary: 'List bases', description: 'The bundled bases by name, and the uploaded ones with their input size, feature layer and size.', response: { 200: BaseListSchema } } }, async (request) =>
+    request.services.bases.list(),
+  )
 
   app.delete('/bases/:name', { schema: { tags: ['bases'], operationId: 'deleteBase', summary: 'Delete an uploaded base', description: '409 BASE_IN_USE while a queued or running job trains on it. Models trained on it stay: they hold their own copy of the trunk.', params: BaseNameParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
-    const { name } = request.params
-    if (!(await bases.get(name))) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${name}'`)
-    if (await app.trainingQueue.isBaseInUse(name, request.principal.projectId)) throw new AppError('BASE_IN_USE', `base '${name}' is used by a queued or running job`)
-    await bases.remove(name)
+    await request.services.bases.remove(request.params.name)
     return reply.code(204).send(null)
   })
 }

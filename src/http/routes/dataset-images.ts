@@ -56,8 +56,6 @@ const GalleryItemSchema = Type.Object({
  * the misclassified validation images a model's metrics name by dataset path (`images/<class>/<file>`).
  */
 const datasetImageRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { datasets } = app
-
   app.get(
     '/datasets/:id/images',
     {
@@ -74,12 +72,7 @@ const datasetImageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { id } = request.params
       const { class: label, cursor, limit = GALLERY_LIMIT.default } = request.query
-      const manifest = await datasets.get(id)
-      if (!manifest) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
-      if (label !== undefined && !manifest.classes.some((c) => c.name === label)) {
-        throw new AppError('NOT_FOUND', `dataset ${id} has no class ${label}`)
-      }
-      const images = label === undefined ? manifest.images : manifest.images.filter((image) => image.label === label)
+      const images = await request.services.datasets.images(id, label)
       const start = cursor === undefined ? 0 : decodeCursor(cursor)
       const page = images.slice(start, start + limit)
       const end = start + page.length
@@ -103,10 +96,7 @@ const datasetImageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id, '*': rest } = request.params
-      const notFound = () => new AppError('NOT_FOUND', `no image ${rest} in dataset ${id}`)
-      // The store refuses `..`, empty or hidden parts, and reads under `images/` only: manifest.json never leaks.
-      const image = await datasets.openImage(id, rest)
-      if (!image) throw notFound()
+      const image = await request.services.datasets.openImage(id, rest)
       return reply
         .type(IMAGE_TYPES[path.extname(rest).toLowerCase()] ?? 'application/octet-stream')
         .header('cache-control', IMMUTABLE)

@@ -8,11 +8,12 @@ import type { FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { AppError } from '../../errors.js'
+import type { RevisionRequest } from '../../services/datasets.js'
 import { DEFAULT_MAX_FILE_BYTES, type DatasetManifest } from '../../storage/datasets.js'
 import { asStorageError } from '../../storage/storage-error.js'
 import { asMultipartError } from '../multipart-errors.js'
 import { saveUpload, uploadTooLarge } from '../save-upload.js'
-import { errorResponses, IdParamsSchema, NoContentSchema, uploadTimeoutResponse, storageQuotaResponse } from '../schemas/common.js'
+import { errorResponses, IdParamsSchema, NoContentSchema, uploadTimeoutResponse } from '../schemas/common.js'
 import { DatasetSchema, DatasetSummarySchema, RevisionSchema } from '../../contract/datasets.js'
 import { DatasetUploadSchema, RevisionBodySchema } from '../schemas/documented-bodies.js'
 
@@ -51,7 +52,7 @@ function revisionFields(fields: Map<string, string>): Static<typeof RevisionSche
 }
 
 const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, layout, datasets } = app
+  const { config, layout } = app
   const tooLarge = () => uploadTooLarge(config.MAX_UPLOAD_BYTES)
 
   app.post(
@@ -65,7 +66,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'multipart/form-data with the archive (.zip, .tar or .tar.gz; `<class>/<image>`, optional top folder, optional `train/` + `val/` folders) in a field named `file` and an optional `name` field before it. The archive streams to disk; unreadable images are listed under `rejected`. An upload that sends nothing for `UPLOAD_IDLE_TIMEOUT_MS` is aborted (408); one client holds at most `MAX_CONCURRENT_UPLOADS_PER_CLIENT` of the `MAX_CONCURRENT_UPLOADS` slots (429).',
         documentedBody: DatasetUploadSchema,
-        response: { 201: DatasetSchema, ...errorResponses, 408: uploadTimeoutResponse, 507: storageQuotaResponse },
+        response: { 201: DatasetSchema, ...errorResponses, 408: uploadTimeoutResponse },
       },
     },
     async (request, reply) => {
@@ -90,15 +91,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         try {
           // The body is in: ingestion may take long with nothing on the wire, and is not the client's stall.
           idle.stop()
-          const manifest = await datasets.create(upload, {
-            name,
-            limits: {
-              maxImages: config.MAX_DATASET_IMAGES,
-              maxImagePixels: config.MAX_IMAGE_PIXELS,
-              maxInflatedBytes: config.MAX_DATASET_INFLATED_BYTES,
-              maxClasses: config.MAX_DATASET_CLASSES,
-            },
-          })
+          const manifest = await request.services.datasets.create(upload, name)
           request.log.info({ datasetId: manifest.id, images: manifest.imageCount, rejected: manifest.rejected.length }, 'dataset stored')
           // Returned, not sent: the answer leaves after the clean-up and the slot release below, so a client that
           // uploads again on receiving it is never refused by its own finished upload.
@@ -125,19 +118,19 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         // Fastify validates the JSON form only; the multipart form is read part by part and checked in reviseWithFiles.
         body: { content: { 'application/json': { schema: RevisionSchema } } },
         documentedBody: RevisionBodySchema,
-        response: { 201: DatasetSchema, ...errorResponses, 408: uploadTimeoutResponse, 507: storageQuotaResponse },
+        response: { 201: DatasetSchema, ...errorResponses, 408: uploadTimeoutResponse },
       },
     },
     async (request, reply) => {
       const { id } = request.params
+      const { datasets } = request.services
       let manifest: DatasetManifest
       if (request.isMultipart()) {
         // Known before the files are received, so a wrong id does not cost an upload.
-        if (!(await datasets.get(id))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
-        manifest = await app.withUploadSlot(request, reply, (idle) => reviseWithFiles(request, id, idle))
+        await datasets.get(id)
+        manifest = await app.withUploadSlot(request, reply, (idle) => receiveRevision(request, idle, (revision) => datasets.revise(id, revision)))
       } else {
-        const { move, drop, name } = request.body as Static<typeof RevisionSchema>
-        manifest = await datasets.revise(id, { change: { move, drop }, name: name?.trim() || undefined, maxClasses: config.MAX_DATASET_CLASSES })
+        manifest = await datasets.revise(id, request.body as Static<typeof RevisionSchema>)
       }
       request.log.info({ datasetId: manifest.id, parentId: id, images: manifest.imageCount, rejected: manifest.rejected.length }, 'dataset revised')
       reply.code(201).header('location', `/datasets/${manifest.id}`)
@@ -148,9 +141,9 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   /**
    * The multipart form of a revision: image files in `add` (each streamed to a temp file, at most
    * DEFAULT_MAX_FILE_BYTES like an archive member, MAX_UPLOAD_BYTES in all, MAX_DATASET_IMAGES files) for class `to`,
-   * and `move`/`drop` as JSON strings, `name` as text, in any order.
+   * and `move`/`drop` as JSON strings, `name` as text, in any order. `revise` runs while the files are there.
    */
-  async function reviseWithFiles(request: FastifyRequest, id: string, idle: { stop(): void }): Promise<DatasetManifest> {
+  async function receiveRevision(request: FastifyRequest, idle: { stop(): void }, revise: (revision: RevisionRequest) => Promise<DatasetManifest>): Promise<DatasetManifest> {
     const dir = path.join(layout.uploads, `${randomUUID()}.add`)
     try {
       const fields = new Map<string, string>()
@@ -192,33 +185,22 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (files.length + rejected.length === 0) throw new AppError('VALIDATION', 'the multipart form adds images: send one or more files in a field named "add"')
       const to = fields.get('to')?.trim()
       if (!to) throw new AppError('VALIDATION', 'name the class the images go to in a field named "to"')
-      const { move, drop, name } = revisionFields(fields)
-      return await datasets.revise(id, {
-        change: { move, drop },
-        add: { to, files, rejected, maxImagePixels: config.MAX_IMAGE_PIXELS },
-        name: name?.trim() || undefined,
-        maxClasses: config.MAX_DATASET_CLASSES,
-      })
+      return await revise({ ...revisionFields(fields), add: { to, files, rejected } })
     } finally {
       await rm(dir, { recursive: true, force: true }).catch((err: unknown) => request.log.warn({ err, dir }, 'upload not removed'))
     }
   }
 
-  app.get('/datasets', { schema: { tags: ['datasets'], operationId: 'listDatasets', summary: 'List datasets', description: 'Every stored dataset, without its per-image list.', response: { 200: Type.Object({ datasets: Type.Array(DatasetSummarySchema) }) } } }, async () => ({
-    datasets: await datasets.list(),
+  app.get('/datasets', { schema: { tags: ['datasets'], operationId: 'listDatasets', summary: 'List datasets', description: 'Every stored dataset, without its per-image list.', response: { 200: Type.Object({ datasets: Type.Array(DatasetSummarySchema) }) } } }, async (request) => ({
+    datasets: await request.services.datasets.list(),
   }))
 
   app.get('/datasets/:id', { schema: { tags: ['datasets'], operationId: 'getDataset', summary: 'Get a dataset', description: 'Classes with image counts, rejected files and warnings.', params: IdParamsSchema, response: { 200: DatasetSchema, ...errorResponses } } }, async (request) => {
-    const manifest = await datasets.get(request.params.id)
-    if (!manifest) throw new AppError('DATASET_NOT_FOUND', `no dataset ${request.params.id}`)
-    return datasetView(manifest)
+    return datasetView(await request.services.datasets.get(request.params.id))
   })
 
   app.delete('/datasets/:id', { schema: { tags: ['datasets'], operationId: 'deleteDataset', summary: 'Delete a dataset', description: '409 DATASET_IN_USE while a queued or running job uses it.', params: IdParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
-    const { id } = request.params
-    if (!(await datasets.get(id))) throw new AppError('DATASET_NOT_FOUND', `no dataset ${id}`)
-    if (await app.trainingQueue.isDatasetInUse(id, request.principal.projectId)) throw new AppError('DATASET_IN_USE', `dataset ${id} is used by a queued or running job`)
-    await datasets.remove(id)
+    await request.services.datasets.remove(request.params.id)
     return reply.code(204).send(null)
   })
 }

@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { ModelSchema } from '../../contract/models.js'
-import { AppError } from '../../errors.js'
 import { MODEL_FILE_ROUTE } from '../plugins/auth.js'
 import { errorResponses, IdParamsSchema, NoContentSchema, IdSchema } from '../schemas/common.js'
 import { AliasBodySchema, AliasListSchema, AliasParamsSchema, AliasSchema, RenameModelBodySchema } from '../schemas/models.js'
@@ -19,20 +18,10 @@ function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
 }
 
 const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { models, predictor, aliases } = app
-
-  async function metadataOr404(id: string) {
-    const metadata = await models.getMetadata(id)
-    if (!metadata) throw new AppError('MODEL_NOT_FOUND', `no model ${id}`)
-    return metadata
-  }
-
   /** Sends one of a model's files with ETag and immutable caching, or 304 when the client already holds it. */
   async function sendModelFile(request: FastifyRequest, reply: FastifyReply, id: string, file: string, type: string) {
-    await metadataOr404(id)
     // The store's strong validator: the S3 ETag, or size + mtime on disk (a model's files are written once).
-    const opened = await models.openFile(id, file)
-    if (!opened) throw new AppError('NOT_FOUND', `model ${id} has no file ${file}`)
+    const opened = await request.services.models.openFile(id, file)
     reply.header('etag', opened.etag).header('cache-control', IMMUTABLE)
     if (matchesIfNoneMatch(request.headers['if-none-match'], opened.etag)) {
       opened.body.on('error', () => {}) // a file stream still opening reports its own destruction
@@ -42,19 +31,17 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.header('content-type', type).header('content-length', opened.size).send(opened.body)
   }
 
-  app.get('/models', { schema: { tags: ['models'], operationId: 'listModels', summary: 'List models', description: 'Every trained model with its metadata, newest first.', response: { 200: Type.Object({ models: Type.Array(ModelSchema) }) } } }, async () => ({
-    models: await models.list(),
+  app.get('/models', { schema: { tags: ['models'], operationId: 'listModels', summary: 'List models', description: 'Every trained model with its metadata, newest first.', response: { 200: Type.Object({ models: Type.Array(ModelSchema) }) } } }, async (request) => ({
+    models: await request.services.models.list(),
   }))
 
   // Static segments win over `/models/:id` in the router, so `aliases` is never taken for a model id.
-  app.get('/models/aliases', { schema: { tags: ['models'], operationId: 'listAliases', summary: 'List model aliases', description: 'Every alias and the model id it points at, by name.', response: { 200: AliasListSchema } } }, async () => ({
-    aliases: Object.entries(await aliases.list()).map(([name, modelId]) => ({ name, modelId })),
+  app.get('/models/aliases', { schema: { tags: ['models'], operationId: 'listAliases', summary: 'List model aliases', description: 'Every alias and the model id it points at, by name.', response: { 200: AliasListSchema } } }, async (request) => ({
+    aliases: await request.services.models.listAliases(),
   }))
 
   app.get('/models/aliases/:name', { schema: { tags: ['models'], operationId: 'getAlias', summary: 'Read an alias', description: 'The model id an alias points at.', params: AliasParamsSchema, response: { 200: AliasSchema, ...errorResponses } } }, async (request) => {
-    const modelId = await aliases.get(request.params.name)
-    if (!modelId) throw new AppError('ALIAS_NOT_FOUND', `no alias ${request.params.name}`)
-    return { name: request.params.name, modelId }
+    return { name: request.params.name, modelId: await request.services.models.getAlias(request.params.name) }
   })
 
   // Moving `prod` to a new model is one atomic file replacement: a request resolves the old or the new id.
@@ -62,29 +49,24 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/models/aliases/:name',
     { schema: { tags: ['models'], operationId: 'putAlias', summary: 'Point an alias at a model', description: 'Creates or moves the alias in one atomic step: a concurrent `/predict?model=<alias>` resolves the old or the new model, never neither.', params: AliasParamsSchema, body: AliasBodySchema, response: { 200: AliasSchema, ...errorResponses } } },
     async (request) => {
-      await metadataOr404(request.body.modelId)
-      await aliases.set(request.params.name, request.body.modelId)
+      await request.services.models.setAlias(request.params.name, request.body.modelId)
       return { name: request.params.name, modelId: request.body.modelId }
     },
   )
 
   app.delete('/models/aliases/:name', { schema: { tags: ['models'], operationId: 'deleteAlias', summary: 'Delete an alias', description: 'The model itself stays.', params: AliasParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } }, async (request, reply) => {
-    if (!(await aliases.remove(request.params.name))) throw new AppError('ALIAS_NOT_FOUND', `no alias ${request.params.name}`)
+    await request.services.models.removeAlias(request.params.name)
     return reply.code(204).send(null)
   })
 
   app.get('/models/:id', { schema: { tags: ['models'], operationId: 'getModel', summary: 'Get a model', description: 'Labels, base model and preprocessing, metrics (accuracy, per-class precision/recall/F1, confusion matrix), training history, and the data insights of its job: labelIssues, nearDuplicates, classGuidance (absent on models trained before them).', params: IdParamsSchema, response: { 200: ModelSchema, ...errorResponses } } }, async (request) =>
-    metadataOr404(request.params.id),
+    request.services.models.get(request.params.id),
   )
 
   app.patch(
     '/models/:id',
     { schema: { tags: ['models'], operationId: 'renameModel', summary: 'Rename a model', description: 'Sets the display name (`name` in the model document); the id, files and aliases stay as they are.', params: IdParamsSchema, body: RenameModelBodySchema, response: { 200: ModelSchema, ...errorResponses } } },
-    async (request) => {
-      const renamed = await models.rename(request.params.id, request.body.name.trim())
-      if (!renamed) throw new AppError('MODEL_NOT_FOUND', `no model ${request.params.id}`)
-      return renamed
-    },
+    async (request) => request.services.models.rename(request.params.id, request.body.name.trim()),
   )
 
   // Loadable straight from a browser: tf.loadLayersModel('http://host/models/ID/model.json').
@@ -112,17 +94,8 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id } = request.params
-      await metadataOr404(id)
-      const named = Object.entries(await aliases.list()).filter(([, target]) => target === id).map(([name]) => name)
-      if (named.length > 0 && !request.query.force) {
-        throw new AppError('MODEL_IN_USE', `model ${id} is the target of alias(es) ${named.join(', ')}: move or delete them first, or delete with ?force=true`, { aliases: named })
-      }
-      if (request.query.force) {
-        const removed = await aliases.removeTargeting(id)
-        if (removed.length > 0) request.log.info({ modelId: id, aliases: removed }, 'aliases of a deleted model removed')
-      }
-      await predictor.evict(id)
-      await models.remove(id)
+      const removed = await request.services.models.remove(id, { force: request.query.force ?? false })
+      if (removed.length > 0) request.log.info({ modelId: id, aliases: removed }, 'aliases of a deleted model removed')
       return reply.code(204).send(null)
     },
   )

@@ -3,11 +3,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyContextConfig, FastifyRequest } from 'fastify'
 import type { Static } from 'typebox'
 import { AppError } from '../../errors.js'
-import { fetchImage } from '../../net/fetch-image.js'
+import type { PredictionResult } from '../../services/predictions.js'
 import { asMultipartError } from '../multipart-errors.js'
 import { errorResponses } from '../schemas/common.js'
 import { PredictJsonBodySchema, PredictQuerySchema, PredictResponseSchema, PredictUrlQuerySchema } from '../schemas/predict.js'
-import { parseAllowList, systemResolver } from '../../net/ssrf-guard.js'
 import { PredictBodySchema } from '../schemas/documented-bodies.js'
 
 const DEFAULT_TOP_K = 3
@@ -34,23 +33,19 @@ async function multipartImages(request: FastifyRequest, maxBytes: number): Promi
 }
 
 const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, predictor, aliases } = app
-  const urlCheck = { allowHosts: parseAllowList(config.PREDICT_URL_ALLOWLIST), resolve: systemResolver }
+  const { config } = app
 
   app.addContentTypeParser(/^image\/.+/, { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
 
-  async function answer(model: string, images: Uint8Array[], query: { topK?: number | undefined; threshold?: number | undefined }, started: number) {
-    const tooLarge = images.findIndex((image) => image.byteLength > config.MAX_IMAGE_BYTES)
-    if (tooLarge >= 0) throw new AppError('PAYLOAD_TOO_LARGE', `image ${tooLarge} exceeds ${config.MAX_IMAGE_BYTES} bytes`, { limit: config.MAX_IMAGE_BYTES })
-    if (images.some((image) => image.byteLength === 0)) throw new AppError('IMAGE_INVALID', 'an image is empty')
-    const modelId = await aliases.resolve(model)
-    const results = await predictor.predict(modelId, images, query.topK ?? DEFAULT_TOP_K, query.threshold ?? 0)
+  /** Shapes a prediction: one image answers `predictions`, several `results`, in order. */
+  function answer({ modelId, results }: PredictionResult, started: number) {
     const latencyMs = Math.round((performance.now() - started) * 10) / 10
     app.metrics.predictDuration.observe(latencyMs / 1000)
-    app.metrics.predictBatch.observe(images.length)
+    app.metrics.predictBatch.observe(results.length)
     if (results.length === 1) return { model: modelId, predictions: results[0] ?? [], latencyMs }
     return { model: modelId, results: results.map((predictions) => ({ predictions })), latencyMs }
   }
+  const options = (query: { topK?: number | undefined; threshold?: number | undefined }) => ({ topK: query.topK ?? DEFAULT_TOP_K, threshold: query.threshold ?? 0 })
 
   app.get(
     '/predict',
@@ -67,8 +62,8 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const started = performance.now()
-      const image = await fetchImage(request.query.url, { ...urlCheck, maxBytes: config.MAX_IMAGE_BYTES })
-      return answer(request.query.model, [image], request.query, started)
+      const { model, url } = request.query
+      return answer(await request.services.predictions.predictUrl(model, url, options(request.query)), started)
     },
   )
 
@@ -104,7 +99,7 @@ const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'send the image as the raw body (image/jpeg, image/png, image/webp), as multipart "image" parts, or as JSON {"images": ["<base64>"]}',
         )
       }
-      return answer(request.query.model, images, request.query, started)
+      return answer(await request.services.predictions.predict(request.query.model, images, options(request.query)), started)
     },
   )
 }

@@ -15,8 +15,9 @@ import {
 } from '../../contract/projects.js'
 import { AppError } from '../../errors.js'
 import { EVENT_CURSOR_PATTERN } from '../../services/project-events.js'
-import { createModelStore } from '../../storage/models.js'
-import { projectPrefix, projectStore } from '../../storage/project-store.js'
+import { qualifiedModelId } from '../../storage/project-models.js'
+import { projectPrefix } from '../../storage/project-store.js'
+import { repositoriesFor } from '../../storage/repositories.js'
 import { ADMIN_ROUTE, ANY_KEY_ROUTE } from '../plugins/auth.js'
 import { errorResponses, NoContentSchema } from '../schemas/common.js'
 
@@ -105,7 +106,8 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (unfinished > 0) throw new AppError('PROJECT_BUSY', `project ${id} has ${unfinished} queued or running jobs; cancel them first`, { jobs: unfinished })
       // Keys first: nothing can be added while the rest goes. Each step is idempotent, so a failed delete can be retried.
       await projects.revokeAll(id)
-      for (const model of await createModelStore(projectStore(app.stores.shared, id)).list()) await app.predictor.evict(model.id)
+      const { models } = repositoriesFor(app.stores, id, { layout: app.layout })
+      for (const model of await models.list()) await app.predictor.evict(qualifiedModelId(id, model.id))
       await app.trainingQueue.removeFinished(id)
       await app.stores.shared.deletePrefix(projectPrefix(id))
       if (app.stores.local !== app.stores.shared) await app.stores.local.deletePrefix(projectPrefix(id))

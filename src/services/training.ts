@@ -1,0 +1,144 @@
+import { createHash, randomUUID } from 'node:crypto'
+import type { Config } from '../config.js'
+import { DEFAULT_BASE_MODEL, PRIORITY, trainOptions, type CreateJob } from '../contract/jobs.js'
+import { AppError } from '../errors.js'
+import { parseAllowList, systemResolver } from '../net/ssrf-guard.js'
+import { checkWebhookUrl } from '../net/webhook-url.js'
+import type { CancelOutcome } from '../queue/cancel.js'
+import type { JobDocument } from '../queue/job-document.js'
+import type { ListQuery, TrainingQueue } from '../queue/producer.js'
+import type { DatasetStore } from '../storage/datasets.js'
+import type { BaseService } from './bases.js'
+import type { EndedJob } from './job-end.js'
+import type { QuotaChecks } from './quotas.js'
+
+export interface TrainingServiceDeps {
+  /** The project these jobs belong to: its jobs alone are read, listed and cancelled here. */
+  projectId: string
+  datasets: Pick<DatasetStore, 'get'>
+  bases: Pick<BaseService, 'checkForJob'>
+  queue: TrainingQueue
+  /** Job-end handling (services/job-end.ts) for a job this service ends itself: cancelled while queued. */
+  jobEnd(job: EndedJob): Promise<void>
+  /** The project's queued-jobs and storage quotas. */
+  quotas: QuotaChecks
+  config: Pick<Config, 'WEBHOOK_URL_ALLOWLIST' | 'MAX_QUEUED_JOBS_PER_KEY'>
+}
+
+/** Who asks for a job: `owner` (`key:…` or `ip:…`) for the queue quota and idempotency keys, `requestId` for logs. */
+export interface JobRequest {
+  owner: string
+  requestId: string
+  idempotencyKey?: string | undefined
+}
+
+/** What a job's events are read from: the job document and BullMQ's event stream. */
+export type JobEventSource = Pick<TrainingQueue, 'get' | 'events'>
+
+export interface TrainingService {
+  /**
+   * Queues a training job. A retry with the same Idempotency-Key and body answers with the first job as it stands;
+   * the same key with another body is IDEMPOTENCY_KEY_REUSED.
+   * @throws AppError DATASET_NOT_FOUND, BASE_NOT_FOUND, OPTIONS_INVALID, URL_FORBIDDEN (webhook), TOO_MANY_QUEUED_JOBS,
+   * STORAGE_QUOTA_EXCEEDED
+   */
+  create(body: CreateJob, by: JobRequest): Promise<JobDocument>
+  /** Newest first, a page at a time. */
+  list(query: Omit<ListQuery, 'projectId'>): Promise<{ jobs: JobDocument[]; nextCursor: string | null }>
+  /** @throws AppError JOB_NOT_FOUND */
+  get(id: string): Promise<JobDocument>
+  /**
+   * A queued job is cancelled at once (`cancelled`, and its end handled here); a running one is asked to stop
+   * (`requested`); cancelling a cancelled job again answers `finished` with it.
+   * @throws AppError JOB_NOT_FOUND, JOB_FINISHED (completed or failed)
+   */
+  cancel(id: string): Promise<{ outcome: CancelOutcome; job: JobDocument }>
+  /** Where the events of job `id` are read. @throws AppError JOB_NOT_FOUND */
+  events(id: string): Promise<JobEventSource>
+}
+
+/**
+ * A retried POST with the same Idempotency-Key maps to the same BullMQ job id (per caller: keys of different callers
+ * never meet), and BullMQ adds a job id only once, so the retry answers with the first job.
+ */
+function jobIdFor(idempotencyKey: string | undefined, owner: string): string {
+  return idempotencyKey ? `k-${createHash('sha256').update(`${owner}\n${idempotencyKey}`).digest('hex').slice(0, 40)}` : randomUUID()
+}
+
+/** The body's fingerprint, independent of key order: a retry must send the same request. */
+function requestHash(body: unknown): string {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]))
+        : value
+  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex')
+}
+
+/** Queuing, reading and cancelling the training jobs of one project. */
+export function createTrainingService(deps: TrainingServiceDeps): TrainingService {
+  const { projectId, datasets, bases, queue, jobEnd, quotas, config } = deps
+  const webhookCheck = { allowHosts: parseAllowList(config.WEBHOOK_URL_ALLOWLIST), resolve: systemResolver }
+
+  async function get(id: string): Promise<JobDocument> {
+    // Another project's job reads as missing: its existence is not told.
+    const job = await queue.get(id, projectId)
+    if (!job) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
+    return job
+  }
+
+  return {
+    async create(body, { owner, requestId, idempotencyKey }) {
+      const dataset = await datasets.get(body.datasetId)
+      if (!dataset) throw new AppError('DATASET_NOT_FOUND', `no dataset ${body.datasetId}`)
+      await bases.checkForJob(body.baseModel ?? DEFAULT_BASE_MODEL, body.fineTuneLayers ?? 0)
+      if (body.webhook) await checkWebhookUrl(body.webhook.url, webhookCheck)
+      const jobId = jobIdFor(idempotencyKey, owner)
+      // A retry of a job already queued is answered with it, quota or not.
+      const retry = idempotencyKey !== undefined && (await queue.get(jobId, projectId)) !== undefined
+      if (!retry) {
+        const unfinished = await queue.countUnfinished(owner, projectId)
+        if (unfinished.owner >= config.MAX_QUEUED_JOBS_PER_KEY) {
+          throw new AppError('TOO_MANY_QUEUED_JOBS', `${config.MAX_QUEUED_JOBS_PER_KEY} jobs of yours are queued or running already`, {
+            limit: 'MAX_QUEUED_JOBS_PER_KEY',
+            max: config.MAX_QUEUED_JOBS_PER_KEY,
+          })
+        }
+        await quotas.queuedJobs(projectId, unfinished.project)
+        // A job stores a model and checkpoints: a project at its storage quota trains no more.
+        await quotas.storage(projectId)
+      }
+      return queue.enqueue(
+        jobId,
+        {
+          modelId: jobId,
+          owner,
+          projectId,
+          datasetId: body.datasetId,
+          baseModel: body.baseModel ?? DEFAULT_BASE_MODEL,
+          options: trainOptions(body, dataset.classes.map((c) => c.name)),
+          requestId,
+          ...(body.webhook && { webhook: { url: body.webhook.url } }),
+          ...(idempotencyKey !== undefined && { requestHash: requestHash(body) }),
+        },
+        body.priority ?? PRIORITY.default,
+      )
+    },
+    list: (query) => queue.list({ ...query, projectId }),
+    get,
+    async cancel(id) {
+      const { outcome, webhook } = await queue.cancel(id, projectId)
+      const job = outcome === 'missing' ? undefined : await queue.get(id, projectId)
+      if (!job) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
+      if (outcome === 'finished' && job.status !== 'cancelled') throw new AppError('JOB_FINISHED', `job ${id} has already ${job.status === 'completed' ? 'completed' : 'failed'}`)
+      // Cancelled while queued: no worker will see it end (one handed back by a stopping worker has a checkpoint).
+      if (outcome === 'cancelled') await jobEnd({ id, webhook })
+      return { outcome, job }
+    },
+    async events(id) {
+      await get(id)
+      return queue
+    },
+  }
+}
