@@ -74,6 +74,8 @@ export function createPredictionService(deps: PredictionServiceDeps): Prediction
   return {
     predict,
     async predictUrl(model, url, opts) {
+      // The model first: an unknown (or another project's) model is 404 without a fetch on the caller's behalf.
+      await checkOwned(await aliases.resolve(model))
       const image = await fetchImage(url, { ...urlCheck, maxBytes: config.MAX_IMAGE_BYTES })
       return predict(model, [image], opts)
     },
