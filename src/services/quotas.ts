@@ -30,7 +30,8 @@ export function createQuotaChecks(registry: Pick<ProjectRegistry, 'quota'>, stor
       if (quota.storedBytes === 0) return
       // Measured on each call (a listing of the project's folders): uploads and jobs are rare next to reads.
       const held = await storedBytes(projectStore(store, projectId))
-      if (held + incoming <= quota.storedBytes) return
+      // At the quota nothing more goes in; below it, an upload whose length would pass it is refused up front.
+      if (held < quota.storedBytes && held + incoming <= quota.storedBytes) return
       throw new AppError('STORAGE_QUOTA_EXCEEDED', `project ${projectId} holds ${held} bytes of its ${quota.storedBytes}${incoming ? `; ${incoming} more do not fit` : ''}`, {
         limit: limitName('storedBytes', override),
         max: quota.storedBytes,
