@@ -8,6 +8,7 @@ import { datasetsCommand } from './commands/datasets.js'
 import { jobsCommand } from './commands/jobs.js'
 import { modelsCommand } from './commands/models.js'
 import { predictCommand } from './commands/predict.js'
+import { keysCommand, projectsCommand, whoamiCommand } from './commands/projects.js'
 import { trainCommand } from './commands/train.js'
 import type { CommandContext } from './context.js'
 
@@ -20,6 +21,12 @@ const USAGE = `imagetune: train image classifiers on an imagetune service
   imagetune jobs ls [--limit N] | show <id> [--watch] | cancel <id>
   imagetune predict --model ID [--top K] <image>...
   imagetune models ls | show <id>
+  imagetune whoami                                   the project and scopes of IMAGETUNE_API_KEY
+
+Administration (an admin key from API_KEYS):
+  imagetune projects ls | show <id> | create <name> | delete <id> | events <id> [--limit N] [--cursor C]
+  imagetune projects quota <id> [--queued-jobs N] [--stored-bytes N] [--predict-per-min N] [--uploads-per-min N]
+  imagetune keys ls <project> | create <project> --scopes train,predict [--name NAME] | revoke <project> <keyId>
 
 Environment: IMAGETUNE_URL (default http://127.0.0.1:3000), IMAGETUNE_API_KEY (sent as a Bearer token).
 Exit codes: 0 ok, 1 the API refused or the job failed, 2 bad usage, 3 API unreachable.`
@@ -30,6 +37,9 @@ const COMMANDS: Record<string, (ctx: CommandContext) => Promise<void>> = {
   jobs: jobsCommand,
   predict: predictCommand,
   models: modelsCommand,
+  whoami: whoamiCommand,
+  projects: projectsCommand,
+  keys: keysCommand,
 }
 
 /** Runs one command line; resolves with the exit code. */
