@@ -75,6 +75,27 @@ const dialog = document.getElementById('key-dialog')
 const keyInput = document.getElementById('key-input')
 const reason = document.getElementById('key-reason')
 const keyError = document.getElementById('key-error')
+const keyProject = document.getElementById('key-project')
+
+/** The project a key acts in (`GET /whoami`), as the dialog words it; '' when the server cannot say. */
+async function projectOf(key) {
+  const response = await fetch('/whoami', { headers: key ? { authorization: `Bearer ${key}` } : {} })
+  if (!response.ok) {
+    await response.body?.cancel()
+    return ''
+  }
+  const { project, open } = await response.json()
+  const name = project.name === project.id ? project.id : `${project.name} (${project.id})`
+  return open ? `Everyone here works in project ${name}.` : `This key belongs to project ${name}: it sees that project's datasets, jobs and models only.`
+}
+
+/** Shows under the dialog's reason which project the key (the saved one, or none) acts in. */
+async function showProject(key) {
+  keyProject.hidden = true
+  const text = await projectOf(key).catch(() => '')
+  keyProject.textContent = text
+  keyProject.hidden = text === ''
+}
 
 /**
  * Asks the server what a key does here: `open` when it answers without one; with a key, `ok`, `predict-only`
@@ -96,6 +117,7 @@ async function askForKey(why) {
   reason.textContent = why ?? 'Checking whether this server needs a key…'
   dialog.showModal()
   keyInput.focus()
+  void showProject(apiKey.get())
   if (why) return
   const open = (await checkKey('').catch(() => 'rejected')) === 'open'
   reason.textContent = open
@@ -128,7 +150,9 @@ document.getElementById('key-form').addEventListener('submit', async (event) => 
   }
   apiKey.set(key)
   dialog.close()
-  toast(verdict === 'ok' ? 'Key checked and saved' : 'Key saved. It can make predictions, but not upload or train.')
+  const project = (await projectOf(key).catch(() => '')).replace(/:.*$/, '.')
+  const saved = verdict === 'ok' ? 'Key checked and saved' : 'Key saved. It can make predictions, but not upload or train'
+  toast(project ? `${saved}. ${project}` : saved)
   route()
 })
 addEventListener('imagetune:auth', (event) => {

@@ -455,9 +455,10 @@ browserTest('models are renamed, compared, given an alias that moves, and delete
   await page.close()
 })
 
-browserTest('the API key dialog speaks plainly, checks a key before saving it, and says when none is needed', async () => {
+browserTest('the API key dialog speaks plainly, checks a key before saving it, names its project, and says when none is needed', async () => {
   const key = `ui-${randomUUID()}`
-  const secured = await startTestService({ API_KEYS: `${hashApiKey(key)}:train+predict` })
+  const admin = `admin-${randomUUID()}`
+  const secured = await startTestService({ API_KEYS: `${hashApiKey(key)}:train+predict,${hashApiKey(admin)}:admin` })
   const page = await context.newPage()
   try {
     await page.goto(`${secured.url}/ui/`)
@@ -473,8 +474,18 @@ browserTest('the API key dialog speaks plainly, checks a key before saving it, a
     await expect(page.evaluate(() => localStorage.getItem('imagetune.apiKey'))).resolves.toBeNull()
     await page.getByLabel('Key', { exact: true }).fill(key)
     await page.getByRole('button', { name: 'Check and save' }).click()
-    await page.getByText('Key checked and saved').waitFor()
+    await page.getByText('Key checked and saved. This key belongs to project default.').waitFor()
     await expect(page.evaluate(() => localStorage.getItem('imagetune.apiKey'))).resolves.toBe(key)
+
+    // A key made for another project says so when the dialog opens with it.
+    const post = (url: string, body: unknown) =>
+      fetch(`${secured.url}${url}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json())
+    const project = await post('/projects', { name: 'search team' })
+    const { key: projectKey } = await post(`/projects/${project.id}/keys`, { scopes: ['train'] })
+    await page.evaluate((k) => localStorage.setItem('imagetune.apiKey', k), projectKey)
+    await page.locator('#key-button').click()
+    await page.locator('#key-project', { hasText: `This key belongs to project search team (${project.id})` }).waitFor()
+    expect(await violations(page)).toEqual([])
   } finally {
     await page.close()
     await secured.close()
@@ -483,6 +494,7 @@ browserTest('the API key dialog speaks plainly, checks a key before saving it, a
   await open(openPage, '/', 'h1')
   await openPage.locator('#key-button').click()
   await openPage.getByText('This server is open: no key is needed.').waitFor()
+  await openPage.getByText('Everyone here works in project default.').waitFor()
   await openPage.close()
 })
 
