@@ -66,7 +66,11 @@ export interface ProjectRegistry {
   create(name: string): Promise<Project>
   get(id: string): Promise<Project | undefined>
   list(): Promise<Project[]>
-  /** The project's limits, from a copy at most QUOTA_CACHE_MS old (a quota change is not a revocation). */
+  /**
+   * The project's limits, from a copy at most QUOTA_CACHE_MS old (a quota change is not a revocation). While Redis
+   * is down, the last copy read or the defaults: what they limit cannot be counted then anyway, and predictions
+   * with stored models must go on.
+   */
   quota(id: string): Promise<{ quota: Quota; override: QuotaOverride }>
   setQuota(id: string, override: QuotaOverride): Promise<Project | undefined>
   createKey(projectId: string, scopes: Scope[], name: string | undefined): Promise<KeyListing & { key: string }>
@@ -283,7 +287,13 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
     async quota(id) {
       const cached = quotaCache.get(id)
       if (cached && Date.now() - cached.at < QUOTA_CACHE_MS) return cached.value
-      const project = await redisCall('read', () => readProject(id))
+      let project: StoredProject | undefined
+      try {
+        project = await readProject(id)
+      } catch (err) {
+        log.debug({ err, projectId: id }, 'quota read failed; using the last copy or the defaults')
+        return cached?.value ?? { quota: effective({}), override: {} }
+      }
       const override = project?.quotaOverride ?? {}
       const value = { quota: effective(override), override }
       quotaCache.set(id, { at: Date.now(), value })

@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Queue } from 'bullmq'
+import { Redis } from 'ioredis'
 import { loadConfig, type Config } from '../../src/config.js'
 import { buildApp, type App } from '../../src/http/app.js'
 import { createLogger } from '../../src/logger.js'
@@ -75,6 +76,11 @@ export async function obliterate(config: Config): Promise<void> {
   const webhooks = new Queue(WEBHOOK_QUEUE, { connection: { url: config.REDIS_URL }, prefix: config.QUEUE_PREFIX })
   await webhooks.obliterate({ force: true })
   await webhooks.close()
+  // The project registry and audit trails (src/services/projects.ts) are ours too.
+  const redis = new Redis(config.REDIS_URL)
+  const registry = await redis.keys(`${config.QUEUE_PREFIX}:projects:*`)
+  if (registry.length > 0) await redis.del(...registry)
+  redis.disconnect()
 }
 
 export interface WorkerProcess {

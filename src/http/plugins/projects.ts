@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../config.js'
+import { DEFAULT_PROJECT_ID } from '../../contract/projects.js'
 import { redisConnection } from '../../queue/connection.js'
 import { createProjectEvents, type ProjectEvents } from '../../services/project-events.js'
 import { createProjectRegistry, type ProjectRegistry } from '../../services/projects.js'
@@ -81,7 +82,8 @@ export default fp(
         requestId: request.id,
       }
       request.log.info({ audit: true, projectId: projectId ?? null, principal, status: reply.statusCode, code: event.code }, 'audit')
-      if (projectId && (await registry.get(projectId).catch(() => undefined))) app.projectEvents.append(projectId, event)
+      // `default` always exists; another id may not (a DELETE of an unknown project): no trail is started for it.
+      if (projectId && (projectId === DEFAULT_PROJECT_ID || (await registry.get(projectId).catch(() => undefined)))) app.projectEvents.append(projectId, event)
     })
     app.addHook('onClose', async () => {
       await app.projectEvents.flush()
