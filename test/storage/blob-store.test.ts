@@ -22,6 +22,8 @@ import { createFeatureCache } from '../../src/storage/features.js'
 import { dataLayout } from '../../src/storage/layout.js'
 import { localBlobStore } from '../../src/storage/local-blob-store.js'
 import { createModelStore } from '../../src/storage/models.js'
+import { projectStore, storedBytes } from '../../src/storage/project-store.js'
+import { repositoriesFor } from '../../src/storage/repositories.js'
 import { s3BlobStore } from '../../src/storage/s3-blob-store.js'
 import { parseStorageUrl } from '../../src/storage/storage-url.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
@@ -85,6 +87,15 @@ describe.each(Object.keys(drivers))('BlobStore contract: %s', (driver) => {
     expect(await store.children('d')).toEqual(['x', 'y.bin'])
     expect(await store.list('none')).toEqual([])
     expect(await store.children('none')).toEqual([])
+  })
+
+  test('size is the bytes of every object under a folder, recursively, bounded by it; 0 for none', async () => {
+    await store.put('s/a.bin', Uint8Array.of(1, 2, 3))
+    await store.put('s/deep/b.txt', 'hello')
+    await store.put('ss/c.bin', 'not counted')
+    expect(await store.size('s')).toBe(8)
+    expect(await store.size('s/deep')).toBe(5)
+    expect(await store.size('none')).toBe(0)
   })
 
   test('deletes are idempotent; deletePrefix removes a folder whole and says whether there was one', async () => {
@@ -273,6 +284,18 @@ describe.each(Object.keys(drivers))('repositories over the store: %s', (driver) 
     expect(await features.get('mobilenet_v2', key)).toEqual(Float32Array.of(0.5, -1))
     expect(await features.get('mobilenet_v2', 'cd'.repeat(32))).toBeUndefined()
     expect(await store.list('cache/features')).toEqual([`cache/features/mobilenet_v2/${key}.bin`])
+  })
+
+  test("a project other than default has every repository under projects/<id>/, the feature cache included", async () => {
+    const stores = { shared: store, local: store }
+    const layout = dataLayout(await mkdtemp(path.join(os.tmpdir(), 'imagetune-project-')))
+    const repos = repositoriesFor(stores, 'team-a', { layout })
+    const key = 'ef'.repeat(32)
+    await repos.features.put('mobilenet_v2', key, Float32Array.of(1))
+    await repos.checkpoints.save('job-9', Uint8Array.of(9))
+    expect(await store.list('projects/team-a')).toEqual([`projects/team-a/cache/features/mobilenet_v2/${key}.bin`, 'projects/team-a/jobs/job-9/checkpoint/head.bin'])
+    expect(await repositoriesFor(stores, 'default', { layout }).features.get('mobilenet_v2', key)).toBeUndefined()
+    expect(await storedBytes(projectStore(store, 'team-a'))).toBe(5)
   })
 })
 
