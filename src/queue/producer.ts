@@ -47,8 +47,8 @@ export interface TrainingQueue {
   isDatasetInUse(datasetId: string, projectId: string): Promise<boolean>
   /** Whether a queued or running job of the project trains on the uploaded base `name`. */
   isBaseInUse(name: string, projectId: string): Promise<boolean>
-  /** Jobs still queued or running: of one key (`owner`) and of its project. */
-  countUnfinished(owner: string, projectId: string): Promise<{ owner: number; project: number }>
+  /** Jobs still queued or running: of the project, and of one key (`owner`) in it when given. */
+  countUnfinished(projectId: string, owner?: string): Promise<{ project: number; owner: number }>
   /** Removes the project's finished jobs (a deleted project's); its unfinished ones must be gone already. */
   removeFinished(projectId: string): Promise<void>
   /** Jobs per BullMQ state (waiting, active, completed, failed, delayed, …), for metrics. */
@@ -135,10 +135,11 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
         const jobs = await queue.getJobs([...UNFINISHED_STATES])
         return jobs.some((job) => job && job.data.baseModel === name && projectOf(job.data) === projectId)
       }),
-    countUnfinished: (owner, projectId) =>
+    countUnfinished: (projectId, owner) =>
       call('scan', async () => {
         const jobs = (await queue.getJobs([...UNFINISHED_STATES])).filter((job) => job !== undefined)
-        return { owner: jobs.filter((job) => job.data.owner === owner).length, project: jobs.filter((job) => projectOf(job.data) === projectId).length }
+        const mine = jobs.filter((job) => projectOf(job.data) === projectId)
+        return { project: mine.length, owner: owner === undefined ? 0 : mine.filter((job) => job.data.owner === owner).length }
       }),
     removeFinished: (projectId) =>
       call('remove', async () => {

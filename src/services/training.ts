@@ -98,7 +98,7 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
       // A retry of a job already queued is answered with it, quota or not.
       const retry = idempotencyKey !== undefined && (await queue.get(jobId, projectId)) !== undefined
       if (!retry) {
-        const unfinished = await queue.countUnfinished(owner, projectId)
+        const unfinished = await queue.countUnfinished(projectId, owner)
         if (unfinished.owner >= config.MAX_QUEUED_JOBS_PER_KEY) {
           throw new AppError('TOO_MANY_QUEUED_JOBS', `${config.MAX_QUEUED_JOBS_PER_KEY} jobs of yours are queued or running already`, {
             limit: 'MAX_QUEUED_JOBS_PER_KEY',

@@ -5,7 +5,7 @@ import fp from 'fastify-plugin'
 import type { Config } from '../../config.js'
 import { DEFAULT_PROJECT_ID, type Scope } from '../../contract/projects.js'
 import { AppError } from '../../errors.js'
-import { keyIdOf } from '../../services/projects.js'
+import { hashKey, keyIdOf } from '../../services/projects.js'
 
 export type { Scope }
 
@@ -50,10 +50,8 @@ interface ApiKey {
 const OPEN_SCOPES: ReadonlySet<Scope> = new Set(['train', 'predict'])
 const BEARER = /^Bearer +(\S+) *$/i
 
-/** The hash `API_KEYS` stores for `key`: `sha256hex(key)`. */
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex')
-}
+/** The hash `API_KEYS` (and the project registry) stores for `key`: `sha256hex(key)`. */
+export const hashApiKey = hashKey
 
 /** `API_KEYS` (already checked against its pattern by loadConfig) as key records. */
 export function parseApiKeys(value: string): ApiKey[] {

@@ -102,7 +102,7 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await projectOr404(id)
       request.auditProjectId = id
       if (id === DEFAULT_PROJECT_ID) throw new AppError('PROJECT_PROTECTED', 'the default project holds the store\'s root and the API_KEYS keys; it cannot be deleted')
-      const { project: unfinished } = await app.trainingQueue.countUnfinished('', id)
+      const { project: unfinished } = await app.trainingQueue.countUnfinished(id)
       if (unfinished > 0) throw new AppError('PROJECT_BUSY', `project ${id} has ${unfinished} queued or running jobs; cancel them first`, { jobs: unfinished })
       // Keys first: nothing can be added while the rest goes. Each step is idempotent, so a failed delete can be retried.
       await projects.revokeAll(id)
