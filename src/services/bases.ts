@@ -83,7 +83,7 @@ export async function uploadBase(
 }
 
 /** The bundled bases, usable as `baseModel` by name. */
-export function builtinBaseNames(): string[] {
+function builtinBaseNames(): string[] {
   return [...BUILTIN_BASE_IDS]
 }
 
@@ -91,7 +91,7 @@ export function builtinBaseNames(): string[] {
  * The `loadBase` reference of a stored base: its model.json by local path, with what was declared at upload, keyed
  * by name and content folder so every worker's copy shares one feature cache.
  */
-export function storedBaseRef(base: StoredBase, modelFile: string): BaseModelRef {
+function storedBaseRef(base: StoredBase, modelFile: string): BaseModelRef {
   return {
     url: modelFile,
     contentKey: `uploaded/${base.name}/${base.modelDir}`,
