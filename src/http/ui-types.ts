@@ -18,15 +18,31 @@ interface Schema {
   additionalProperties?: boolean | Schema
 }
 
-/** The typedefs the UI gets: a name for the 200 answer of each operation it reads. */
-export const UI_TYPES: Record<string, { path: string; method: string }> = {
+/** Where a typedef's schema is read: the JSON answer with `status` (200 when absent), or the JSON request body. */
+interface Source {
+  path: string
+  method: string
+  status?: string
+  request?: true
+}
+
+/** The typedefs the UI gets: the answers it reads, the job request its form builds, and the error envelope. */
+export const UI_TYPES: Record<string, Source> = {
   Model: { path: '/models/{id}', method: 'get' },
   ModelList: { path: '/models', method: 'get' },
+  AliasList: { path: '/models/aliases', method: 'get' },
   Job: { path: '/jobs/{id}', method: 'get' },
   JobList: { path: '/jobs', method: 'get' },
+  JobRequest: { path: '/jobs', method: 'post', request: true },
+  QueuedJob: { path: '/jobs', method: 'post', status: '202' },
   Dataset: { path: '/datasets/{id}', method: 'get' },
   DatasetList: { path: '/datasets', method: 'get' },
+  UploadedDataset: { path: '/datasets', method: 'post', status: '201' },
+  Revision: { path: '/datasets/{id}/revisions', method: 'post', status: '201' },
   DatasetImagePage: { path: '/datasets/{id}/images', method: 'get' },
+  Prediction: { path: '/predict', method: 'post' },
+  // Every error answer has this envelope; one route's 404 stands for all of them.
+  ErrorBody: { path: '/models/{id}', method: 'get', status: '404' },
 }
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
@@ -64,11 +80,22 @@ export function typeExpression(schema: Schema): string {
   }
 }
 
+interface Body {
+  content?: Record<string, { schema?: Schema }>
+}
+
+interface Operation {
+  requestBody?: Body
+  responses?: Record<string, Body>
+}
+
 /** ui/api-types.js for an OpenAPI document. */
-export function uiTypesModule(doc: { paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: Schema }> }> }>> }): string {
-  const typedefs = Object.entries(UI_TYPES).map(([name, { path, method }]) => {
-    const schema = doc.paths[path]?.[method]?.responses?.['200']?.content?.['application/json']?.schema
-    if (!schema) throw new Error(`no JSON 200 answer for ${method.toUpperCase()} ${path} in the OpenAPI document`)
+export function uiTypesModule(doc: { paths: Record<string, Record<string, Operation>> }): string {
+  const typedefs = Object.entries(UI_TYPES).map(([name, { path, method, status = '200', request }]) => {
+    const operation = doc.paths[path]?.[method]
+    const part = request ? operation?.requestBody : operation?.responses?.[status]
+    const schema = part?.content?.['application/json']?.schema
+    if (!schema) throw new Error(`no JSON ${request ? 'request body' : `${status} answer`} for ${method.toUpperCase()} ${path} in the OpenAPI document`)
     return `/** @typedef {${typeExpression(schema)}} ${name} */`
   })
   return [
