@@ -47,13 +47,16 @@ export const UI_TYPES: Record<string, Source> = {
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 
-/** A TypeScript type expression (as JSDoc under @ts-check reads it) for `schema`. */
-export function typeExpression(schema: Schema): string {
+/**
+ * A TypeScript type expression (as JSDoc under @ts-check reads it) for `schema`. Object types take one line per
+ * field, indented two spaces a level from `indent`, so a schema change shows in a diff as the fields it touches.
+ */
+export function typeExpression(schema: Schema, indent = ''): string {
   if (schema.const !== undefined) return JSON.stringify(schema.const)
   if (schema.enum) return schema.enum.map((v) => JSON.stringify(v)).join(' | ')
   const union = schema.anyOf ?? schema.oneOf
-  if (union) return `(${union.map(typeExpression).join(' | ')})`
-  if (Array.isArray(schema.type)) return `(${schema.type.map((type) => typeExpression({ ...schema, type })).join(' | ')})`
+  if (union) return `(${union.map((member) => typeExpression(member, indent)).join(' | ')})`
+  if (Array.isArray(schema.type)) return `(${schema.type.map((type) => typeExpression({ ...schema, type }, indent)).join(' | ')})`
   switch (schema.type) {
     case 'string':
       return 'string'
@@ -65,15 +68,16 @@ export function typeExpression(schema: Schema): string {
     case 'null':
       return 'null'
     case 'array':
-      return `Array<${schema.items ? typeExpression(schema.items) : 'unknown'}>`
+      return `Array<${schema.items ? typeExpression(schema.items, indent) : 'unknown'}>`
     case 'object': {
+      const inner = `${indent}  `
       const required = new Set(schema.required ?? [])
       const fields = Object.entries(schema.properties ?? {}).map(
-        ([name, value]) => `${IDENTIFIER.test(name) ? name : JSON.stringify(name)}${required.has(name) ? '' : '?'}: ${typeExpression(value)}`,
+        ([name, value]) => `${inner}${IDENTIFIER.test(name) ? name : JSON.stringify(name)}${required.has(name) ? '' : '?'}: ${typeExpression(value, inner)},`,
       )
       const rest = Object.values(schema.patternProperties ?? {})[0] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined)
-      if (rest && fields.length === 0) return `Record<string, ${typeExpression(rest)}>`
-      return `{ ${fields.join(', ')} }`
+      if (rest && fields.length === 0) return `Record<string, ${typeExpression(rest, indent)}>`
+      return fields.length ? `{\n${fields.join('\n')}\n${indent}}` : '{}'
     }
     default:
       return 'unknown'
@@ -96,7 +100,8 @@ export function uiTypesModule(doc: { paths: Record<string, Record<string, Operat
     const part = request ? operation?.requestBody : operation?.responses?.[status]
     const schema = part?.content?.['application/json']?.schema
     if (!schema) throw new Error(`no JSON ${request ? 'request body' : `${status} answer`} for ${method.toUpperCase()} ${path} in the OpenAPI document`)
-    return `/** @typedef {${typeExpression(schema)}} ${name} */`
+    const lines = `@typedef {${typeExpression(schema)}} ${name}`.split('\n')
+    return ['/**', ...lines.map((line) => ` * ${line}`), ' */'].join('\n')
   })
   return [
     '// @ts-check',
