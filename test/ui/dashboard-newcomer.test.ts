@@ -188,6 +188,10 @@ async function dropFile(page: Page, name: string, type: string, b64: string) {
 browserTest('an upload refused for having no class folders says why, per file, and what to do; a good upload clears the name', async () => {
   const page = await context.newPage()
   await open(page, '/upload', '#dataset-name')
+  // A refusal that names no file (not an archive at all) shows the error alone: no stray "null" beside it.
+  await page.locator('#archive-input').setInputFiles({ name: 'broken.zip', mimeType: 'application/zip', buffer: Buffer.from('not a zip') })
+  await page.locator('.upload-status .error').waitFor()
+  expect(await page.locator('.upload-status').evaluate((el) => [...el.childNodes].map((node) => node.nodeName))).toEqual(['DIV'])
   const flat = await makeZip((await makeImageFolder({ x: 3 }, { size: 24 })).map((f) => ({ ...f, path: path.basename(f.path) })))
   await page.locator('#archive-input').setInputFiles({ name: 'flat.zip', mimeType: 'application/zip', buffer: flat })
   const reasons = page.locator('#upload-reasons')
@@ -284,6 +288,9 @@ browserTest('the job page: early stop and kept round in words, settings in words
   await open(page, '/jobs/no-such-job', 'h1')
   await expect(page.locator('h1').innerText()).resolves.toBe('Job not found')
   await expect(page.title()).resolves.toBe('Job not found · imagetune')
+  // A route the router does not know: its heading and the way back, and no stray "null" between them.
+  await open(page, '/no-such-page', 'h1')
+  expect(await page.locator('main').evaluate((el) => [...el.childNodes].map((node) => node.textContent))).toEqual(['Page not found', 'Back to the overview'])
   expect(errors.filter((e) => !e.includes('404'))).toEqual([])
   await page.close()
 })
@@ -390,6 +397,13 @@ browserTest('the dataset gallery pages one class at a time; selected images move
   expect((await api('GET', `/datasets/${datasetId}`)).classes.find((c: { name: string }) => c.name === 'blue-stripes').count).toBe(12)
 
   await open(page, `/datasets/${moved}`, '#gallery-grid img[src^="blob:"]')
+  // A revision refused for one problem (moving an image into its own class) shows the error alone, no stray "null".
+  await page.locator('#gallery-grid input[type=checkbox]').first().check()
+  await page.locator('#move-to').selectOption('blue-stripes')
+  await page.locator('#move-selected').click()
+  await page.locator('#gallery-status .error').waitFor()
+  expect(await page.locator('#gallery-status').evaluate((el) => [...el.childNodes].map((node) => node.nodeName))).toEqual(['DIV'])
+  await page.locator('#gallery-grid input[type=checkbox]').first().uncheck()
   await page.locator('#gallery-class').selectOption('green-checker')
   await page.waitForFunction(() => document.querySelectorAll('#gallery-grid li').length === 11)
   await page.locator('#gallery-grid input[type=checkbox]').first().check()
