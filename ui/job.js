@@ -103,7 +103,8 @@ export async function jobPage({ main, id, signal }) {
     progress.setAttribute('aria-valuenow', String(value))
     percent.textContent = `${value}%`
     phase.replaceChildren(...phaseText(job).filter((node) => node !== null))
-    eta.textContent = etaText(job) || (job.attempts > 1 && !TERMINAL.has(job.status) ? `· attempt ${job.attempts + 1}` : '')
+    // `attempts` counts the attempts that ended: one ended means the job waits for (or runs) its second.
+    eta.textContent = etaText(job) || (job.attempts > 0 && !TERMINAL.has(job.status) ? `· attempt ${job.attempts + 1}` : '')
     cancel.hidden = !canCancel || TERMINAL.has(job.status)
     chart.update(job.history)
     if (job.status === 'completed' && job.result) {

@@ -267,6 +267,15 @@ browserTest('the job page: early stop and kept round in words, settings in words
   expect(settings).toContain('Stop when it stops improving')
   expect(settings).not.toMatch(/null|\{|[a-z][A-Z][a-z]+\n/)
 
+  // A job whose first attempt failed waits out its backoff as queued, with no place in line: the page says which
+  // attempt comes next (the server's document, answered as such a job's would be).
+  const retrying = { ...job, id: 'retrying', status: 'queued', queuePosition: null, attempts: 1, startedAt: null, finishedAt: null, result: undefined }
+  await page.route('**/jobs/retrying', (route) => route.fulfill({ json: retrying }))
+  await page.route('**/jobs/retrying/events', (route) => route.fulfill({ status: 204 }))
+  await open(page, '/jobs/retrying', '#job-status .badge')
+  await expect(page.locator('#job-eta').innerText()).resolves.toBe('· attempt 2')
+  await page.unrouteAll()
+
   const long = await api('POST', '/jobs', { datasetId, epochs: 500, seed: 9 })
   await open(page, `/jobs/${long.id}`, '#job-cancel:not([hidden])')
   // Time left is claimed only once the worker has measured an epoch, and then from its pace (issue 19 item 2).
