@@ -341,6 +341,39 @@ browserTest('try it: a non-image is named as such, a refused URL is explained, a
 
   await page.locator('#try-threshold').fill('100')
   await expect(page.locator('#batch-table caption').innerText()).resolves.toMatch(/^3 images · [0-3] below the threshold$/)
+
+  // A batch picked while the previous one is still asking keeps its own rows: the late answer is for rows gone.
+  const errors = watchConsole(page)
+  let release = () => {}
+  const held = new Promise<void>((resolve) => (release = resolve))
+  let first = true
+  await page.route('**/predict?**', async (route) => {
+    if (first) {
+      first = false
+      await held
+    }
+    await route.continue()
+  })
+  await page.locator('#batch-input').setInputFiles(images)
+  await page.locator('#batch-input').setInputFiles([images[2]!])
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll('#batch-table tbody td:nth-child(2)')]
+    return cells.length === 1 && cells[0]!.textContent !== 'asking…'
+  })
+  const late = page.waitForEvent('requestfinished', (request) => request.url().includes('/predict?'))
+  release()
+  await late
+  await page.waitForTimeout(500)
+  expect(await page.locator('#batch-table tbody tr td:first-child').allInnerTexts()).toEqual([images[2]!.name])
+  expect(errors).toEqual([])
+  await page.unrouteAll({ behavior: 'wait' })
+
+  // A key the server stops taking mid-session: a dropped image's 401 opens the key dialog, as every other call's does.
+  await page.route('**/predict?**', (route) => route.fulfill({ status: 401, json: { error: { code: 'UNAUTHORIZED', message: 'unknown API key' } } }))
+  await dropFile(page, 'probe.png', 'image/png', images[0]!.buffer.toString('base64'))
+  await page.getByRole('dialog', { name: 'API key' }).waitFor()
+  await page.locator('#key-close').click()
+  await page.unrouteAll()
   // The model that kept its first round is far from certain of anything: at a threshold of 100 % it is "not sure".
   await open(page, `/models/${earlyModel}`, '#try-zone')
   await dropFile(page, 'probe.png', 'image/png', images[2]!.buffer.toString('base64'))
