@@ -1,5 +1,6 @@
 // @ts-check
 /** The public HTTP API, as the dashboard calls it: every request carries the key kept in this browser. */
+
 /** @typedef {import('./api-types.js').ErrorBody} ErrorBody */
 /** @typedef {import('./api-types.js').Job} Job */
 

@@ -3,8 +3,10 @@
 import { ApiError } from './api.js'
 import { h } from './dom.js'
 
-/** Advice for the reasons a newcomer meets first, matched on the server's per-file reason. */
-/** @type {Array<[RegExp, string]>} */
+/**
+ * Advice for the reasons a newcomer meets first, matched on the server's per-file reason.
+ * @type {Array<[RegExp, string]>}
+ */
 const ADVICE = [
   [/not inside a class folder/, 'Put the images in one folder per category (for example cats/001.jpg and dogs/002.jpg), then zip the parent folder.'],
   [/not an image|unsupported|cannot be decoded|unreadable/i, 'Only JPEG, PNG, WebP, GIF, AVIF and TIFF images are read; other files are skipped.'],

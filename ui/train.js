@@ -105,12 +105,16 @@ function describe(path, schema) {
   return { label, help }
 }
 
-/** A message slot under each field; the server's and the browser's complaints about the field go there. */
-/** @type {(id: string) => HTMLParagraphElement} */
+/**
+ * A message slot under each field; the server's and the browser's complaints about the field go there.
+ * @type {(id: string) => HTMLParagraphElement}
+ */
 const errorSlot = (id) => h('p', { class: 'field-error', id: `${id}-error` })
 
-/** A group the API also takes as null ("off", as job documents show it) is drawn as its object form. */
-/** @type {(schema: Schema) => Schema} */
+/**
+ * A group the API also takes as null ("off", as job documents show it) is drawn as its object form.
+ * @type {(schema: Schema) => Schema}
+ */
 const asObjectForm = (schema) => (Array.isArray(schema.type) && schema.type.includes('object') ? { ...schema, type: 'object' } : schema)
 
 /**
@@ -171,7 +175,7 @@ const isControl = (el) => el instanceof HTMLInputElement || el instanceof HTMLSe
 const controls = (form) => [...form.querySelectorAll('[data-path]')].filter(isControl)
 
 /** @type {(form: ParentNode, selector: string) => Control | null} */
-const control = (form, selector) => {
+const controlAt = (form, selector) => {
   const el = form.querySelector(selector)
   return isControl(el) ? el : null
 }
@@ -222,12 +226,12 @@ function applyBudget(form, budget) {
       toggle.checked = value !== null
       toggle.dispatchEvent(new Event('change'))
       for (const [key, inner] of Object.entries(value ?? {})) {
-        const box = control(form, `[data-path="${name}.${key}"]`)
+        const box = controlAt(form, `[data-path="${name}.${key}"]`)
         if (box instanceof HTMLInputElement && box.type === 'checkbox') box.checked = inner === true
         else if (box) box.value = String(inner)
       }
     } else {
-      const box = control(form, `[data-path="${name}"]`)
+      const box = controlAt(form, `[data-path="${name}"]`)
       if (box) box.value = String(value)
     }
   }

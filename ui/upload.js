@@ -33,8 +33,10 @@ async function walk(entry, prefix = '') {
   return nested.flat()
 }
 
-/** Hidden files (.DS_Store, ._foo) are never images; they would only fill the rejected list. */
-/** @type {(entries: Entry[]) => Entry[]} */
+/**
+ * Hidden files (.DS_Store, ._foo) are never images; they would only fill the rejected list.
+ * @type {(entries: Entry[]) => Entry[]}
+ */
 const visible = (entries) => entries.filter(({ path }) => !path.split('/').some((part) => part.startsWith('.')))
 
 /** @param {import('./app.js').PageContext} context */
