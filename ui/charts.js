@@ -2,7 +2,7 @@
 /** Loss and accuracy per epoch, train and validation, drawn by uPlot (loaded as /ui/uplot.js). */
 import { h } from './dom.js'
 
-/** @typedef {import('./api-types.js').Job['history'][number]} EpochRecord */
+/** @typedef {import('./api-types.js').EpochRecord} EpochRecord */
 /** @typedef {typeof import('uplot')} UPlot */
 
 const COLORS = { train: '#4f46e5', val: '#f97316' }

@@ -6,7 +6,7 @@ import { optionFacts } from './options.js'
 import { tryIt } from './try-it.js'
 
 /** @typedef {import('./api-types.js').Model} Model */
-/** @typedef {Model['metrics']} Metrics */
+/** @typedef {import('./api-types.js').Metrics} Metrics */
 /** @typedef {import('./api-types.js').AliasList['aliases'][number]} Alias */
 /**
  * The part of a tfjs `model.json` this page reads: the weight files to offer for download.
