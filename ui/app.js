@@ -1,6 +1,7 @@
+// @ts-check
 /** The dashboard: a hash router over a few pages, each a function that renders into <main>. */
-import { apiKey } from './api.js'
-import { h, toast } from './dom.js'
+import { ApiError, apiKey } from './api.js'
+import { byId, errorBox, h, toast } from './dom.js'
 import { comparePage } from './compare.js'
 import { datasetPage } from './dataset.js'
 import { jobPage } from './job.js'
@@ -9,6 +10,13 @@ import { overviewPage } from './overview.js'
 import { trainPage } from './train.js'
 import { uploadPage } from './upload.js'
 
+/**
+ * What a page is given: the element to draw in, the query of the hash (`#/train?dataset=…`), the id its route
+ * captured ('' where it captures none), and a signal that aborts when the user leaves the page.
+ * @typedef {{ main: HTMLElement, params: URLSearchParams, id: string, signal: AbortSignal }} PageContext
+ */
+
+/** @type {Array<[RegExp, (context: PageContext) => Promise<void>]>} */
 const ROUTES = [
   [/^\/$/, overviewPage],
   [/^\/upload$/, uploadPage],
@@ -19,14 +27,26 @@ const ROUTES = [
   [/^\/models\/([a-z0-9-]+)$/, modelPage],
 ]
 
-const main = document.getElementById('main')
+const main = byId('main', HTMLElement)
 let leave = new AbortController()
 
-/** What a 404 from the page's main read means, in words. */
-const MISSING = { JOB_NOT_FOUND: 'Job not found', MODEL_NOT_FOUND: 'Model not found', DATASET_NOT_FOUND: 'Dataset not found' }
+/**
+ * What a 404 from the page's main read means, in words.
+ * @type {Record<string, { heading: string, noun: string }>}
+ */
+const MISSING = {
+  JOB_NOT_FOUND: { heading: 'Job not found', noun: 'job' },
+  MODEL_NOT_FOUND: { heading: 'Model not found', noun: 'model' },
+  DATASET_NOT_FOUND: { heading: 'Dataset not found', noun: 'dataset' },
+}
 
+/**
+ * @param {string} heading
+ * @param {string} [message]
+ */
 function notFound(heading, message) {
-  main.replaceChildren(h('h1', {}, heading), message ? h('p', {}, message) : null, h('p', {}, h('a', { href: '#/' }, 'Back to the overview')))
+  // replaceChildren, unlike h, writes a null child as the text "null".
+  main.replaceChildren(h('h1', {}, heading), ...(message ? [h('p', {}, message)] : []), h('p', {}, h('a', { href: '#/' }, 'Back to the overview')))
 }
 
 /**
@@ -35,7 +55,7 @@ function notFound(heading, message) {
  */
 const titleFromHeading = () => {
   const heading = main.querySelector('h1')
-  const title = heading ? `${heading.textContent.trim()} · imagetune` : 'imagetune'
+  const title = heading ? `${heading.textContent?.trim()} · imagetune` : 'imagetune'
   if (document.title !== title) document.title = title
 }
 new MutationObserver(titleFromHeading).observe(main, { childList: true, subtree: true, characterData: true })
@@ -43,11 +63,11 @@ new MutationObserver(titleFromHeading).observe(main, { childList: true, subtree:
 async function route() {
   leave.abort()
   leave = new AbortController()
-  const [path, query = ''] = (location.hash.slice(1) || '/').split('?')
+  const [path = '/', query = ''] = (location.hash.slice(1) || '/').split('?')
   const params = new URLSearchParams(query)
-  const match = ROUTES.map(([pattern, page]) => [pattern.exec(path), page]).find(([m]) => m)
+  const match = ROUTES.map(([pattern, page]) => /** @type {const} */ ([pattern.exec(path), page])).find(([m]) => m)
   for (const link of document.querySelectorAll('nav a[href^="#"]')) {
-    const target = link.getAttribute('href').slice(1)
+    const target = (link.getAttribute('href') ?? '').slice(1)
     link.toggleAttribute('aria-current', target === path || (target !== '/' && path.startsWith(target)))
     if (link.hasAttribute('aria-current')) link.setAttribute('aria-current', 'page')
   }
@@ -55,12 +75,14 @@ async function route() {
   if (!match) notFound('Page not found')
   else {
     const [m, page] = match
+    const id = m?.[1] ?? ''
     try {
-      await page({ main, params, id: m[1], signal: leave.signal })
+      await page({ main, params, id, signal: leave.signal })
     } catch (err) {
       if (leave.signal.aborted) return
-      if (MISSING[err.code]) notFound(MISSING[err.code], `There is no ${err.code.split('_')[0].toLowerCase()} with the id ${m[1]}: it may have been deleted, or the link is mistyped.`)
-      else main.append(h('div', { class: 'error', role: 'alert' }, h('strong', {}, err.code ?? 'ERROR'), ' ', err.message))
+      const missing = err instanceof ApiError ? MISSING[err.code] : undefined
+      if (missing) notFound(missing.heading, `There is no ${missing.noun} with the id ${id}: it may have been deleted, or the link is mistyped.`)
+      else main.append(errorBox(err))
     }
   }
   const heading = main.querySelector('h1')
@@ -71,25 +93,32 @@ async function route() {
   }
 }
 
-const dialog = document.getElementById('key-dialog')
-const keyInput = document.getElementById('key-input')
-const reason = document.getElementById('key-reason')
-const keyError = document.getElementById('key-error')
-const keyProject = document.getElementById('key-project')
+const dialog = byId('key-dialog', HTMLDialogElement)
+const keyInput = byId('key-input', HTMLInputElement)
+const reason = byId('key-reason', HTMLElement)
+const keyError = byId('key-error', HTMLElement)
+const keyProject = byId('key-project', HTMLElement)
 
-/** The project a key acts in (`GET /whoami`), as the dialog words it; '' when the server cannot say. */
+/**
+ * The project a key acts in (`GET /whoami`), as the dialog words it; '' when the server cannot say.
+ * @param {string} key
+ * @returns {Promise<string>}
+ */
 async function projectOf(key) {
   const response = await fetch('/whoami', { headers: key ? { authorization: `Bearer ${key}` } : {} })
   if (!response.ok) {
     await response.body?.cancel()
     return ''
   }
-  const { project, open } = await response.json()
+  const { project, open } = /** @type {{ project: { id: string, name: string }, open: boolean }} */ (await response.json())
   const name = project.name === project.id ? project.id : `${project.name} (${project.id})`
   return open ? `Everyone here works in project ${name}.` : `This key belongs to project ${name}: it sees that project's datasets, jobs and models only.`
 }
 
-/** Shows under the dialog's reason which project the key (the saved one, or none) acts in. */
+/**
+ * Shows under the dialog's reason which project the key (the saved one, or none) acts in.
+ * @param {string} key
+ */
 async function showProject(key) {
   keyProject.hidden = true
   const text = await projectOf(key).catch(() => '')
@@ -100,6 +129,7 @@ async function showProject(key) {
 /**
  * Asks the server what a key does here: `open` when it answers without one; with a key, `ok`, `predict-only`
  * (valid, but it may not train or manage data) or `rejected`.
+ * @param {string} key '' to ask without one
  */
 async function checkKey(key) {
   const response = await fetch('/jobs?limit=1', { headers: key ? { authorization: `Bearer ${key}` } : {} })
@@ -109,6 +139,7 @@ async function checkKey(key) {
   return 'rejected'
 }
 
+/** @param {string} [why] the reason to show; without one, the dialog asks the server whether a key is needed */
 async function askForKey(why) {
   if (dialog.open) return
   keyError.textContent = ''
@@ -125,15 +156,15 @@ async function askForKey(why) {
     : 'This server is locked. Paste the key your administrator gave you.'
 }
 
-document.getElementById('key-button').addEventListener('click', () => askForKey())
-document.getElementById('key-close').addEventListener('click', () => dialog.close())
-document.getElementById('key-clear').addEventListener('click', () => {
+byId('key-button', HTMLButtonElement).addEventListener('click', () => askForKey())
+byId('key-close', HTMLButtonElement).addEventListener('click', () => dialog.close())
+byId('key-clear', HTMLButtonElement).addEventListener('click', () => {
   apiKey.set('')
   dialog.close()
   toast('Key forgotten')
   route()
 })
-document.getElementById('key-form').addEventListener('submit', async (event) => {
+byId('key-form', HTMLFormElement).addEventListener('submit', async (event) => {
   event.preventDefault()
   const key = keyInput.value.trim()
   if (!key) {
@@ -156,7 +187,7 @@ document.getElementById('key-form').addEventListener('submit', async (event) => 
   route()
 })
 addEventListener('imagetune:auth', (event) => {
-  const { status } = event.detail
+  const { status } = /** @type {CustomEvent<ApiError>} */ (event).detail
   askForKey(status === 403
     ? 'Your key works here, but it may not do this (it lacks the permission). Paste a key that can, or ask your administrator.'
     : apiKey.get() ? 'The server no longer accepts the saved key. Paste a new one.' : 'This server is locked. Paste the key your administrator gave you.')

@@ -1,11 +1,21 @@
+// @ts-check
 /** Two or more models side by side: headline figures, F1 per class, confusion matrices, settings and duration. */
 import { api } from './api.js'
 import { duration, h, modelName, num, pct, shortId } from './dom.js'
 import { optionName, optionValue } from './options.js'
 
+/** @typedef {import('./api-types.js').Model} Model */
+
+/** @type {(content: string, best: boolean) => HTMLTableCellElement} */
 const cell = (content, best) => h('td', { class: best ? 'num best' : 'num' }, content, best ? h('span', { class: 'sr-only' }, ' (best)') : null)
 
-/** A row of figures, the best one (highest, or lowest with `lower`) marked. */
+/**
+ * A row of figures, the best one (highest, or lowest with `lower`) marked.
+ * @param {string} name
+ * @param {Array<number | null | undefined>} values one per model; null or undefined where it has none
+ * @param {(value: number | null | undefined) => string} format
+ * @param {{ lower?: boolean }} [options]
+ */
 function figureRow(name, values, format, { lower = false } = {}) {
   const numbers = values.filter((v) => typeof v === 'number')
   // A tie everywhere has no best: a star on every cell would say nothing.
@@ -13,11 +23,12 @@ function figureRow(name, values, format, { lower = false } = {}) {
   return h('tr', {}, h('th', { scope: 'row' }, name), values.map((v) => cell(format(v), typeof v === 'number' && v === best)))
 }
 
+/** @param {Model} model */
 function perClass(model) {
-  const list = model.metrics?.perClass ?? []
-  return new Map((Array.isArray(list) ? list : Object.entries(list).map(([label, m]) => ({ label, ...m }))).map((m) => [m.label, m]))
+  return new Map(model.metrics.perClass.map((m) => [m.label, m]))
 }
 
+/** @param {Model} model */
 function smallMatrix(model) {
   const labels = model.metrics?.labels ?? model.labels ?? []
   const rows = model.metrics?.confusionMatrix
@@ -34,6 +45,7 @@ function smallMatrix(model) {
     })))
 }
 
+/** @param {import('./app.js').PageContext} context */
 export async function comparePage({ main, params, signal }) {
   const ids = (params.get('ids') ?? '').split(',').filter(Boolean)
   main.append(h('h1', {}, 'Compare models'))
@@ -41,12 +53,20 @@ export async function comparePage({ main, params, signal }) {
     main.append(h('p', {}, 'Pick two or more models on the ', h('a', { href: '#/' }, 'overview'), ' to compare them.'))
     return
   }
-  const [models, { datasets }] = await Promise.all([Promise.all(ids.map((id) => api(`/models/${id}`, { signal }))), api('/datasets', { signal })])
+  const [models, { datasets }] = await Promise.all([
+    Promise.all(ids.map((id) => /** @type {Promise<Model>} */ (api(`/models/${id}`, { signal })))),
+    /** @type {Promise<import('./api-types.js').DatasetList>} */ (api('/datasets', { signal })),
+  ])
+  /** Asked with a model's optional datasetId. @type {Map<string | undefined, string>} */
   const names = new Map(datasets.map((d) => [d.id, d.name]))
+  /** @type {(m: Model) => number | undefined} */
   const seconds = (m) => (m.history ?? []).reduce((sum, e) => sum + (e.seconds ?? 0), 0) || undefined
   const labels = [...new Set(models.flatMap((m) => m.labels ?? []))]
   const classes = models.map(perClass)
-  const optionKeys = [...new Set(models.flatMap((m) => Object.keys(m.params ?? {})))]
+  // A model's params are the job request it was trained with (typed loosely in its metadata).
+  /** @type {(m: Model) => Record<string, unknown>} */
+  const paramsOf = (m) => Object(m.params ?? {})
+  const optionKeys = [...new Set(models.flatMap((m) => Object.keys(paramsOf(m))))]
   main.append(
     h('div', { class: 'table-wrap' }, h('table', { class: 'list compare', id: 'compare-table' },
       h('caption', { class: 'sr-only' }, 'The models side by side; the best figure of each row is marked'),
@@ -55,7 +75,7 @@ export async function comparePage({ main, params, signal }) {
         h('tr', {}, h('th', { scope: 'row' }, 'Dataset'), models.map((m) => h('td', {}, names.get(m.datasetId) ?? '—'))),
         figureRow('Accuracy', models.map((m) => m.metrics?.accuracy), (v) => pct(v)),
         figureRow('Macro F1', models.map((m) => m.metrics?.macro?.f1), (v) => num(v, 3)),
-        figureRow('Checking images', models.map((m) => m.metrics?.count), (v) => v ?? '—'),
+        figureRow('Checking images', models.map((m) => m.metrics?.count), (v) => String(v ?? '—')),
         figureRow('Training time', models.map(seconds), (v) => duration(v), { lower: true }),
         h('tr', {}, h('th', { scope: 'row' }, 'Round kept'), models.map((m) => h('td', { class: 'num' }, typeof m.bestEpoch === 'number' ? `${m.bestEpoch} of ${m.history?.length ?? '?'}` : '—'))),
         h('tr', { class: 'section-row' }, h('th', { scope: 'rowgroup', colspan: models.length + 1 }, 'F1 per class')),
@@ -63,7 +83,7 @@ export async function comparePage({ main, params, signal }) {
         h('tr', { class: 'section-row' }, h('th', { scope: 'rowgroup', colspan: models.length + 1 }, 'Settings')),
         h('tr', {}, h('th', { scope: 'row' }, 'Pretrained base'), models.map((m) => h('td', {}, m.base?.id ?? '—'))),
         optionKeys.filter((k) => k !== 'baseModel').map((key) => {
-          const values = models.map((m) => optionValue(key, m.params?.[key]))
+          const values = models.map((m) => optionValue(key, paramsOf(m)[key]))
           const differs = new Set(values).size > 1
           return h('tr', { class: differs ? 'differs' : null }, h('th', { scope: 'row' }, optionName(key), differs ? h('span', { class: 'sr-only' }, ' (differs)') : null), values.map((v) => h('td', {}, v)))
         }),

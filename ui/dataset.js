@@ -1,8 +1,14 @@
+// @ts-check
 import { api } from './api.js'
 import { ago, confirmDialog, errorBox, h, toast } from './dom.js'
 import { gallery } from './gallery.js'
 
-/** Classes with their counts as bars, rejected files and warnings: what the server made of an archive. */
+/** @typedef {import('./api-types.js').Dataset} Dataset */
+
+/**
+ * Classes with their counts as bars, rejected files and warnings: what the server made of an archive.
+ * @param {Dataset} dataset
+ */
 export function datasetSummary(dataset) {
   const max = Math.max(1, ...dataset.classes.map((c) => c.count))
   return h(
@@ -37,7 +43,9 @@ export function datasetSummary(dataset) {
   )
 }
 
+/** @param {import('./app.js').PageContext} context */
 export async function datasetPage({ main, id, signal }) {
+  /** @type {Dataset} */
   const dataset = await api(`/datasets/${id}`, { signal })
   const status = h('div')
   main.append(

@@ -1,24 +1,37 @@
+// @ts-check
 /**
  * A dataset's images by class, a page at a time (`GET /datasets/:id/images`), with what the latest training job
  * found (label issues, near-duplicates) and the changes that make a new revision: move to another class, drop, add
  * image files to the class shown.
  */
-import { api, blobUrl, features } from './api.js'
+import { api, ApiError, blobUrl, features } from './api.js'
 import { errorBox, h, pct, toast } from './dom.js'
 
+/** @typedef {import('./api-types.js').Dataset} Dataset */
+/** @typedef {import('./api-types.js').Model} Model */
+
 const PAGE = 60
+/** @type {(path: string) => string | undefined} */
 const fileOf = (path) => path.split('/').at(-1)
 
 /**
  * What the newest model trained on this dataset found: its metadata carries labelIssues and nearDuplicates where
  * the server computes them (models outlive the job records, which expire).
+ * @param {string} datasetId
+ * @param {AbortSignal} signal
  */
 async function latestFindings(datasetId, signal) {
+  /** @type {Pick<import('./api-types.js').ModelList, 'models'>} */
   const { models } = await api('/models', { signal }).catch(() => ({ models: [] }))
   const model = models.find((m) => m.datasetId === datasetId)
   return { labelIssues: model?.labelIssues ?? [], nearDuplicates: model?.nearDuplicates ?? [], modelId: model?.id }
 }
 
+/**
+ * @param {string} datasetId
+ * @param {string} path the image's path in the dataset
+ * @param {AbortSignal} signal
+ */
 function thumb(datasetId, path, signal) {
   const image = h('img', { alt: fileOf(path), loading: 'lazy', width: 120, height: 120 })
   blobUrl(`/datasets/${datasetId}/${path.split('/').map(encodeURIComponent).join('/')}`, signal)
@@ -27,6 +40,10 @@ function thumb(datasetId, path, signal) {
   return image
 }
 
+/**
+ * @param {Dataset} dataset
+ * @param {AbortSignal} signal
+ */
 export async function gallery(dataset, signal) {
   const [{ revisions }, findings] = await Promise.all([features(), latestFindings(dataset.id, signal)])
   const selected = new Set()
@@ -38,17 +55,22 @@ export async function gallery(dataset, signal) {
   /**
    * Sends a revision (JSON, or the multipart form that adds files) and opens the new dataset it made; the one shown
    * here stays as it was.
+   * @param {FormData | { move?: Array<{ path: string, to: string }>, drop?: string[] }} change
+   * @param {string} what the change in words, for the toast
    */
   async function revise(change, what) {
     status.replaceChildren(h('p', { class: 'muted' }, 'Making a new revision…'))
     try {
+      /** @type {import('./api-types.js').Revision} */
       const created = await api(`/datasets/${dataset.id}/revisions`, { method: 'POST', body: change })
       const refused = created.rejected?.length ? ` (${created.rejected.length} file${created.rejected.length > 1 ? 's' : ''} refused: ${created.rejected.map((r) => `${r.path}: ${r.reason}`).join('; ')})` : ''
       toast(`${what}: new dataset “${created.name}”${refused}`)
       location.hash = `#/datasets/${created.id}`
     } catch (err) {
-      const problems = Array.isArray(err.details?.problems) ? err.details.problems : []
-      status.replaceChildren(errorBox(err), problems.length > 1 ? h('ul', { class: 'problems' }, problems.map((p) => h('li', {}, p))) : null)
+      const details = /** @type {{ problems?: unknown } | undefined} */ (err instanceof ApiError ? err.details : undefined)
+      const problems = Array.isArray(details?.problems) ? details.problems.map(String) : []
+      // replaceChildren, unlike h, writes a null child as the text "null".
+      status.replaceChildren(errorBox(err), ...(problems.length > 1 ? [h('ul', { class: 'problems' }, problems.map((p) => h('li', {}, p)))] : []))
     }
   }
 
@@ -75,7 +97,7 @@ export async function gallery(dataset, signal) {
   const addLabel = h('label', { for: 'add-images' }, `Add images to ${classSelect.value}`)
   const addInput = h('input', { type: 'file', id: 'add-images', multiple: true, accept: 'image/*', disabled: !revisions })
   addInput.addEventListener('change', () => {
-    const files = [...addInput.files]
+    const files = [...(addInput.files ?? [])]
     if (files.length === 0) return
     const to = classSelect.value
     const form = new FormData()
@@ -85,9 +107,11 @@ export async function gallery(dataset, signal) {
     revise(form, `Added ${files.length} to ${to}`)
   })
 
+  /** @type {string | null} */
   let cursor = null
   /** Bumped on each class switch, so a page still in flight for the previous class is thrown away. */
   let generation = 0
+  /** @param {boolean} reset true to start the class again from its first page */
   async function load(reset) {
     if (reset) {
       grid.replaceChildren()
@@ -97,6 +121,7 @@ export async function gallery(dataset, signal) {
     const mine = generation
     const query = new URLSearchParams({ class: classSelect.value, limit: String(PAGE) })
     if (cursor) query.set('cursor', cursor)
+    /** @type {import('./api-types.js').DatasetImagePage} */
     const page = await api(`/datasets/${dataset.id}/images?${query}`, { signal })
     if (mine !== generation) return
     for (const item of page.items) {

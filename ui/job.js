@@ -1,13 +1,21 @@
-import { api, features, TERMINAL, watchJob } from './api.js'
+// @ts-check
+import { api, ApiError, features, TERMINAL, watchJob } from './api.js'
 import { trainingCharts } from './charts.js'
 import { badge, confirmDialog, duration, errorBox, h, pct, shortId, toast } from './dom.js'
 import { optionFacts } from './options.js'
 
+/** @typedef {import('./api-types.js').Job} Job */
+
+/** @type {Record<string, string>} */
 const PHASES = { queued: 'Waiting for a worker', preparing: 'Preparing', extracting: 'Extracting features', training: 'Training', 'fine-tuning': 'Fine-tuning', evaluating: 'Evaluating', saving: 'Saving the model', done: 'Done' }
 
-/** The phase line in words that agree with the status badge. */
+/**
+ * The phase line in words that agree with the status badge.
+ * @param {Job} job
+ * @returns {Array<HTMLElement | null>}
+ */
 function phaseText(job) {
-  const p = job.progress ?? {}
+  const p = job.progress
   const epochs = p.epochs ? ` · round ${p.epoch} of ${p.epochs}` : ''
   if (job.status === 'cancelled') return [h('strong', {}, 'Cancelled'), p.epoch ? h('span', { class: 'muted' }, ` after round ${p.epoch} of ${p.epochs}`) : null]
   if (job.status === 'failed') return [h('strong', {}, 'Failed'), p.epoch ? h('span', { class: 'muted' }, ` in round ${p.epoch} of ${p.epochs}`) : null]
@@ -24,9 +32,12 @@ function phaseText(job) {
   return [h('strong', {}, PHASES[job.phase] ?? job.phase), job.phase === 'training' ? h('span', { class: 'muted' }, epochs) : null]
 }
 
-/** The time-left line: what the worker measured, in words; nothing claimed while it knows nothing. */
+/**
+ * The time-left line: what the worker measured, in words; nothing claimed while it knows nothing.
+ * @param {Job} job
+ */
 function etaText(job) {
-  const p = job.progress ?? {}
+  const p = job.progress
   if (job.status === 'queued') return typeof job.queuePosition === 'number' ? `· ${job.queuePosition === 0 ? 'next in line' : `${job.queuePosition} ahead in the queue`}` : ''
   if (job.status !== 'active') return ''
   if (typeof p.etaSeconds !== 'number') return '· estimating time left…'
@@ -34,10 +45,15 @@ function etaText(job) {
   return `· about ${duration(p.etaSeconds)} left`
 }
 
-/** Phase, progress, ETA and live loss/accuracy charts of one job; a cancel button while it can still stop. */
+/**
+ * Phase, progress, ETA and live loss/accuracy charts of one job; a cancel button while it can still stop.
+ * @param {import('./app.js').PageContext} context
+ */
 export async function jobPage({ main, id, signal }) {
   // Read first: an unknown id is a "not found" page, not an empty one.
+  /** @type {Job} */
   const first = await api(`/jobs/${encodeURIComponent(id)}`, { signal })
+  /** @type {import('./api-types.js').Dataset | null} */
   const dataset = await api(`/datasets/${first.datasetId}`, { signal }).catch(() => null)
   const title = h('h1', {}, 'Training job ', h('code', {}, shortId(id)))
   const statusBadge = h('span', { id: 'job-status' })
@@ -66,7 +82,7 @@ export async function jobPage({ main, id, signal }) {
       await api(`/jobs/${id}`, { method: 'DELETE' })
       toast('Cancelling…')
     } catch (err) {
-      toast(`${err.code}: ${err.message}`, 'error')
+      toast(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err), 'error')
       cancel.disabled = false
     }
   })
@@ -79,15 +95,16 @@ export async function jobPage({ main, id, signal }) {
   )
 
   const { cancel: canCancel } = await features()
+  /** @param {Job} job */
   const render = (job) => {
     statusBadge.replaceChildren(badge(job.status))
-    const p = job.progress ?? {}
-    const value = Math.round(p.percent ?? 0)
+    const value = Math.round(job.progress.percent)
     bar.style.width = `${value}%`
-    progress.setAttribute('aria-valuenow', value)
+    progress.setAttribute('aria-valuenow', String(value))
     percent.textContent = `${value}%`
-    phase.replaceChildren(...phaseText(job).filter(Boolean))
-    eta.textContent = etaText(job) || (job.attempts > 1 && !TERMINAL.has(job.status) ? `· attempt ${job.attempts + 1}` : '')
+    phase.replaceChildren(...phaseText(job).filter((node) => node !== null))
+    // `attempts` counts the attempts that ended: one ended means the job waits for (or runs) its second.
+    eta.textContent = etaText(job) || (job.attempts > 0 && !TERMINAL.has(job.status) ? `· attempt ${job.attempts + 1}` : '')
     cancel.hidden = !canCancel || TERMINAL.has(job.status)
     chart.update(job.history)
     if (job.status === 'completed' && job.result) {

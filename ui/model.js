@@ -1,12 +1,26 @@
-import { api, apiKey, blobUrl } from './api.js'
+// @ts-check
+import { api, ApiError, apiKey, blobUrl } from './api.js'
 import { trainingCharts } from './charts.js'
-import { ago, confirmDialog, errorBox, h, modelName, num, pct, shortId, snippet, toast } from './dom.js'
+import { ago, confirmDialog, errorBox, h, messageOf, modelName, num, one, pct, shortId, snippet, toast } from './dom.js'
 import { optionFacts } from './options.js'
 import { tryIt } from './try-it.js'
 
+/** @typedef {import('./api-types.js').Model} Model */
+/** @typedef {import('./api-types.js').Metrics} Metrics */
+/** @typedef {import('./api-types.js').AliasList['aliases'][number]} Alias */
+/**
+ * The part of a tfjs `model.json` this page reads: the weight files to offer for download.
+ * @typedef {{ weightsManifest?: Array<{ paths: string[] }> }} ModelJson
+ */
+
+/** @type {(value: string, label: string) => HTMLDivElement} */
 const stat = (value, label) => h('div', { class: 'stat' }, h('span', { class: 'big' }, value), h('span', { class: 'muted' }, label))
 
-/** Rows are the true class, columns the prediction; each cell's shade is its share of the row. */
+/**
+ * Rows are the true class, columns the prediction; each cell's shade is its share of the row.
+ * @param {string[]} labels
+ * @param {number[][]} matrix `matrix[true][predicted]` counts in `labels` order
+ */
 function confusionMatrix(labels, matrix) {
   return h(
     'div',
@@ -35,7 +49,9 @@ function confusionMatrix(labels, matrix) {
   )
 }
 
+/** @param {Metrics} metrics */
 function perClassTable(metrics) {
+  /** @type {(name: string, m: { precision: number | null, recall: number | null, f1: number | null }, support: number | string, header?: boolean) => HTMLTableRowElement} */
   const row = (name, m, support, header = false) =>
     h('tr', { class: header ? 'avg' : null }, h('th', { scope: 'row' }, name), h('td', { class: 'num' }, num(m?.precision)), h('td', { class: 'num' }, num(m?.recall)), h('td', { class: 'num' }, h('span', { class: 'f1', style: { '--f1': m?.f1 ?? 0 } }, num(m?.f1))), h('td', { class: 'num' }, support ?? ''))
   return h(
@@ -46,13 +62,18 @@ function perClassTable(metrics) {
       { class: 'list per-class', id: 'per-class' },
       h('caption', { class: 'sr-only' }, 'Precision, recall and F1 per class on the validation images'),
       h('thead', {}, h('tr', {}, ['Class', 'Precision', 'Recall', 'F1', 'Support'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, (metrics.perClass ?? []).map((m) => row(m.label, m, m.support))),
+      h('tbody', {}, metrics.perClass.map((m) => row(m.label, m, m.support))),
       h('tfoot', {}, metrics.macro ? row('macro avg', metrics.macro, '', true) : null, metrics.weighted ? row('weighted avg', metrics.weighted, metrics.count, true) : null),
     ),
   )
 }
 
-/** Misclassified checking images as the server records them (`{path, true, predicted, score}`): each opens full size. */
+/**
+ * Misclassified checking images as the server records them (`{path, true, predicted, score}`): each opens full size.
+ * @param {NonNullable<Model['misclassified']>} items
+ * @param {string | undefined} datasetId the dataset the images are read from; absent, they show unavailable
+ * @param {AbortSignal} signal
+ */
 function misclassified(items, datasetId, signal) {
   const grid = h('ul', { class: 'thumbs', id: 'misclassified' })
   for (const item of items.slice(0, 48)) {
@@ -73,7 +94,11 @@ function misclassified(items, datasetId, signal) {
   return grid
 }
 
-/** Fetches a model file with the key (an <a href> cannot send it) and hands it to the browser as a download. */
+/**
+ * Fetches a model file with the key (an <a href> cannot send it) and hands it to the browser as a download.
+ * @param {string} href
+ * @param {string} name
+ */
 function downloadLink(href, name) {
   return h('a', {
     href,
@@ -90,22 +115,26 @@ function downloadLink(href, name) {
         a.remove()
         setTimeout(() => URL.revokeObjectURL(url), 10_000)
       } catch (err) {
-        toast(`${err.code}: ${err.message}`, 'error')
+        toast(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err), 'error')
       }
     },
   }, name)
 }
 
+/**
+ * @param {Model} model
+ * @param {string[]} weightFiles
+ */
 function usage(model, weightFiles) {
   const origin = location.origin
   const key = apiKey.get() ? ' \\\n  -H "Authorization: Bearer $IMAGETUNE_KEY"' : ''
   const curl = `curl -X POST "${origin}/predict?model=${model.id}&topK=3"${key} \\\n  -H "content-type: image/jpeg" --data-binary @photo.jpg`
-  const size = model.base?.inputSize ?? 224
+  const size = model.base.inputSize
   const options = apiKey.get() ? `, {\n  requestInit: { headers: { Authorization: 'Bearer ' + IMAGETUNE_KEY } },\n}` : ''
   // The stored model takes pixels already scaled the way its base expects (metadata base.preprocessing).
-  const scale = { 'scale_-1_1': '.div(127.5).sub(1)', raw_0_255: '' }[model.base?.preprocessing] ?? '.div(255)'
+  const scale = { scale_0_1: '.div(255)', 'scale_-1_1': '.div(127.5).sub(1)', raw_0_255: '' }[model.base.preprocessing]
   // A model on a GraphModel base (mobilenet_v3_coco) is one GraphModel: base graph, pooling and head in one file.
-  const graph = model.base?.format === 'graph-model'
+  const graph = model.base.format === 'graph-model'
   const loader = graph ? 'loadGraphModel' : 'loadLayersModel'
   const tfjs = `import * as tf from '@tensorflow/tfjs'
 
@@ -126,23 +155,11 @@ const best = labels[probs.indexOf(Math.max(...probs))]`
 }
 
 /**
- * The metrics as this page reads them, from either shape a server may write: `confusionMatrix` as rows or as
- * `{labels, matrix}`, `perClass` as a list or keyed by label, `topK` as a list or as `{k: accuracy}`.
+ * The aliases (`prod`, `staging`…) pointing at this model, with a form to point one here (creating or moving it).
+ * @param {Model} model
+ * @param {Alias[]} allAliases
+ * @param {() => void} onChange
  */
-function normaliseMetrics(metrics) {
-  const out = { ...metrics }
-  const cm = metrics.confusionMatrix
-  if (cm && !Array.isArray(cm)) {
-    out.confusionMatrix = cm.matrix ?? cm.counts ?? cm.rows
-    out.labels = metrics.labels ?? cm.labels
-  }
-  if (metrics.perClass && !Array.isArray(metrics.perClass)) out.perClass = Object.entries(metrics.perClass).map(([label, m]) => ({ label, ...m }))
-  const topK = metrics.topK ?? []
-  out.topK = Array.isArray(topK) ? topK : Object.entries(topK).map(([k, accuracy]) => ({ k: Number(k), accuracy }))
-  return out
-}
-
-/** The aliases (`prod`, `staging`…) pointing at this model, with a form to point one here (creating or moving it). */
 function aliasesSection(model, allAliases, onChange) {
   const mine = allAliases.filter((a) => a.modelId === model.id)
   const input = h('input', { id: 'alias-name', type: 'text', maxlength: 64, pattern: '[a-z0-9][a-z0-9._-]*', placeholder: 'prod', 'aria-describedby': 'alias-help alias-error', autocomplete: 'off' })
@@ -158,7 +175,7 @@ function aliasesSection(model, allAliases, onChange) {
             toast(`Alias ${a.name} removed`)
             onChange()
           } catch (err) {
-            error.textContent = err.message
+            error.textContent = messageOf(err)
           }
         },
       }, 'Remove'))))
@@ -183,14 +200,19 @@ function aliasesSection(model, allAliases, onChange) {
         toast(previous ? `${name} moved here` : `${name} now points here`)
         onChange()
       } catch (err) {
-        error.textContent = err.message
+        error.textContent = messageOf(err)
       }
     },
   }, h('label', { for: 'alias-name' }, 'Point an alias here'), input, h('button', { type: 'submit' }, 'Set alias'))
   return h('div', { id: 'aliases' }, list, form, h('small', { id: 'alias-help', class: 'muted' }, 'An alias is a stable name for callers: ', h('code', {}, '/predict?model=prod'), ' keeps working when you move prod to a better model.'), error)
 }
 
-/** Rename in place: the name is a label in the metadata, the id stays. */
+/**
+ * Rename in place: the name is a label in the metadata, the id stays.
+ * @param {Model} model
+ * @param {string} shown the name the page shows now
+ * @param {() => void} onDone
+ */
 function renameForm(model, shown, onDone) {
   const input = h('input', { id: 'model-name', type: 'text', maxlength: 100, value: model.name ?? shown, 'aria-describedby': 'model-name-error' })
   const error = h('p', { class: 'field-error', id: 'model-name-error' })
@@ -210,27 +232,30 @@ function renameForm(model, shown, onDone) {
         toast('Renamed')
         onDone()
       } catch (err) {
-        error.textContent = err.message
+        error.textContent = messageOf(err)
       }
     },
   }, h('label', { for: 'model-name' }, 'Name'), h('div', { class: 'row' }, input, h('button', { type: 'submit' }, 'Save name'), h('button', { type: 'button', class: 'ghost', onclick: onDone }, 'Cancel')), error)
 }
 
-/** Everything about one model: accuracy, per-class table, confusion matrix, mistakes, curves, how to use it. */
+/**
+ * Everything about one model: accuracy, per-class table, confusion matrix, mistakes, curves, how to use it.
+ * @param {import('./app.js').PageContext} context
+ */
 export async function modelPage({ main, id, signal }) {
-  /** @type {import('./api-types.js').Model} */
+  /** @type {Model} */
   const model = await api(`/models/${id}`, { signal })
-  const metrics = normaliseMetrics(model.metrics ?? {})
-  const labels = metrics.labels ?? model.labels ?? []
+  const metrics = model.metrics
+  const labels = metrics.labels
   const [dataset, files, aliasList] = await Promise.all([
-    model.datasetId ? api(`/datasets/${model.datasetId}`, { signal }).catch(() => null) : null,
-    api(`/models/${id}/model.json`, { signal }).catch(() => null),
-    api('/models/aliases', { signal }).catch(() => ({ aliases: [] })),
+    model.datasetId ? /** @type {Promise<import('./api-types.js').Dataset>} */ (api(`/datasets/${model.datasetId}`, { signal })).catch(() => null) : null,
+    /** @type {Promise<ModelJson>} */ (api(`/models/${id}/model.json`, { signal })).catch(() => null),
+    /** @type {Promise<import('./api-types.js').AliasList>} */ (api('/models/aliases', { signal })).catch(() => ({ aliases: [] })),
   ])
-  const weightFiles = (files?.weightsManifest ?? []).flatMap((group) => group.paths ?? [])
+  const weightFiles = (files?.weightsManifest ?? []).flatMap((group) => group.paths)
   const topK = metrics.topK
   const mistakes = model.misclassified ?? []
-  const history = model.history ?? []
+  const history = model.history
   const params = model.params
   const shown = modelName(model, dataset?.name)
   const myAliases = aliasList.aliases.filter((a) => a.modelId === id)
@@ -242,7 +267,7 @@ export async function modelPage({ main, id, signal }) {
       h('h1', {}, shown, ' ', h('code', { class: 'muted' }, shortId(id))),
       h('p', { class: 'muted' }, `${labels.length} classes · base ${model.base?.id ?? '?'} · trained ${ago(model.createdAt)}`, dataset ? [' on ', h('a', { href: `#/datasets/${dataset.id}` }, dataset.name)] : null, model.jobId ? [' · ', h('a', { href: `#/jobs/${model.jobId}` }, 'training job')] : null)),
     h('div', { class: 'row' },
-      h('button', { type: 'button', class: 'ghost', id: 'rename-model', onclick: () => { head.replaceChildren(h('div', { class: 'rename' }, h('h1', {}, 'Rename ', shown), renameForm(model, shown, reload))); head.querySelector('input').focus() } }, 'Rename'),
+      h('button', { type: 'button', class: 'ghost', id: 'rename-model', onclick: () => { head.replaceChildren(h('div', { class: 'rename' }, h('h1', {}, 'Rename ', shown), renameForm(model, shown, reload))); one(head, 'input', HTMLInputElement)?.focus() } }, 'Rename'),
       h('button', { type: 'button', class: 'ghost danger', id: 'delete-model', onclick: () => deleteModel(model, shown, myAliases, status) }, 'Delete')))
   const status = h('div')
   showHead()
@@ -269,12 +294,18 @@ export async function modelPage({ main, id, signal }) {
     params ? h('section', { 'aria-labelledby': 'par-h' }, h('h2', { id: 'par-h' }, 'Settings it was trained with'), optionFacts(params)) : null,
     h('section', { 'aria-labelledby': 'use-h' }, h('h2', { id: 'use-h' }, 'Use it'), usage(model, weightFiles)),
   ]
-  main.append(...sections.filter(Boolean))
-  const charts = main.querySelector('#model-charts')
+  main.append(...sections.filter((section) => section !== null))
+  const charts = one(main, '#model-charts', HTMLElement)
   if (charts) trainingCharts(charts).update(history)
 }
 
-/** Deletes after a confirmation that names the aliases it would break; those aliases go first, so none dangles. */
+/**
+ * Deletes after a confirmation that names the aliases it would break; those aliases go first, so none dangles.
+ * @param {Model} model
+ * @param {string} shown
+ * @param {Alias[]} aliases
+ * @param {HTMLElement} status where a failure is shown
+ */
 async function deleteModel(model, shown, aliases, status) {
   const body = h('div', {},
     h('p', {}, `“${shown}” and its files are removed for good.`),

@@ -1,13 +1,24 @@
-import { api, authHeaders } from './api.js'
-import { errorBox, h, pct } from './dom.js'
+// @ts-check
+import { api, ApiError } from './api.js'
+import { errorBox, h, messageOf, pct } from './dom.js'
+
+/** @typedef {import('./api-types.js').Prediction} Prediction */
+/**
+ * One image's top labels with their scores, best first.
+ * @typedef {Array<{ label: string, score: number }>} Predictions
+ */
+/** The answer for one image, by upload or by URL. @typedef {{ predictions: Predictions, latencyMs: number }} Answer */
 
 /** Images sent to `POST /predict` in one multipart request; the table fills batch by batch. */
 const BATCH = 16
 
-/** The API reads the bytes themselves; the type only has to say "image". */
+/** The API reads the bytes themselves; the type only has to say "image". @type {(file: Blob) => string} */
 const typeOf = (file) => (file.type.startsWith('image/') ? file.type : 'image/png')
 
-/** True when the browser can decode the file as an image: a .txt dropped here must not show as a broken picture. */
+/**
+ * True when the browser can decode the file as an image: a .txt dropped here must not show as a broken picture.
+ * @param {File} file
+ */
 async function isImage(file) {
   try {
     const bitmap = await createImageBitmap(file)
@@ -18,7 +29,10 @@ async function isImage(file) {
   }
 }
 
-/** What a refused URL means, in words, by the API's error code. */
+/**
+ * What a refused URL means, in words, by the API's error code.
+ * @type {Record<string, string>}
+ */
 const URL_REFUSALS = {
   URL_FORBIDDEN: 'The server will not fetch from that address: private, local and cloud-metadata addresses are refused for safety.',
   IMAGE_FETCH_FAILED: 'The server could not fetch an image from that address.',
@@ -28,9 +42,9 @@ const URL_REFUSALS = {
 
 /**
  * Try a model: drop, paste or pick an image, give a URL, test a batch of files, or use the webcam.
- * @param modelId the model to ask
- * @param topK labels to show
- * @param signal removes the page-wide paste listener and stops the webcam when the page goes
+ * @param {string} modelId the model to ask
+ * @param {number} topK labels to show
+ * @param {AbortSignal} signal removes the page-wide paste listener and stops the webcam when the page goes
  */
 export function tryIt(modelId, topK, signal) {
   const input = h('input', { type: 'file', accept: 'image/*', class: 'sr-only', id: 'try-input', tabindex: -1, 'aria-hidden': 'true' })
@@ -40,9 +54,13 @@ export function tryIt(modelId, topK, signal) {
   const threshold = h('input', { type: 'range', id: 'try-threshold', min: 0, max: 100, step: 5, value: 50, 'aria-describedby': 'threshold-help' })
   const thresholdValue = h('output', { for: 'try-threshold', id: 'threshold-value' }, '50%')
   const batchBox = h('div', { id: 'batch-results' })
+  /** @type {Answer | null} the single image's answer the threshold redraws */
   let last = null
 
-  /** Predictions drawn against the threshold: below it, the top label is "not sure". */
+  /**
+   * Predictions drawn against the threshold: below it, the top label is "not sure".
+   * @param {Answer} data
+   */
   function showPredictions(data) {
     const cut = Number(threshold.value) / 100
     const top = data.predictions[0]
@@ -56,6 +74,7 @@ export function tryIt(modelId, topK, signal) {
     )
   }
 
+  /** @param {() => Promise<Answer>} request */
   async function ask(request) {
     answer.replaceChildren(h('p', { class: 'muted' }, 'Asking the model…'))
     try {
@@ -68,13 +87,10 @@ export function tryIt(modelId, topK, signal) {
     }
   }
 
-  const postImage = (blob) => async () => {
-    const response = await fetch(`/predict?model=${encodeURIComponent(modelId)}&topK=${topK}`, { method: 'POST', headers: { ...authHeaders(), 'content-type': typeOf(blob) }, body: blob })
-    const data = await response.json().catch(() => null)
-    if (!response.ok) throw { code: data?.error?.code, message: data?.error?.message ?? response.statusText }
-    return data
-  }
+  /** @type {(blob: Blob) => () => Promise<Answer>} */
+  const postImage = (blob) => () => api(`/predict?model=${encodeURIComponent(modelId)}&topK=${topK}`, { method: 'POST', headers: { 'content-type': typeOf(blob) }, body: blob })
 
+  /** @param {File | undefined} file */
   async function predictFile(file) {
     if (!file) return
     if (!(await isImage(file))) {
@@ -99,22 +115,28 @@ export function tryIt(modelId, topK, signal) {
       preview.replaceChildren()
       answer.replaceChildren(h('p', { class: 'muted' }, 'The server is fetching the image…'))
       try {
-        last = await api(`/predict?model=${encodeURIComponent(modelId)}&topK=${topK}&url=${encodeURIComponent(urlInput.value)}`)
-        showPredictions(last)
+        /** @type {Answer} */
+        const data = await api(`/predict?model=${encodeURIComponent(modelId)}&topK=${topK}&url=${encodeURIComponent(urlInput.value)}`)
+        last = data
+        showPredictions(data)
       } catch (err) {
         last = null
         answer.replaceChildren()
-        urlError.textContent = `${URL_REFUSALS[err.code] ?? 'The server refused it.'} (${err.message})`
+        urlError.textContent = `${(err instanceof ApiError && URL_REFUSALS[err.code]) || 'The server refused it.'} (${messageOf(err)})`
       }
     },
   }, h('label', { for: 'try-url' }, 'Or an image on the web'), h('div', { class: 'row' }, urlInput, h('button', { type: 'submit', class: 'ghost' }, 'Predict')), urlError)
 
-  /** Many images, each with its top label and score, sorted as picked; the threshold marks the unsure ones. */
+  /**
+   * Many images, each with its top label and score, sorted as picked; the threshold marks the unsure ones.
+   * @typedef {{ name: string, predictions?: Predictions, error?: string }} BatchRow
+   * @type {BatchRow[]}
+   */
   let batch = []
   function renderBatch() {
     if (!batch.length) return batchBox.replaceChildren()
     const cut = Number(threshold.value) / 100
-    const unsure = batch.filter((r) => r.predictions && r.predictions[0].score < cut).length
+    const unsure = batch.filter((r) => (r.predictions?.[0]?.score ?? cut) < cut).length
     batchBox.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { class: 'list', id: 'batch-table' },
       h('caption', {}, `${batch.length} images · ${unsure} below the threshold`),
       h('thead', {}, h('tr', {}, ['File', 'Label', 'Score'].map((t) => h('th', { scope: 'col' }, t)))),
@@ -124,20 +146,25 @@ export function tryIt(modelId, topK, signal) {
       })))))
   }
 
+  /** @param {File[]} files */
   async function predictBatch(files) {
-    batch = files.map((file) => ({ name: file.name }))
+    // This batch's own rows: a batch picked while this one is still asking replaces the table, not these answers.
+    const rows = files.map((file) => /** @type {BatchRow} */ ({ name: file.name }))
+    batch = rows
     renderBatch()
     for (let start = 0; start < files.length; start += BATCH) {
       const chunk = files.slice(start, start + BATCH)
       const form = new FormData()
       for (const file of chunk) form.append('image', file, file.name)
       try {
+        /** @type {Prediction} */
         const data = await api(`/predict?model=${encodeURIComponent(modelId)}&topK=${topK}`, { method: 'POST', body: form, signal })
-        const results = data.results ?? [{ predictions: data.predictions }]
-        results.forEach((r, i) => (batch[start + i].predictions = r.predictions))
+        const results = 'results' in data ? data.results : [{ predictions: data.predictions }]
+        rows.slice(start, start + chunk.length).forEach((row, i) => (row.predictions = results[i]?.predictions))
       } catch (err) {
-        for (let i = 0; i < chunk.length; i++) batch[start + i].error = err.message
+        for (const row of rows.slice(start, start + chunk.length)) row.error = messageOf(err)
       }
+      if (batch !== rows) return
       renderBatch()
     }
   }
@@ -149,7 +176,7 @@ export function tryIt(modelId, topK, signal) {
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } })
     } catch (err) {
-      camera.replaceChildren(errorBox({ code: 'CAMERA', message: `The browser gave no camera (${err.name === 'NotAllowedError' ? 'permission refused' : err.message}).` }))
+      camera.replaceChildren(errorBox({ code: 'CAMERA', message: `The browser gave no camera (${err instanceof DOMException && err.name === 'NotAllowedError' ? 'permission refused' : messageOf(err)}).` }))
       return
     }
     signal.addEventListener('abort', () => stream.getTracks().forEach((t) => t.stop()), { once: true })
@@ -157,17 +184,18 @@ export function tryIt(modelId, topK, signal) {
     video.srcObject = stream
     const snap = h('button', { type: 'button', onclick: () => {
       const canvas = h('canvas', { width: video.videoWidth, height: video.videoHeight })
-      canvas.getContext('2d').drawImage(video, 0, 0)
+      canvas.getContext('2d')?.drawImage(video, 0, 0)
       canvas.toBlob((blob) => blob && ask(postImage(blob)), 'image/jpeg', 0.9)
     } }, 'Predict this frame')
-    const stop = h('button', { type: 'button', class: 'ghost', onclick: () => { stream.getTracks().forEach((t) => t.stop()); camera.replaceChildren(cameraButton) } }, 'Stop camera')
+    const stop = h('button', { type: 'button', class: 'ghost', onclick: () => { stream.getTracks().forEach((t) => t.stop()); camera.replaceChildren(...(cameraButton ? [cameraButton] : [])) } }, 'Stop camera')
     camera.replaceChildren(video, h('div', { class: 'row' }, snap, stop))
   }
-  const cameraButton = navigator.mediaDevices?.getUserMedia ? h('button', { type: 'button', class: 'ghost', onclick: startCamera }, 'Use the webcam') : null
+  // No mediaDevices outside a secure context (a server reached over plain http).
+  const cameraButton = /** @type {MediaDevices | undefined} */ (navigator.mediaDevices)?.getUserMedia ? h('button', { type: 'button', class: 'ghost', onclick: startCamera }, 'Use the webcam') : null
   if (cameraButton) camera.append(cameraButton)
 
-  input.addEventListener('change', () => predictFile(input.files[0]))
-  batchInput.addEventListener('change', () => predictBatch([...batchInput.files]))
+  input.addEventListener('change', () => predictFile(input.files?.[0]))
+  batchInput.addEventListener('change', () => predictBatch([...(batchInput.files ?? [])]))
   threshold.addEventListener('input', () => {
     thresholdValue.textContent = `${threshold.value}%`
     if (last) showPredictions(last)
@@ -177,6 +205,7 @@ export function tryIt(modelId, topK, signal) {
     const file = [...(event.clipboardData?.files ?? [])].find((f) => f.type.startsWith('image/'))
     if (file) predictFile(file)
   }, { signal })
+  /** @type {HTMLDivElement} */
   const zone = h(
     'div',
     {
@@ -191,7 +220,7 @@ export function tryIt(modelId, topK, signal) {
       ondrop: (event) => {
         event.preventDefault()
         zone.classList.remove('over')
-        const files = [...event.dataTransfer.files]
+        const files = [...(event.dataTransfer?.files ?? [])]
         if (files.length > 1) return predictBatch(files)
         predictFile(files.find((f) => f.type.startsWith('image/')) ?? files[0])
       },

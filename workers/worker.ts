@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { QueueEvents, Worker, type ChildPool } from 'bullmq'
 import type { Config } from '../src/config.js'
@@ -6,12 +7,13 @@ import type { Logger } from '../src/logger.js'
 import { CANCEL_REQUESTED_FIELD } from '../src/queue/cancel.js'
 import { redisConnection } from '../src/queue/connection.js'
 import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
-import { createJobEnd } from '../src/services/job-end.js'
+import { DEFAULT_PROJECT_ID } from '../src/contract/projects.js'
+import { createJobEnd, type EndedJob } from '../src/services/job-end.js'
 import { isTypeScript, siblingModule } from '../src/sibling-module.js'
-import { createCheckpointStore } from '../src/storage/checkpoints.js'
-import { projectStore } from '../src/storage/project-store.js'
-import { projectOf } from '../src/queue/job-reader.js'
-import { openSharedStore } from '../src/storage/open-store.js'
+import { dataLayout } from '../src/storage/layout.js'
+import { localBlobStore } from '../src/storage/local-blob-store.js'
+import { openSharedStore, type Stores } from '../src/storage/open-store.js'
+import { repositoriesFor } from '../src/storage/repositories.js'
 import { watchSandboxes } from './sandbox-watchdog.js'
 import { startWebhookWorker } from './webhooks.js'
 
@@ -65,7 +67,8 @@ export interface TrainWorker {
  */
 export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const name = `${hostname()}:${process.pid}`
-  const store = openSharedStore(config)
+  // Job-end handling writes to the shared store only; `local` (DATA_DIR) is what repositories take beside it, unused here.
+  const stores: Stores = { shared: openSharedStore(config), local: localBlobStore(path.resolve(config.DATA_DIR)) }
   const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, fileURLToPath(PROCESSOR), {
     name,
     connection: redisConnection(config.REDIS_URL, 'worker', log),
@@ -99,11 +102,20 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const webhooks = startWebhookWorker(config, log)
   let stopping = false
 
-  /** A job that ended for good (see services/job-end.ts); its checkpoint is in its project's part of the store. */
-  const ended = (job: { id?: string | undefined; data: TrainModelJob }) => {
-    const checkpoints = createCheckpointStore(projectStore(store, projectOf(job.data)))
-    void createJobEnd({ checkpoints, notifyWebhook: webhooks.notify, log })({ id: job.id!, webhook: job.data.webhook })
+  const layout = dataLayout(config.DATA_DIR)
+  const jobEnds = new Map<string, (job: EndedJob) => Promise<void>>()
+  /** Job-end handling for the jobs of one project (see services/job-end.ts), built on its first ended job and kept. */
+  const jobEndFor = (projectId: string) => {
+    let jobEnd = jobEnds.get(projectId)
+    if (!jobEnd) {
+      jobEnd = createJobEnd({ checkpoints: repositoriesFor(stores, projectId, { layout }).checkpoints, notifyWebhook: webhooks.notify, log })
+      jobEnds.set(projectId, jobEnd)
+    }
+    return jobEnd
   }
+  /** A job that ended for good; the payload names its project once projects exist, older jobs are the default one's. */
+  const ended = (job: { id?: string | undefined; data: TrainModelJob }) =>
+    void jobEndFor(job.data.projectId ?? DEFAULT_PROJECT_ID)({ id: job.id!, webhook: job.data.webhook })
 
   const cancel = (jobId: string, reason: string) => {
     if (worker.cancelJob(jobId, reason)) log.info({ jobId, reason }, 'job aborted')
@@ -149,7 +161,7 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
       await events.close()
       eventsConnection.disconnect()
       control.disconnect()
-      store.close()
+      stores.shared.close()
     },
   }
 }

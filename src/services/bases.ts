@@ -83,7 +83,7 @@ export async function uploadBase(
 }
 
 /** The bundled bases, usable as `baseModel` by name. */
-export function builtinBaseNames(): string[] {
+function builtinBaseNames(): string[] {
   return [...BUILTIN_BASE_IDS]
 }
 
@@ -91,7 +91,7 @@ export function builtinBaseNames(): string[] {
  * The `loadBase` reference of a stored base: its model.json by local path, with what was declared at upload, keyed
  * by name and content folder so every worker's copy shares one feature cache.
  */
-export function storedBaseRef(base: StoredBase, modelFile: string): BaseModelRef {
+function storedBaseRef(base: StoredBase, modelFile: string): BaseModelRef {
   return {
     url: modelFile,
     contentKey: `uploaded/${base.name}/${base.modelDir}`,
@@ -128,12 +128,22 @@ export interface BaseService {
    * @throws AppError BASE_NOT_FOUND, OPTIONS_INVALID
    */
   checkForJob(ref: JobBaseRef, fineTuneLayers: number): Promise<void>
-  /**
-   * A job's `baseModel` as `loadBase` takes it: an uploaded base's name becomes its model.json on this process's
-   * disk (fetched first from a remote store) with what was declared at upload.
-   * @throws AppError BASE_NOT_FOUND
-   */
-  resolve(ref: JobBaseRef): Promise<BaseModelRef>
+}
+
+/** An uploaded base's name: any string that names no built-in (URLs come as objects). */
+const isUploadedName = (ref: JobBaseRef): ref is string => typeof ref === 'string' && !isBuiltinBase(ref)
+
+/**
+ * A job's `baseModel` as `loadBase` takes it: an uploaded base's name becomes its model.json on this process's disk
+ * (fetched first from a remote store) with what was declared at upload.
+ * @throws AppError BASE_NOT_FOUND
+ */
+export async function resolveJobBase(bases: Pick<BaseStore, 'get' | 'localModelFile'>, ref: JobBaseRef): Promise<BaseModelRef> {
+  if (!isUploadedName(ref)) return ref as BaseModelRef // a built-in or a URL, carried as is by the queue payload
+  const stored = await bases.get(ref)
+  // DELETE /bases refuses while a job is queued, so this is a base removed by hand: a retry cannot bring it back.
+  if (!stored) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${ref}' (deleted?)`)
+  return storedBaseRef(stored, await bases.localModelFile(stored))
 }
 
 const view = ({ modelDir: _modelDir, ...rest }: StoredBase): BaseView => rest
@@ -141,7 +151,6 @@ const view = ({ modelDir: _modelDir, ...rest }: StoredBase): BaseView => rest
 /** The bases of one project: the bundled ones and those uploaded with `POST /bases`. */
 export function createBaseService(deps: BaseServiceDeps): BaseService {
   const { projectId, bases, queue } = deps
-  const isUploadedName = (ref: JobBaseRef): ref is string => typeof ref === 'string' && !isBuiltinBase(ref)
   return {
     upload: async (archive, decl) => view(await uploadBase(archive, decl, { store: bases, basesDir: deps.basesDir, limits: deps.limits })),
     list: async () => ({ builtin: builtinBaseNames(), uploaded: (await bases.list()).map(view) }),
@@ -157,13 +166,6 @@ export function createBaseService(deps: BaseServiceDeps): BaseService {
       if (uploaded.kind === 'graph' && fineTuneLayers > 0) {
         throw new AppError('OPTIONS_INVALID', `base '${ref}' is a GraphModel: head-only training, fineTuneLayers must be 0`)
       }
-    },
-    async resolve(ref) {
-      if (!isUploadedName(ref)) return ref as BaseModelRef // a built-in or a URL, which the queue payload carries as is
-      const stored = await bases.get(ref)
-      // DELETE /bases refuses while a job is queued, so this is a base removed by hand: a retry cannot bring it back.
-      if (!stored) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${ref}' (deleted?)`)
-      return storedBaseRef(stored, await bases.localModelFile(stored))
     },
   }
 }

@@ -4,11 +4,19 @@ import { DEFAULT_BASE_MODEL, PRIORITY, trainOptions, type CreateJob } from '../c
 import { AppError } from '../errors.js'
 import { parseAllowList, systemResolver } from '../net/ssrf-guard.js'
 import { checkWebhookUrl } from '../net/webhook-url.js'
+import { decodeCheckpoint, encodeCheckpoint } from '../ml/checkpoint-codec.js'
+import type { BaseModelRef } from '../ml/bases.js'
+import type { TrainExample } from '../ml/train-classifier.js'
+import type { HeadCheckpoint } from '../ml/train.js'
 import type { CancelOutcome } from '../queue/cancel.js'
 import type { JobDocument } from '../queue/job-document.js'
+import type { TrainModelJob, TrainResult } from '../queue/jobs.js'
 import type { ListQuery, TrainingQueue } from '../queue/producer.js'
+import type { BaseStore } from '../storage/bases.js'
 import type { DatasetStore } from '../storage/datasets.js'
-import type { BaseService } from './bases.js'
+import type { ModelFiles, ModelMetadata } from '../storage/models.js'
+import type { Repositories } from '../storage/repositories.js'
+import { resolveJobBase, type BaseService } from './bases.js'
 import type { EndedJob } from './job-end.js'
 import type { QuotaChecks } from './quotas.js'
 
@@ -140,5 +148,73 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
       await get(id)
       return queue
     },
+  }
+}
+
+export interface TrainingRunDeps {
+  repos: Pick<Repositories, 'datasets' | 'images' | 'models' | 'checkpoints' | 'features'>
+  bases: Pick<BaseStore, 'get' | 'localModelFile'>
+}
+
+/** What one attempt of a training job reads and writes, for the worker's processor; the training itself is ml's. */
+export interface TrainingRunService {
+  /**
+   * The result an earlier attempt saved just before publishing the model, when the model is there already (that
+   * attempt died before BullMQ recorded it); undefined when the model is not there.
+   * @throws AppError TRAINING_FAILED when the model is there without a saved result
+   */
+  earlierResult(jobId: string, modelId: string): Promise<TrainResult | undefined>
+  /** The job's last epoch checkpoint, when it has one for this model. */
+  resumePoint(jobId: string, modelId: string): Promise<HeadCheckpoint | undefined>
+  /** Replaces the job's checkpoint. */
+  saveCheckpoint(jobId: string, modelId: string, state: HeadCheckpoint): Promise<void>
+  /**
+   * The dataset's class names and its images as training examples, each read through this process's image cache.
+   * @throws AppError DATASET_NOT_FOUND (deleted since the job was queued: a retry cannot bring it back)
+   */
+  examples(datasetId: string): Promise<{ labels: string[]; examples: TrainExample[] }>
+  /** The job's base as `loadBase` takes it. @throws AppError BASE_NOT_FOUND */
+  base(ref: TrainModelJob['baseModel']): Promise<BaseModelRef>
+  /** The project's feature cache (this process's disk in front of a remote store). */
+  features: Repositories['features']
+  /** Saves the job's result, then publishes the model: see `earlierResult`. */
+  publish(jobId: string, result: TrainResult, files: ModelFiles, metadata: ModelMetadata): Promise<void>
+  /** Drops a cancelled job's scratch space (its checkpoint). */
+  discard(jobId: string): Promise<void>
+}
+
+/** The storage side of running the training jobs of one project. */
+export function createTrainingRunService(deps: TrainingRunDeps): TrainingRunService {
+  const { datasets, images, models, checkpoints, features } = deps.repos
+  return {
+    async earlierResult(jobId, modelId) {
+      if (!(await models.getMetadata(modelId))) return undefined
+      const saved = (await checkpoints.loadResult(jobId)) as TrainResult | undefined
+      if (!saved) throw new AppError('TRAINING_FAILED', `model ${modelId} exists but job ${jobId} has no saved result`)
+      return saved
+    },
+    resumePoint: async (jobId, modelId) => decodeCheckpoint(await checkpoints.load(jobId), modelId),
+    saveCheckpoint: (jobId, modelId, state) => checkpoints.save(jobId, encodeCheckpoint(modelId, state)),
+    async examples(datasetId) {
+      const dataset = await datasets.get(datasetId)
+      if (!dataset) throw new AppError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist (deleted?)`)
+      const labels = dataset.classes.map((c) => c.name)
+      const labelIndex = new Map(labels.map((name, i) => [name, i]))
+      const examples = dataset.images.map((image) => ({
+        key: image.sha256,
+        label: labelIndex.get(image.label) ?? -1,
+        split: image.split,
+        path: image.path,
+        read: () => images(datasetId, image),
+      }))
+      return { labels, examples }
+    },
+    base: (ref) => resolveJobBase(deps.bases, ref),
+    features,
+    async publish(jobId, result, files, metadata) {
+      await checkpoints.saveResult(jobId, result) // before the model, see earlierResult
+      await models.save(result.modelId, files, metadata)
+    },
+    discard: (jobId) => checkpoints.remove(jobId),
   }
 }

@@ -14,8 +14,10 @@ test('ui/api-types.js is what openapi.yaml generates (run `npm run openapi` afte
   const document = parse(await readFile(`${REPO}/openapi.yaml`, 'utf8'))
   const generated = uiTypesModule(document)
   expect(await readFile(`${REPO}/ui/api-types.js`, 'utf8')).toBe(generated)
-  // The field the dashboard once guessed wrong is a typed, top-level field of the model document.
-  expect(generated).toMatch(/@typedef \{\{ id: string, [^\n]*bestEpoch\?: number,[^\n]*\}\} Model \*\//)
+  // The field the dashboard once guessed wrong is a typed, top-level field (indented one level) of the model document.
+  expect(generated).toMatch(/@typedef \{\{\n \* {3}id: string,\n(?: \* .*\n)*? \* {3}bestEpoch\?: number,\n(?: \* .*\n)*? \* \}\} Model\n/)
+  // A shape another typedef names is written as that name, not copied: the list holds models.
+  expect(generated).toContain(' * @typedef {{\n *   models: Array<Model>,\n * }} ModelList\n')
 })
 
 test('the typedefs type-check', () => {

@@ -188,6 +188,10 @@ async function dropFile(page: Page, name: string, type: string, b64: string) {
 browserTest('an upload refused for having no class folders says why, per file, and what to do; a good upload clears the name', async () => {
   const page = await context.newPage()
   await open(page, '/upload', '#dataset-name')
+  // A refusal that names no file (not an archive at all) shows the error alone: no stray "null" beside it.
+  await page.locator('#archive-input').setInputFiles({ name: 'broken.zip', mimeType: 'application/zip', buffer: Buffer.from('not a zip') })
+  await page.locator('.upload-status .error').waitFor()
+  expect(await page.locator('.upload-status').evaluate((el) => [...el.childNodes].map((node) => node.nodeName))).toEqual(['DIV'])
   const flat = await makeZip((await makeImageFolder({ x: 3 }, { size: 24 })).map((f) => ({ ...f, path: path.basename(f.path) })))
   await page.locator('#archive-input').setInputFiles({ name: 'flat.zip', mimeType: 'application/zip', buffer: flat })
   const reasons = page.locator('#upload-reasons')
@@ -263,6 +267,15 @@ browserTest('the job page: early stop and kept round in words, settings in words
   expect(settings).toContain('Stop when it stops improving')
   expect(settings).not.toMatch(/null|\{|[a-z][A-Z][a-z]+\n/)
 
+  // A job whose first attempt failed waits out its backoff as queued, with no place in line: the page says which
+  // attempt comes next (the server's document, answered as such a job's would be).
+  const retrying = { ...job, id: 'retrying', status: 'queued', queuePosition: null, attempts: 1, startedAt: null, finishedAt: null, result: undefined }
+  await page.route('**/jobs/retrying', (route) => route.fulfill({ json: retrying }))
+  await page.route('**/jobs/retrying/events', (route) => route.fulfill({ status: 204 }))
+  await open(page, '/jobs/retrying', '#job-status .badge')
+  await expect(page.locator('#job-eta').innerText()).resolves.toBe('· attempt 2')
+  await page.unrouteAll()
+
   const long = await api('POST', '/jobs', { datasetId, epochs: 500, seed: 9 })
   await open(page, `/jobs/${long.id}`, '#job-cancel:not([hidden])')
   // Time left is claimed only once the worker has measured an epoch, and then from its pace (issue 19 item 2).
@@ -284,6 +297,9 @@ browserTest('the job page: early stop and kept round in words, settings in words
   await open(page, '/jobs/no-such-job', 'h1')
   await expect(page.locator('h1').innerText()).resolves.toBe('Job not found')
   await expect(page.title()).resolves.toBe('Job not found · imagetune')
+  // A route the router does not know: its heading and the way back, and no stray "null" between them.
+  await open(page, '/no-such-page', 'h1')
+  expect(await page.locator('main').evaluate((el) => [...el.childNodes].map((node) => node.textContent))).toEqual(['Page not found', 'Back to the overview'])
   expect(errors.filter((e) => !e.includes('404'))).toEqual([])
   await page.close()
 })
@@ -325,6 +341,39 @@ browserTest('try it: a non-image is named as such, a refused URL is explained, a
 
   await page.locator('#try-threshold').fill('100')
   await expect(page.locator('#batch-table caption').innerText()).resolves.toMatch(/^3 images · [0-3] below the threshold$/)
+
+  // A batch picked while the previous one is still asking keeps its own rows: the late answer is for rows gone.
+  const errors = watchConsole(page)
+  let release = () => {}
+  const held = new Promise<void>((resolve) => (release = resolve))
+  let first = true
+  await page.route('**/predict?**', async (route) => {
+    if (first) {
+      first = false
+      await held
+    }
+    await route.continue()
+  })
+  await page.locator('#batch-input').setInputFiles(images)
+  await page.locator('#batch-input').setInputFiles([images[2]!])
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll('#batch-table tbody td:nth-child(2)')]
+    return cells.length === 1 && cells[0]!.textContent !== 'asking…'
+  })
+  const late = page.waitForEvent('requestfinished', (request) => request.url().includes('/predict?'))
+  release()
+  await late
+  await page.waitForTimeout(500)
+  expect(await page.locator('#batch-table tbody tr td:first-child').allInnerTexts()).toEqual([images[2]!.name])
+  expect(errors).toEqual([])
+  await page.unrouteAll({ behavior: 'wait' })
+
+  // A key the server stops taking mid-session: a dropped image's 401 opens the key dialog, as every other call's does.
+  await page.route('**/predict?**', (route) => route.fulfill({ status: 401, json: { error: { code: 'UNAUTHORIZED', message: 'unknown API key' } } }))
+  await dropFile(page, 'probe.png', 'image/png', images[0]!.buffer.toString('base64'))
+  await page.getByRole('dialog', { name: 'API key' }).waitFor()
+  await page.locator('#key-close').click()
+  await page.unrouteAll()
   // The model that kept its first round is far from certain of anything: at a threshold of 100 % it is "not sure".
   await open(page, `/models/${earlyModel}`, '#try-zone')
   await dropFile(page, 'probe.png', 'image/png', images[2]!.buffer.toString('base64'))
@@ -390,6 +439,13 @@ browserTest('the dataset gallery pages one class at a time; selected images move
   expect((await api('GET', `/datasets/${datasetId}`)).classes.find((c: { name: string }) => c.name === 'blue-stripes').count).toBe(12)
 
   await open(page, `/datasets/${moved}`, '#gallery-grid img[src^="blob:"]')
+  // A revision refused for one problem (moving an image into its own class) shows the error alone, no stray "null".
+  await page.locator('#gallery-grid input[type=checkbox]').first().check()
+  await page.locator('#move-to').selectOption('blue-stripes')
+  await page.locator('#move-selected').click()
+  await page.locator('#gallery-status .error').waitFor()
+  expect(await page.locator('#gallery-status').evaluate((el) => [...el.childNodes].map((node) => node.nodeName))).toEqual(['DIV'])
+  await page.locator('#gallery-grid input[type=checkbox]').first().uncheck()
   await page.locator('#gallery-class').selectOption('green-checker')
   await page.waitForFunction(() => document.querySelectorAll('#gallery-grid li').length === 11)
   await page.locator('#gallery-grid input[type=checkbox]').first().check()

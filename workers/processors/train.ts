@@ -5,28 +5,27 @@
 import { UnrecoverableError, WaitingError, type SandboxedJob } from 'bullmq'
 import { loadConfig } from '../../src/config.js'
 import { withTrainDefaults } from '../../src/contract/jobs.js'
+import { DEFAULT_PROJECT_ID } from '../../src/contract/projects.js'
 import { AppError } from '../../src/errors.js'
 import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
 import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '../../src/ml/bases.js'
-import { storedBaseRef } from '../../src/services/bases.js'
-import type { BaseStore } from '../../src/storage/bases.js'
+import { createTrainingRunService, type TrainingRunService } from '../../src/services/training.js'
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere } from '../../src/ml/features.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
 import { abortError } from '../../src/ml/abort.js'
 import { THUMBNAIL_CACHE_ID } from '../../src/ml/thumbnails.js'
 import { ABORT_REASON, DEFAULT_BASE_MODEL, failureReason, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../../src/queue/jobs.js'
-import { decodeCheckpoint, encodeCheckpoint } from '../../src/ml/checkpoint-codec.js'
 import { modelToFiles } from '../../src/ml/file-io.js'
-import { DEFAULT_PROJECT_ID } from '../../src/contract/projects.js'
-import type { FeatureCache } from '../../src/storage/features.js'
 import { dataLayout } from '../../src/storage/layout.js'
+import type { FeatureCache } from '../../src/storage/features.js'
 import { openStores } from '../../src/storage/open-store.js'
-import { repositoriesFor, type Repositories } from '../../src/storage/repositories.js'
+import { repositoriesFor } from '../../src/storage/repositories.js'
 import { createProgressTracker } from '../progress.js'
 import { startHeartbeat } from '../sandbox-watchdog.js'
 import { availableParallelism } from 'node:os'
+import { projectOf } from '../../src/queue/job-reader.js'
 
 const config = loadConfig()
 const logger = createLogger(config.LOG_LEVEL, 'train-processor')
@@ -34,15 +33,16 @@ const layout = dataLayout(config.DATA_DIR)
 // Datasets, models, checkpoints and features live in the shared store; DATA_DIR keeps bases, fetched images and
 // features near at hand, and may be wiped between jobs.
 const stores = await openStores(config)
-const repositories = new Map<string, Repositories>()
-/** The repositories of a job's project (jobs queued before projects belong to `default`), kept for its next jobs. */
-function reposOf(projectId: string = DEFAULT_PROJECT_ID): Repositories {
-  let repos = repositories.get(projectId)
-  if (!repos) {
-    repos = repositoriesFor(stores, projectId, { layout })
-    repositories.set(projectId, repos)
+const runs = new Map<string, TrainingRunService>()
+/** The storage side of a job of project `projectId`, built on its first job here and kept. */
+function runServiceFor(projectId: string): TrainingRunService {
+  let run = runs.get(projectId)
+  if (!run) {
+    const repos = repositoriesFor(stores, projectId, { layout })
+    run = createTrainingRunService({ repos, bases: repos.bases })
+    runs.set(projectId, run)
   }
-  return repos
+  return run
 }
 // The worker that forked us died (SIGKILL, OOM): stop now. Its job is recovered as stalled and resumed from the
 // last checkpoint elsewhere; training on here would race that worker to the same model id.
@@ -55,15 +55,6 @@ const backend = initBackend(config.IMAGETUNE_BACKEND)
 const builtinBases = new Map<string, Promise<Base>>()
 // Extraction threads for the last base used, started with its first job and kept for the next.
 const pools = new Map<string, Promise<FeaturePool | undefined>>()
-
-/** The job's base as `loadBase` takes it: an uploaded base's name becomes its stored model.json and declarations. */
-async function resolveBase(ref: TrainModelJob['baseModel'], uploadedBases: BaseStore): Promise<BaseModelRef> {
-  if (typeof ref !== 'string' || isBuiltinBase(ref)) return ref as BaseModelRef
-  const stored = await uploadedBases.get(ref)
-  // DELETE /bases refuses while a job is queued, so this is a base removed by hand: a retry cannot bring it back.
-  if (!stored) throw new AppError('BASE_NOT_FOUND', `no uploaded base '${ref}' (deleted?)`)
-  return storedBaseRef(stored, await uploadedBases.localModelFile(stored))
-}
 
 function baseFor(ref: BaseModelRef): Promise<Base> {
   if (!isBuiltinBase(ref)) return loadBase(ref, layout.bases)
@@ -107,7 +98,7 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
 async function warmUp(): Promise<void> {
   const started = performance.now()
   const { name } = await backend
-  const ref = await resolveBase(DEFAULT_BASE_MODEL, reposOf().bases)
+  const ref = await runServiceFor(DEFAULT_PROJECT_ID).base(DEFAULT_BASE_MODEL)
   await Promise.all([baseFor(ref), poolFor(ref, name, logger)])
   logger.info({ base: DEFAULT_BASE_MODEL, backend: name, seconds: Math.round(performance.now() - started) / 1000 }, 'sandbox warm')
 }
@@ -157,43 +148,31 @@ function classify(err: unknown): unknown {
 async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger, backendName: string, signal?: AbortSignal): Promise<TrainResult> {
   const { modelId, datasetId, options } = job.data
   const jobId = job.id
-  const { datasets, models, checkpoints, features: cache, images: readImage, bases: uploadedBases } = reposOf(job.data.projectId)
+  const run = runServiceFor(projectOf(job.data))
   // An earlier attempt may have published the model and died before BullMQ recorded the result: answer with it.
-  if (await models.getMetadata(modelId)) {
-    const saved = (await checkpoints.loadResult(jobId)) as TrainResult | undefined
-    if (!saved) throw new AppError('TRAINING_FAILED', `model ${modelId} exists but job ${jobId} has no saved result`)
+  const saved = await run.earlierResult(jobId, modelId)
+  if (saved) {
     log.info({ modelId }, 'model already saved by an earlier attempt')
     return saved
   }
   const epochs = options.epochs + (options.fineTuneLayers ? fineTuneEpochs(options.epochs) : 0)
   const progress = createProgressTracker(epochs, Date.now, previousProgress(job.progress))
   const report = (...args: Parameters<typeof progress.update>) => job.updateProgress({ ...progress.update(...args) })
-  const resumeFrom = decodeCheckpoint(await checkpoints.load(jobId), modelId)
+  const resumeFrom = await run.resumePoint(jobId, modelId)
   if (resumeFrom) {
     progress.resume(resumeFrom.epoch, resumeFrom.history)
     log.info({ epoch: resumeFrom.epoch, epochs: options.epochs }, 'resuming from checkpoint')
   }
 
   await report('preparing', 0)
-  const dataset = await datasets.get(datasetId)
-  // A retry cannot bring the dataset back; keep attempts for transient faults.
-  if (!dataset) throw new AppError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist (deleted?)`)
-  const labels = dataset.classes.map((c) => c.name)
-  const labelIndex = new Map(labels.map((name, i) => [name, i]))
-  const baseModel = await resolveBase(job.data.baseModel, uploadedBases)
+  const { labels, examples } = await run.examples(datasetId)
+  const baseModel = await run.base(job.data.baseModel)
   // Threads start (once per child process) while the base loads: their start-up is off the critical path.
   const pool = poolFor(baseModel, backendName, log)
   const base = await baseFor(baseModel)
-  const counted = countingCache(cache)
+  const counted = countingCache(run.features)
   try {
     if (signal?.aborted) throw abortError(signal) // loading takes seconds and cannot be interrupted
-    const examples = dataset.images.map((image) => ({
-      key: image.sha256,
-      label: labelIndex.get(image.label) ?? -1,
-      split: image.split,
-      path: image.path,
-      read: () => readImage(datasetId, image),
-    }))
     const outcome = await trainClassifier({
       base,
       labels,
@@ -213,7 +192,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
       signal,
       resumeFrom,
       onCheckpoint: async (state) => {
-        if (!signal?.aborted) await checkpoints.save(jobId, encodeCheckpoint(modelId, state))
+        if (!signal?.aborted) await run.saveCheckpoint(jobId, modelId, state)
       },
       onProgress: (p) => {
         void report(p.phase, phaseFraction(p), p.log)
@@ -232,8 +211,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
     }
     try {
       await report('saving', 0)
-      await checkpoints.saveResult(jobId, result) // before the model, see the start of this function
-      await models.save(modelId, await modelToFiles(outcome.model), {
+      await run.publish(jobId, result, await modelToFiles(outcome.model), {
         id: modelId,
         createdAt: new Date().toISOString(),
         labels,
@@ -285,7 +263,7 @@ export default async function processTrain(
       throw new WaitingError()
     }
     if (signal?.aborted && signal.reason === ABORT_REASON.cancel) {
-      await reposOf(job.data.projectId).checkpoints.remove(job.id)
+      await runServiceFor(projectOf(job.data)).discard(job.id)
       log.info('job cancelled')
       throw new UnrecoverableError(failureReason('JOB_CANCELLED', 'cancelled while running'))
     }
