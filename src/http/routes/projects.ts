@@ -102,10 +102,15 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await projectOr404(id)
       request.auditProjectId = id
       if (id === DEFAULT_PROJECT_ID) throw new AppError('PROJECT_PROTECTED', 'the default project holds the store\'s root and the API_KEYS keys; it cannot be deleted')
-      const { project: unfinished } = await app.trainingQueue.countUnfinished(id)
-      if (unfinished > 0) throw new AppError('PROJECT_BUSY', `project ${id} has ${unfinished} queued or running jobs; cancel them first`, { jobs: unfinished })
+      const busy = async (why: string) => {
+        const { project: unfinished } = await app.trainingQueue.countUnfinished(id)
+        if (unfinished > 0) throw new AppError('PROJECT_BUSY', `project ${id} has ${unfinished} queued or running jobs${why}; cancel them first (with a key of the project)`, { jobs: unfinished })
+      }
+      await busy('')
       // Keys first: nothing can be added while the rest goes. Each step is idempotent, so a failed delete can be retried.
       await projects.revokeAll(id)
+      // A job queued by a request that passed auth just before the revocation would train on deleted data.
+      await busy(' (queued while its keys were being revoked: the keys are gone)')
       const { models } = repositoriesFor(app.stores, id, { layout: app.layout })
       for (const model of await models.list()) await app.predictor.evict(qualifiedModelId(id, model.id))
       await app.trainingQueue.removeFinished(id)
