@@ -113,6 +113,11 @@ export interface BaseServiceDeps {
   /** This process's `<DATA_DIR>/bases`: extracted bundled bases, staging for uploads. */
   basesDir: string
   limits: Omit<ArchiveLimits, 'maxFiles'>
+  /**
+   * Whether a job's `baseModel.url` may be a file path (or `file://`): only in open mode. With keys, the server's
+   * disk holds every project's models and bases, so a path would let one project train on another's files.
+   */
+  pathsAllowed: boolean
 }
 
 export interface BaseService {
@@ -124,8 +129,8 @@ export interface BaseService {
   remove(name: string): Promise<void>
   /**
    * Checks a job's `baseModel` before it is queued: a built-in, a URL, or an uploaded base that exists and, being a
-   * GraphModel, is trained head-only.
-   * @throws AppError BASE_NOT_FOUND, OPTIONS_INVALID
+   * GraphModel, is trained head-only; a file path only where `pathsAllowed`.
+   * @throws AppError BASE_NOT_FOUND, OPTIONS_INVALID, URL_FORBIDDEN
    */
   checkForJob(ref: JobBaseRef, fineTuneLayers: number): Promise<void>
 }
@@ -160,6 +165,9 @@ export function createBaseService(deps: BaseServiceDeps): BaseService {
       await bases.remove(name)
     },
     async checkForJob(ref, fineTuneLayers) {
+      if (typeof ref === 'object' && !deps.pathsAllowed && !/^https?:\/\//i.test(ref.url)) {
+        throw new AppError('URL_FORBIDDEN', 'baseModel.url must be an http(s) URL: a file path reads the server\'s disk, which every project shares; upload the model with POST /bases')
+      }
       if (!isUploadedName(ref)) return
       const uploaded = await bases.get(ref)
       if (!uploaded) throw new AppError('BASE_NOT_FOUND', `no base '${ref}': a built-in (${builtinBaseNames().join(', ')}) or one uploaded with POST /bases`)

@@ -5,9 +5,11 @@
  * projects' jobs.
  */
 import { randomUUID } from 'node:crypto'
+import path from 'node:path'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { json, type JsonResponse } from '../helpers/http.js'
 import { startTestService, type TestService } from '../helpers/service.js'
+import { expectError, uploadDataset, validZip } from '../hostile/support.js'
 
 const ADMIN = `admin-${randomUUID()}`
 let service: TestService
@@ -36,6 +38,17 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await service?.close()
+})
+
+test("a job's base by file path is refused with keys: another project's model files are on the same disk", async () => {
+  const dataset = await uploadDataset(service, await validZip(), 'set.zip', { authorization: `Bearer ${keys.b}` })
+  expect(dataset.status).toBe(201)
+  const foreign = path.join(service.config.DATA_DIR, 'projects', projects.a, 'models', randomUUID(), 'model.json')
+  for (const url of [foreign, `file://${foreign}`, `FILE://${foreign}`, '../../etc/passwd', 'models/x/model.json']) {
+    const refused = expectError(await call('POST', '/jobs', keys.b, { datasetId: dataset.body.id, baseModel: { url } }), 403, 'URL_FORBIDDEN')
+    expect(refused.message).not.toContain(projects.a)
+  }
+  expect((await call('GET', '/jobs', keys.b)).body.jobs).toEqual([])
 })
 
 test('/readyz, open to anyone, names the kind of store and never its path', async () => {
