@@ -25,6 +25,8 @@ export const HTTP_STATUS = {
   MODEL_IN_USE: 409,
   /** A project with queued or running jobs cannot be deleted; `details.jobs` counts them. */
   PROJECT_BUSY: 409,
+  /** Project names are unique, compared without case (`details.id` names the holder). */
+  PROJECT_EXISTS: 409,
   /** The `default` project holds the store's root and the API_KEYS keys: it cannot be deleted. */
   PROJECT_PROTECTED: 409,
   /** A body that stopped arriving (UPLOAD_IDLE_TIMEOUT_MS without a byte). */

@@ -40,7 +40,11 @@ export const ProjectSchema = Type.Object({
 })
 export type Project = Static<typeof ProjectSchema>
 
-export const CreateProjectSchema = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false })
+/** A name people read in listings and tables: printable, not blank. */
+const NameSchema = Type.String({ minLength: 1, maxLength: 200, pattern: '^(?=.*\\S)[^\\x00-\\x1f\\x7f]+$' })
+
+/** Names are unique (compared trimmed and without case), so `imagetune projects` and the audit never show two alike. */
+export const CreateProjectSchema = Type.Object({ name: NameSchema }, { additionalProperties: false })
 
 const ProjectKeyScopeSchema = Type.Union([Type.Literal('train'), Type.Literal('predict')])
 const ScopeSchema = Type.Union([Type.Literal('train'), Type.Literal('predict'), Type.Literal('admin')])
@@ -48,7 +52,7 @@ const ScopeSchema = Type.Union([Type.Literal('train'), Type.Literal('predict'), 
 export const CreateKeySchema = Type.Object(
   {
     scopes: Type.Array(ProjectKeyScopeSchema, { minItems: 1, uniqueItems: true }),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    name: Type.Optional(NameSchema),
   },
   { additionalProperties: false },
 )

@@ -63,6 +63,7 @@ export interface ProjectRegistry {
   authenticate(hash: string): Promise<RegisteredKey | undefined>
   /** Records a use of the key, at most once a minute per key and process. */
   touch(keyId: string): void
+  /** A project named `name` (trimmed). @throws AppError PROJECT_EXISTS when nameKey(name) is taken */
   create(name: string): Promise<Project>
   get(id: string): Promise<Project | undefined>
   list(): Promise<Project[]>
@@ -99,6 +100,11 @@ export function hashKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex')
 }
 
+/** What project names are compared by: two names people would read as the same one are the same. */
+export function nameKey(name: string): string {
+  return name.trim().normalize('NFC').toLowerCase()
+}
+
 /** The id a key is known by in logs, listings and URLs: the first 16 hex digits of its hash. */
 export function keyIdOf(hash: string): string {
   return hash.slice(0, 16)
@@ -108,13 +114,14 @@ export function keyIdOf(hash: string): string {
  * Copies the store's records into Redis atomically, skipping what was revoked or deleted after Redis lost its data:
  * a revocation racing a restore either lands first (its tombstone makes the restore skip the key) or after (its HDEL
  * removes the restored copy), so a restore never brings a revoked key back.
- * KEYS: projects, keys, revoked, deleted, restored marker. ARGV[1]: key prefix of per-project hashes; ARGV[2]: JSON.
+ * KEYS: projects, keys, revoked, deleted, restored marker, names. ARGV[1]: key prefix of per-project hashes; ARGV[2]: JSON.
  */
 const RESTORE_SCRIPT = `
 local records = cjson.decode(ARGV[2])
 for _, p in ipairs(records) do
   if redis.call('SISMEMBER', KEYS[4], p.project.id) == 0 then
     redis.call('HSETNX', KEYS[1], p.project.id, cjson.encode(p.project))
+    redis.call('HSETNX', KEYS[6], p.nameKey, p.project.id)
     for _, k in ipairs(p.keys) do
       if redis.call('SISMEMBER', KEYS[3], k.hash) == 0 then
         redis.call('HSETNX', KEYS[2], k.hash, cjson.encode({ id = k.id, projectId = k.projectId, scopes = k.scopes }))
@@ -142,6 +149,8 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
     revoked: `${base}revoked`,
     deleted: `${base}deleted`,
     restored: `${base}restored`,
+    /** nameKey(name) → project id: what makes names unique across replicas. */
+    names: `${base}names`,
     projectKeys: (id: string) => `${base}${id}:keys`,
   }
   const backup = {
@@ -195,7 +204,7 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
 
   let restoring: Promise<void> | undefined
   async function restoreNow(): Promise<void> {
-    const records: { project: StoredProject; keys: StoredKey[] }[] = []
+    const records: { project: StoredProject; nameKey: string; keys: StoredKey[] }[] = []
     for (const id of await store.children('registry/projects')) {
       const project = await store.get(backup.project(id))
       if (!project) continue
@@ -204,9 +213,10 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
         const key = await store.get(`registry/projects/${id}/keys/${name}`)
         if (key) keys.push(JSON.parse(key.toString('utf8')) as StoredKey)
       }
-      records.push({ project: JSON.parse(project.toString('utf8')) as StoredProject, keys })
+      const stored = JSON.parse(project.toString('utf8')) as StoredProject
+      records.push({ project: stored, nameKey: nameKey(stored.name), keys })
     }
-    const count = await redis.eval(RESTORE_SCRIPT, 5, K.projects, K.keys, K.revoked, K.deleted, K.restored, base, JSON.stringify(records))
+    const count = await redis.eval(RESTORE_SCRIPT, 6, K.projects, K.keys, K.revoked, K.deleted, K.restored, K.names, base, JSON.stringify(records))
     log.info({ projects: count }, 'project registry restored from the store')
   }
   /** One restore at a time per process; replicas restoring at once write the same records. */
@@ -226,7 +236,9 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
 
   async function writeProject(project: StoredProject): Promise<void> {
     await store.put(backup.project(project.id), JSON.stringify(project))
-    await redisCall('write', () => redis.multi().hset(K.projects, project.id, JSON.stringify(project)).srem(K.deleted, project.id).exec())
+    await redisCall('write', () =>
+      redis.multi().hset(K.projects, project.id, JSON.stringify(project)).hsetnx(K.names, nameKey(project.name), project.id).srem(K.deleted, project.id).exec(),
+    )
     quotaCache.delete(project.id)
   }
 
@@ -268,8 +280,19 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
     },
     create: (name) =>
       redisCall('create', async () => {
-        const project: StoredProject = { id: randomUUID(), name, createdAt: new Date().toISOString(), quotaOverride: {} }
-        await writeProject(project)
+        await ensureDefault()
+        const project: StoredProject = { id: randomUUID(), name: name.trim().normalize('NFC'), createdAt: new Date().toISOString(), quotaOverride: {} }
+        // Claimed first, atomically: two replicas creating the same name at once make one project.
+        if (!(await redis.hsetnx(K.names, nameKey(name), project.id))) {
+          const holder = await redis.hget(K.names, nameKey(name))
+          throw new AppError('PROJECT_EXISTS', `a project named '${project.name}' exists already (${holder}); names are compared without case`, { id: holder })
+        }
+        try {
+          await writeProject(project)
+        } catch (err) {
+          await redis.hdel(K.names, nameKey(name))
+          throw err
+        }
         return view(project)
       }),
     get: (id) =>
@@ -344,8 +367,12 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
       }),
     remove: (projectId) =>
       redisCall('write', async () => {
+        const project = await readProject(projectId)
         await store.deletePrefix(`registry/projects/${projectId}`)
-        await redis.multi().sadd(K.deleted, projectId).hdel(K.projects, projectId).del(K.projectKeys(projectId)).exec()
+        const removal = redis.multi().sadd(K.deleted, projectId).hdel(K.projects, projectId).del(K.projectKeys(projectId))
+        // The name is free again for a new project (with a new id: the old keys stay revoked).
+        if (project && (await redis.hget(K.names, nameKey(project.name))) === projectId) removal.hdel(K.names, nameKey(project.name))
+        await removal.exec()
         quotaCache.delete(projectId)
       }),
     restore: () => redisCall('restore', restore),

@@ -40,6 +40,30 @@ afterAll(async () => {
   await service?.close()
 })
 
+test('project names are unique without case or surrounding spaces, readable, and free again once the project is deleted', async () => {
+  for (const name of ['alpha', 'ALPHA', '  Alpha ', 'default']) {
+    const taken = expectError(await call('POST', '/projects', ADMIN, { name }), 409, 'PROJECT_EXISTS')
+    expect(taken.details.id).toBe(name === 'default' ? 'default' : projects.a)
+  }
+  for (const name of ['   ', 'two\nlines', 'nul\u0000', 'bell\u0007']) expectError(await call('POST', '/projects', ADMIN, { name }), 400, 'VALIDATION')
+  expectError(await call('POST', `/projects/${projects.a}/keys`, ADMIN, { scopes: ['train'], name: 'a\r\nb' }), 400, 'VALIDATION')
+  expect((await call('POST', '/projects', ADMIN, { name: 'Ünïcode チーム' })).body.name).toBe('Ünïcode チーム')
+
+  // Two replicas (or two clicks) creating the same name at once make one project.
+  const raced = await Promise.all([1, 2, 3, 4].map(() => call('POST', '/projects', ADMIN, { name: 'raced' })))
+  expect(raced.map((r) => r.status).sort()).toEqual([201, 409, 409, 409])
+
+  const gone = await project('recycled')
+  expect((await call('DELETE', `/projects/${gone.id}`, ADMIN)).status).toBe(204)
+  const again = await call('POST', '/projects', ADMIN, { name: 'recycled' })
+  expect(again.status).toBe(201)
+  expect(again.body.id).not.toBe(gone.id)
+  // The deleted project's key does not come back with its name.
+  expectError(await call('GET', '/whoami', gone.key), 401, 'UNAUTHORIZED')
+  const names = (await call('GET', '/projects', ADMIN)).body.projects.map((p: { name: string }) => p.name.toLowerCase())
+  expect(names.length).toBe(new Set(names).size)
+})
+
 test("a job's base by file path is refused with keys: another project's model files are on the same disk", async () => {
   const dataset = await uploadDataset(service, await validZip(), 'set.zip', { authorization: `Bearer ${keys.b}` })
   expect(dataset.status).toBe(201)

@@ -61,10 +61,10 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/projects',
     {
       config: ADMIN_ROUTE,
-      schema: { tags: TAGS, operationId: 'createProject', summary: 'Create a project', description: 'A tenant: its datasets, jobs, models, aliases, bases and feature cache are seen by its own keys only.', body: CreateProjectSchema, response: { 201: ProjectSchema, ...errorResponses } },
+      schema: { tags: TAGS, operationId: 'createProject', summary: 'Create a project', description: 'A tenant: its datasets, jobs, models, aliases, bases and feature cache are seen by its own keys only. Names are unique, compared trimmed and without case (409 `PROJECT_EXISTS`, `details.id` naming the holder); a deleted project\'s name is free again, for a project with a new id and new keys.', body: CreateProjectSchema, response: { 201: ProjectSchema, ...errorResponses } },
     },
     async (request, reply) => {
-      const project = await projects.create(request.body.name.trim())
+      const project = await projects.create(request.body.name)
       request.auditProjectId = project.id
       request.log.info({ projectId: project.id }, 'project created')
       return reply.code(201).header('location', `/projects/${project.id}`).send(project)
