@@ -17,6 +17,19 @@ export interface ProjectEvents {
   flush(): Promise<void>
 }
 
+/** The largest part of a stream id Redis accepts (64 bits unsigned). */
+const MAX_ID_PART = 2n ** 64n - 1n
+
+/**
+ * Whether a cursor (already matching EVENT_CURSOR_PATTERN) lies before every event: `0-0`, below which there is
+ * nothing. A part past 64 bits is not a cursor this API gave: 400, not the store's error.
+ */
+function beforeEveryEvent(cursor: string): boolean {
+  const [ms = 0n, seq = 0n] = cursor.split('-').map(BigInt)
+  if (ms > MAX_ID_PART || seq > MAX_ID_PART) throw new AppError('VALIDATION', `cursor ${cursor} is not one this API gave: pass the nextCursor of the previous page`)
+  return ms === 0n && seq === 0n
+}
+
 const FIELDS = ['method', 'route', 'path', 'principal', 'status', 'code', 'requestId'] as const
 
 /**
@@ -38,6 +51,7 @@ export function createProjectEvents(opts: { redis: Redis; prefix: string; kept: 
       await Promise.all([...inFlight])
     },
     async page(projectId, { cursor, limit }) {
+      if (cursor && beforeEveryEvent(cursor)) return { events: [], nextCursor: null }
       let entries: [string, string[]][]
       try {
         entries = await redis.xrevrange(key(projectId), cursor ? `(${cursor}` : '+', '-', 'COUNT', limit)

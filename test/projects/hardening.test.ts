@@ -81,3 +81,11 @@ test('/readyz, open to anyone, names the kind of store and never its path', asyn
   expect(ready.body.checks).toEqual({ redis: 'ok', storage: 'ok', store: 'local' })
   expect(JSON.stringify(ready.body)).not.toContain(service.config.DATA_DIR)
 })
+
+test('a tampered audit cursor is a 400, a cursor before every event an empty last page', async () => {
+  const events = (cursor: string) => call('GET', `/projects/${projects.a}/events?cursor=${cursor}`, ADMIN)
+  expectError(await events('99999999999999999999-0'), 400, 'VALIDATION')
+  expectError(await events('1-99999999999999999999'), 400, 'VALIDATION')
+  expect((await events('0-0')).body).toEqual({ events: [], nextCursor: null })
+  expect((await events('18446744073709551615-18446744073709551615')).status).toBe(200)
+})
