@@ -1,11 +1,19 @@
 import type { Redis } from 'ioredis'
 
+import { DEFAULT_PROJECT_ID } from '../contract/projects.js'
+
 /**
- * Every job's id in the order it was queued, for `GET /jobs` newest first with a stable cursor (BullMQ keeps one
- * set per state, each in its own order). Members are `<queuedAt ms, 16 digits>:<jobId>` at score 0, so the
- * lexicographic order is the time order and a member is a cursor that new jobs cannot shift.
+ * Every job's id in the order it was queued, one index per project, for `GET /jobs` newest first with a stable
+ * cursor (BullMQ keeps one set per state, each in its own order). Members are `<queuedAt ms, 16 digits>:<jobId>` at
+ * score 0, so the lexicographic order is the time order and a member is a cursor that new jobs cannot shift.
+ * Per project, so a listing never reads (nor hands out as a cursor) another project's jobs.
  */
 export const JOB_INDEX_KEY = 'index'
+
+/** The queue key (before the queue's prefix) of a project's index: `default` keeps the index jobs had before projects. */
+export function jobIndexKey(projectId: string): string {
+  return projectId === DEFAULT_PROJECT_ID ? JOB_INDEX_KEY : `${JOB_INDEX_KEY}:${projectId}`
+}
 
 /** A cursor is an index member. */
 export const CURSOR_PATTERN = '^[0-9]{16}:[a-z0-9][a-z0-9-]{0,63}$'
@@ -34,6 +42,10 @@ export function createJobIndex(client: Redis, key: string, retentionSeconds: num
     /** Drops members whose jobs BullMQ has removed (retention). */
     async prune(members: string[]): Promise<void> {
       if (members.length > 0) await client.zrem(key, ...members)
+    },
+    /** Forgets the index (a deleted project's). */
+    async drop(): Promise<void> {
+      await client.del(key)
     },
   }
 }

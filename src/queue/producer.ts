@@ -5,7 +5,7 @@ import type { LogSink } from '../logger.js'
 import { cancelJob, type CancelOutcome } from './cancel.js'
 import { redisConnection } from './connection.js'
 import { createJobEvents, type JobEvents } from './job-events.js'
-import { createJobIndex, JOB_INDEX_KEY, jobIdOf } from './job-index.js'
+import { createJobIndex, jobIdOf, jobIndexKey } from './job-index.js'
 import type { JobDocument, JobStatus } from './job-document.js'
 import { createJobReader, createProjectJobReader, projectOf, snapshotJob } from './job-reader.js'
 import { enqueueWebhook, WEBHOOK_QUEUE, type WebhookDelivery } from './webhooks.js'
@@ -75,7 +75,7 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
   // A job cancelled while queued never reaches a worker, so its webhook is queued from here.
   const webhooks = new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection, prefix: opts.prefix })
   webhooks.on('error', (err) => opts.log.error({ err }, 'webhook queue error'))
-  const index = createJobIndex(connection, queue.toKey(JOB_INDEX_KEY), opts.retentionSeconds)
+  const indexOf = (projectId: string) => createJobIndex(connection, queue.toKey(jobIndexKey(projectId)), opts.retentionSeconds)
   const events = createJobEvents({ redisUrl: opts.redisUrl, prefix: opts.prefix, client: connection, eventsKey: queue.toKey('events'), log: opts.log })
   const call = <T>(what: string, fn: () => Promise<T>) => queueCall(opts.log, what, fn)
 
@@ -93,12 +93,13 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
         if (job.data.requestHash !== data.requestHash) {
           throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body; use a new key for a new job')
         }
-        await index.add(job.timestamp, jobId)
+        await indexOf(projectOf(job.data)).add(job.timestamp, jobId)
         return snapshotJob(queue, connection, job, await job.getState())
       }),
     get: (jobId, projectId) => call('get', () => get(jobId, projectId)),
     list: ({ projectId, status, limit, cursor }) =>
       call('list', async () => {
+        const index = indexOf(projectId)
         const jobs: JobDocument[] = []
         let from = cursor
         for (let scanned = 0; scanned < LIST_SCAN_MAX; ) {
@@ -145,6 +146,7 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
       call('remove', async () => {
         const jobs = await queue.getJobs(['completed', 'failed'])
         for (const job of jobs) if (job?.id && projectOf(job.data) === projectId) await queue.remove(job.id)
+        await indexOf(projectId).drop()
       }),
     counts: () => call('counts', () => queue.getJobCounts()),
     ping: () => call('ping', async () => void (await connection.ping())),

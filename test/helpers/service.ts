@@ -70,16 +70,16 @@ export async function startTestService(overrides: Record<string, string> = {}): 
 export async function obliterate(config: Config): Promise<void> {
   const queue = new Queue(TRAINING_QUEUE, { connection: { url: config.REDIS_URL }, prefix: config.QUEUE_PREFIX })
   await queue.obliterate({ force: true })
-  // The job index (src/queue/job-index.ts) is ours, not BullMQ's, so obliterate leaves it.
-  await (await queue.backend.client).del(queue.toKey(JOB_INDEX_KEY))
+  const indexKey = queue.toKey(JOB_INDEX_KEY)
   await queue.close()
   const webhooks = new Queue(WEBHOOK_QUEUE, { connection: { url: config.REDIS_URL }, prefix: config.QUEUE_PREFIX })
   await webhooks.obliterate({ force: true })
   await webhooks.close()
-  // The project registry and audit trails (src/services/projects.ts) are ours too.
+  // The job indexes (src/queue/job-index.ts: default's and one per project), the project registry and audit trails
+  // (src/services/projects.ts) are ours, not BullMQ's, so obliterate leaves them.
   const redis = new Redis(config.REDIS_URL)
-  const registry = await redis.keys(`${config.QUEUE_PREFIX}:projects:*`)
-  if (registry.length > 0) await redis.del(...registry)
+  const ours = [...(await redis.keys(`${indexKey}*`)), ...(await redis.keys(`${config.QUEUE_PREFIX}:projects:*`))]
+  if (ours.length > 0) await redis.del(...ours)
   redis.disconnect()
 }
 

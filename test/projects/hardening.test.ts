@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
+import { trainOptions } from '../../src/contract/jobs.js'
 import { json, type JsonResponse } from '../helpers/http.js'
 import { startTestService, type TestService } from '../helpers/service.js'
 import { expectError, uploadDataset, validZip } from '../hostile/support.js'
@@ -89,3 +90,27 @@ test('a tampered audit cursor is a 400, a cursor before every event an empty las
   expect((await events('0-0')).body).toEqual({ events: [], nextCursor: null })
   expect((await events('18446744073709551615-18446744073709551615')).status).toBe(200)
 })
+
+test("B's job listing neither waits on nor hands out A's jobs, however many A queued", async () => {
+  const datasetId = randomUUID()
+  const job = (projectId: string) => ({
+    modelId: randomUUID(),
+    projectId,
+    owner: 'key:test',
+    datasetId,
+    baseModel: 'mobilenet_v3_coco' as const,
+    options: trainOptions({ datasetId }, ['a', 'b']),
+    requestId: 'test',
+  })
+  const mine = job(projects.b)
+  await service.app.trainingQueue.enqueue(mine.modelId, mine, 50)
+  // More than one listing reads (LIST_SCAN_MAX in src/queue/producer.ts), all newer than B's job.
+  for (let round = 0; round < 21; round++) {
+    await Promise.all(Array.from({ length: 100 }, () => job(projects.a)).map((data) => service.app.trainingQueue.enqueue(data.modelId, data, 50)))
+  }
+  const listed = await call('GET', '/jobs?limit=10', keys.b)
+  expect(listed.status).toBe(200)
+  expect(listed.body.jobs.map((j: { id: string }) => j.id)).toEqual([mine.modelId])
+  expect(listed.body.nextCursor).toBeNull()
+  expect((await call('GET', '/jobs?limit=1', keys.a)).body.nextCursor).toMatch(/^\d{16}:/)
+}, 120_000)
