@@ -83,7 +83,7 @@ const baseModelSchema = (extra: { default?: unknown } = {}) => Type.Union(
     Type.String({ pattern: BASE_NAME_PATTERN, description: 'a base uploaded with POST /bases, by name' }),
     Type.Object(
       {
-        url: Type.String({ minLength: 1, maxLength: 2048, description: 'model.json of a tfjs LayersModel or GraphModel: http(s) URL; a file:// URL or path only when the API runs open (no API_KEYS), else 403 URL_FORBIDDEN' }),
+        url: Type.String({ minLength: 1, maxLength: 2048, description: 'model.json of a tfjs LayersModel or GraphModel: http(s) URL; a file:// URL, a path or a host inside the service\'s network only when the API runs open (no API_KEYS), else 403 URL_FORBIDDEN' }),
         inputSize: Type.Optional(
           Type.Integer({ minimum: 32, maximum: 1024, description: 'square input side in pixels; default: the model input shape (required for a GraphModel)' }),
         ),

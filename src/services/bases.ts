@@ -7,6 +7,7 @@ import type { BaseModelRef as JobBaseRef } from '../contract/jobs.js'
 import { AppError } from '../errors.js'
 import { BUILTIN_BASE_IDS, isBuiltinBase, loadBase, type BaseModelRef } from '../ml/bases.js'
 import type { Preprocessing } from '../ml/image.js'
+import { checkedAddress, systemResolver } from '../net/ssrf-guard.js'
 import type { TrainingQueue } from '../queue/producer.js'
 import type { BaseStore, StoredBase } from '../storage/bases.js'
 
@@ -114,10 +115,11 @@ export interface BaseServiceDeps {
   basesDir: string
   limits: Omit<ArchiveLimits, 'maxFiles'>
   /**
-   * Whether a job's `baseModel.url` may be a file path (or `file://`): only in open mode. With keys, the server's
-   * disk holds every project's models and bases, so a path would let one project train on another's files.
+   * Whether a job's `baseModel.url` may name what only this machine reaches: a file path (or `file://`), or an
+   * http(s) host that resolves to a loopback, private, link-local or metadata address. Only in open mode: with keys,
+   * the disk holds every project's models and bases, and the worker's network is not the callers'.
    */
-  pathsAllowed: boolean
+  localUrls: boolean
 }
 
 export interface BaseService {
@@ -129,10 +131,33 @@ export interface BaseService {
   remove(name: string): Promise<void>
   /**
    * Checks a job's `baseModel` before it is queued: a built-in, a URL, or an uploaded base that exists and, being a
-   * GraphModel, is trained head-only; a file path only where `pathsAllowed`.
+   * GraphModel, is trained head-only; a file path or an address inside the network only where `localUrls`.
    * @throws AppError BASE_NOT_FOUND, OPTIONS_INVALID, URL_FORBIDDEN
    */
   checkForJob(ref: JobBaseRef, fineTuneLayers: number): Promise<void>
+}
+
+/**
+ * A base URL a worker may fetch for any caller: http(s), to a host outside the service's network (the SSRF guard of
+ * webhooks and predictions by URL). Checked when the job is queued; the model is fetched when the job starts.
+ * @throws AppError URL_FORBIDDEN, VALIDATION (not a URL, or a host that does not resolve)
+ */
+async function checkPublicUrl(url: string): Promise<void> {
+  if (!/^https?:\/\//i.test(url)) {
+    throw new AppError('URL_FORBIDDEN', "baseModel.url must be an http(s) URL: a file path reads the server's disk, which every project shares; upload the model with POST /bases")
+  }
+  let hostname: string
+  try {
+    hostname = new URL(url).hostname
+  } catch {
+    throw new AppError('VALIDATION', `baseModel.url is not a URL: ${url}`)
+  }
+  try {
+    await checkedAddress(hostname, { allowHosts: new Set(), resolve: systemResolver })
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'IMAGE_FETCH_FAILED') throw new AppError('VALIDATION', `baseModel.url: ${err.message}`)
+    throw err
+  }
 }
 
 /** An uploaded base's name: any string that names no built-in (URLs come as objects). */
@@ -165,9 +190,7 @@ export function createBaseService(deps: BaseServiceDeps): BaseService {
       await bases.remove(name)
     },
     async checkForJob(ref, fineTuneLayers) {
-      if (typeof ref === 'object' && !deps.pathsAllowed && !/^https?:\/\//i.test(ref.url)) {
-        throw new AppError('URL_FORBIDDEN', 'baseModel.url must be an http(s) URL: a file path reads the server\'s disk, which every project shares; upload the model with POST /bases')
-      }
+      if (typeof ref === 'object' && !deps.localUrls) await checkPublicUrl(ref.url)
       if (!isUploadedName(ref)) return
       const uploaded = await bases.get(ref)
       if (!uploaded) throw new AppError('BASE_NOT_FOUND', `no base '${ref}': a built-in (${builtinBaseNames().join(', ')}) or one uploaded with POST /bases`)

@@ -65,7 +65,7 @@ test('project names are unique without case or surrounding spaces, readable, and
   expect(names.length).toBe(new Set(names).size)
 })
 
-test("a job's base by file path is refused with keys: another project's model files are on the same disk", async () => {
+test("a job's base by file path or inside the network is refused with keys: another project's model files are on the same disk, and the worker's network is not the caller's", async () => {
   const dataset = await uploadDataset(service, await validZip(), 'set.zip', { authorization: `Bearer ${keys.b}` })
   expect(dataset.status).toBe(201)
   const foreign = path.join(service.config.DATA_DIR, 'projects', projects.a, 'models', randomUUID(), 'model.json')
@@ -73,6 +73,11 @@ test("a job's base by file path is refused with keys: another project's model fi
     const refused = expectError(await call('POST', '/jobs', keys.b, { datasetId: dataset.body.id, baseModel: { url } }), 403, 'URL_FORBIDDEN')
     expect(refused.message).not.toContain(projects.a)
   }
+  // The worker fetches an http(s) base: hosts inside its network are refused as a webhook's are.
+  for (const url of ['http://127.0.0.1:6379/model.json', 'http://localhost/model.json', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/m.json', 'https://10.0.0.8/m.json']) {
+    expectError(await call('POST', '/jobs', keys.b, { datasetId: dataset.body.id, baseModel: { url } }), 403, 'URL_FORBIDDEN')
+  }
+  expectError(await call('POST', '/jobs', keys.b, { datasetId: dataset.body.id, baseModel: { url: 'http://' } }), 400, 'VALIDATION')
   expect((await call('GET', '/jobs', keys.b)).body.jobs).toEqual([])
 })
 

@@ -83,7 +83,7 @@ export default fp(
         queue,
         basesDir: layout.bases,
         limits: { maxInflatedBytes: config.MAX_DATASET_INFLATED_BYTES, maxFileBytes: config.MAX_UPLOAD_BYTES },
-        pathsAllowed: config.API_KEYS === '',
+        localUrls: config.API_KEYS === '',
       })
       const jobEnd = createJobEnd({ checkpoints: repos.checkpoints, notifyWebhook: (delivery) => queue.notifyWebhook(delivery), log: app.log })
       services = {
