@@ -4,6 +4,7 @@ import { AppError } from '../errors.js'
 import type { TrainingQueue } from '../queue/producer.js'
 import type { BlobStream } from '../storage/blob-store.js'
 import type { DatasetImage, DatasetManifest, DatasetStore, DatasetSummary, RejectedFile } from '../storage/datasets.js'
+import type { QuotaChecks } from './quotas.js'
 
 export type DatasetLimits = Pick<Config, 'MAX_DATASET_IMAGES' | 'MAX_IMAGE_PIXELS' | 'MAX_DATASET_INFLATED_BYTES' | 'MAX_DATASET_CLASSES'>
 
@@ -14,6 +15,8 @@ export interface DatasetServiceDeps {
   /** Whether a queued or running job still needs a dataset. */
   queue: Pick<TrainingQueue, 'isDatasetInUse'>
   limits: DatasetLimits
+  /** The project's storage quota: a revision stores a copy of every image it keeps. */
+  quotas: Pick<QuotaChecks, 'storage'>
 }
 
 /** A revision as a caller asks for it; `add` are image files already on this process's disk. */
@@ -31,7 +34,7 @@ export interface DatasetService {
   list(): Promise<DatasetSummary[]>
   /** @throws AppError DATASET_NOT_FOUND, DATASET_IN_USE while a queued or running job uses it */
   remove(id: string): Promise<void>
-  /** A new dataset from `parentId`; see `DatasetStore.revise`. */
+  /** A new dataset from `parentId`; see `DatasetStore.revise`. @throws AppError STORAGE_QUOTA_EXCEEDED */
   revise(parentId: string, revision: RevisionRequest): Promise<DatasetManifest>
   /** The dataset's images in manifest order, or those of class `label`. @throws AppError DATASET_NOT_FOUND, NOT_FOUND (no such class) */
   images(id: string, label?: string): Promise<DatasetImage[]>
@@ -41,7 +44,7 @@ export interface DatasetService {
 
 /** Uploading, revising, listing and deleting the datasets of one project. */
 export function createDatasetService(deps: DatasetServiceDeps): DatasetService {
-  const { projectId, datasets, queue, limits } = deps
+  const { projectId, datasets, queue, limits, quotas } = deps
 
   async function get(id: string): Promise<DatasetManifest> {
     const manifest = await datasets.get(id)
@@ -67,13 +70,16 @@ export function createDatasetService(deps: DatasetServiceDeps): DatasetService {
       if (await queue.isDatasetInUse(id, projectId)) throw new AppError('DATASET_IN_USE', `dataset ${id} is used by a queued or running job`)
       await datasets.remove(id)
     },
-    revise: (parentId, { move, drop, add, name }) =>
-      datasets.revise(parentId, {
+    async revise(parentId, { move, drop, add, name }) {
+      // A revision copies the images it keeps: a JSON one (move, drop) reads no upload, so no upload slot checks it.
+      await quotas.storage(projectId)
+      return datasets.revise(parentId, {
         change: { move, drop },
         ...(add && { add: { ...add, maxImagePixels: limits.MAX_IMAGE_PIXELS } }),
         name: name?.trim() || undefined,
         maxClasses: limits.MAX_DATASET_CLASSES,
-      }),
+      })
+    },
     async images(id, label) {
       const manifest = await get(id)
       if (label === undefined) return manifest.images

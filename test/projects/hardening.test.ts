@@ -81,6 +81,20 @@ test("a job's base by file path or inside the network is refused with keys: anot
   expect((await call('GET', '/jobs', keys.b)).body.jobs).toEqual([])
 })
 
+test('a project at its storage quota makes no more revisions: each one copies the images it keeps', async () => {
+  const dataset = await uploadDataset(service, await validZip({ cats: 3, dogs: 3 }), 'set.zip', { authorization: `Bearer ${keys.a}` })
+  expect(dataset.status).toBe(201)
+  expect((await call('PUT', `/projects/${projects.a}/quota`, ADMIN, { storedBytes: 1 })).status).toBe(200)
+  try {
+    const [image] = (await call('GET', `/datasets/${dataset.body.id}/images`, keys.a)).body.items
+    const refused = expectError(await call('POST', `/datasets/${dataset.body.id}/revisions`, keys.a, { drop: [image.path] }), 507, 'STORAGE_QUOTA_EXCEEDED')
+    expect(refused.details).toMatchObject({ limit: 'quota.storedBytes', max: 1 })
+    expect((await call('GET', '/datasets', keys.a)).body.datasets).toHaveLength(1)
+  } finally {
+    await call('PUT', `/projects/${projects.a}/quota`, ADMIN, {})
+  }
+})
+
 test('/readyz, open to anyone, names the kind of store and never its path', async () => {
   const ready = await call('GET', '/readyz', undefined)
   expect(ready.status).toBe(200)
