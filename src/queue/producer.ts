@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { AppError } from '../errors.js'
@@ -16,6 +18,12 @@ const UNFINISHED_STATES = ['active', 'waiting', 'prioritized', 'delayed', 'waiti
 /** Index members read per round while filling one page of `list`, and the most one request reads. */
 const LIST_ROUND = 100
 const LIST_SCAN_MAX = 2_000
+/** How long one admission holds its project's lock at most, ms: a replica that dies holding it frees it after this. */
+const ADMISSION_LOCK_MS = 10_000
+/** How long an admission waits for its project's lock before answering 503, ms. */
+const ADMISSION_WAIT_MS = 5_000
+/** Deletes the lock only if it is still ours (it may have expired and been taken by another admission). */
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
 
 export interface ListQuery {
   /** Only this project's jobs. */
@@ -32,6 +40,11 @@ export interface TrainingQueue {
    * IDEMPOTENCY_KEY_REUSED when its `requestHash` differs.
    */
   enqueue(jobId: string, data: TrainModelJob, priority: number): Promise<JobDocument>
+  /**
+   * Runs `admit` while no other admission of the project runs on any replica (a lock in Redis), so counting the
+   * unfinished jobs and queueing one are a single step for the queue quotas. @throws AppError QUEUE_UNAVAILABLE
+   */
+  admit<T>(projectId: string, admit: () => Promise<T>): Promise<T>
   /** Given a `projectId`, a job of another project reads as missing (404 like an unknown id). */
   get(jobId: string, projectId?: string): Promise<JobDocument | undefined>
   /** Newest first; `nextCursor` is null on the last page. A page may hold fewer than `limit` jobs and a cursor. */
@@ -96,6 +109,20 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
         await indexOf(projectOf(job.data)).add(job.timestamp, jobId)
         return snapshotJob(queue, connection, job, await job.getState())
       }),
+    async admit(projectId, admit) {
+      const lock = queue.toKey(`admission:${projectId}`)
+      const token = randomUUID()
+      const deadline = Date.now() + ADMISSION_WAIT_MS
+      while ((await call('lock', () => connection.set(lock, token, 'PX', ADMISSION_LOCK_MS, 'NX'))) !== 'OK') {
+        if (Date.now() > deadline) throw new AppError('QUEUE_UNAVAILABLE', `jobs of project ${projectId} are being queued by other requests; retry shortly`)
+        await sleep(10 + Math.random() * 20)
+      }
+      try {
+        return await admit()
+      } finally {
+        await connection.eval(RELEASE_SCRIPT, 1, lock, token).catch((err: unknown) => opts.log.warn({ err, projectId }, `admission lock not released; it expires in ${ADMISSION_LOCK_MS} ms`))
+      }
+    },
     get: (jobId, projectId) => call('get', () => get(jobId, projectId)),
     list: ({ projectId, status, limit, cursor }) =>
       call('list', async () => {

@@ -103,35 +103,38 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
       await bases.checkForJob(body.baseModel ?? DEFAULT_BASE_MODEL, body.fineTuneLayers ?? 0)
       if (body.webhook) await checkWebhookUrl(body.webhook.url, webhookCheck)
       const jobId = jobIdFor(idempotencyKey, owner)
-      // A retry of a job already queued is answered with it, quota or not.
-      const retry = idempotencyKey !== undefined && (await queue.get(jobId, projectId)) !== undefined
-      if (!retry) {
-        const unfinished = await queue.countUnfinished(projectId, owner)
-        if (unfinished.owner >= config.MAX_QUEUED_JOBS_PER_KEY) {
-          throw new AppError('TOO_MANY_QUEUED_JOBS', `${config.MAX_QUEUED_JOBS_PER_KEY} jobs of yours are queued or running already`, {
-            limit: 'MAX_QUEUED_JOBS_PER_KEY',
-            max: config.MAX_QUEUED_JOBS_PER_KEY,
-          })
+      // Counted and queued as one step: requests racing on any replica would each count the same jobs and all pass.
+      return queue.admit(projectId, async () => {
+        // A retry of a job already queued is answered with it, quota or not.
+        const retry = idempotencyKey !== undefined && (await queue.get(jobId, projectId)) !== undefined
+        if (!retry) {
+          const unfinished = await queue.countUnfinished(projectId, owner)
+          if (unfinished.owner >= config.MAX_QUEUED_JOBS_PER_KEY) {
+            throw new AppError('TOO_MANY_QUEUED_JOBS', `${config.MAX_QUEUED_JOBS_PER_KEY} jobs of yours are queued or running already`, {
+              limit: 'MAX_QUEUED_JOBS_PER_KEY',
+              max: config.MAX_QUEUED_JOBS_PER_KEY,
+            })
+          }
+          await quotas.queuedJobs(projectId, unfinished.project)
+          // A job stores a model and checkpoints: a project at its storage quota trains no more.
+          await quotas.storage(projectId)
         }
-        await quotas.queuedJobs(projectId, unfinished.project)
-        // A job stores a model and checkpoints: a project at its storage quota trains no more.
-        await quotas.storage(projectId)
-      }
-      return queue.enqueue(
-        jobId,
-        {
-          modelId: jobId,
-          owner,
-          projectId,
-          datasetId: body.datasetId,
-          baseModel: body.baseModel ?? DEFAULT_BASE_MODEL,
-          options: trainOptions(body, dataset.classes.map((c) => c.name)),
-          requestId,
-          ...(body.webhook && { webhook: { url: body.webhook.url } }),
-          ...(idempotencyKey !== undefined && { requestHash: requestHash(body) }),
-        },
-        body.priority ?? PRIORITY.default,
-      )
+        return queue.enqueue(
+          jobId,
+          {
+            modelId: jobId,
+            owner,
+            projectId,
+            datasetId: body.datasetId,
+            baseModel: body.baseModel ?? DEFAULT_BASE_MODEL,
+            options: trainOptions(body, dataset.classes.map((c) => c.name)),
+            requestId,
+            ...(body.webhook && { webhook: { url: body.webhook.url } }),
+            ...(idempotencyKey !== undefined && { requestHash: requestHash(body) }),
+          },
+          body.priority ?? PRIORITY.default,
+        )
+      })
     },
     list: (query) => queue.list({ ...query, projectId }),
     get,

@@ -1,6 +1,7 @@
 /**
  * Per-project quotas, each with its config default and an override through the admin API, over real HTTP and
- * Redis: queued jobs (429), stored bytes (507), prediction and upload rates (429). Every answer names its limit.
+ * Redis: queued jobs (429, also for a burst spread over two replicas), stored bytes (507), prediction and upload
+ * rates (429). Every answer names its limit.
  */
 import { randomUUID } from 'node:crypto'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
@@ -59,6 +60,28 @@ test('queued jobs: the default quota answers 429 naming PROJECT_MAX_QUEUED_JOBS,
   expect((await call('PUT', `/projects/${a.id}/quota`, ADMIN, { queuedJobs: 3 })).body.quota.queuedJobs).toBe(3)
   expect((await post(a.key, dataset)).status).toBe(202)
   expect(expectError(await post(a.key, dataset), 429, 'TOO_MANY_QUEUED_JOBS').details).toEqual({ limit: 'quota.queuedJobs', max: 3 })
+})
+
+test('queued jobs: a burst of requests over two replicas queues no more than the quota', async () => {
+  const { API_KEYS, QUEUE_PREFIX, DATA_DIR, PROJECT_MAX_QUEUED_JOBS } = service.config
+  const replica = await startTestService({ API_KEYS, QUEUE_PREFIX, DATA_DIR, PROJECT_MAX_QUEUED_JOBS: String(PROJECT_MAX_QUEUED_JOBS) })
+  try {
+    const p = await project('burst')
+    const datasetId = (await uploadDataset(service, await validZip(), 'p.zip', bearer(p.key))).body.id
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const response = await fetch(`${(i % 2 ? replica : service).url}/jobs`, {
+          method: 'POST',
+          headers: { ...bearer(p.key), 'content-type': 'application/json' },
+          body: JSON.stringify({ datasetId, epochs: 1 }),
+        })
+        return response.status
+      }),
+    )
+    expect(answers.sort()).toEqual([202, 202, ...Array(10).fill(429)])
+  } finally {
+    await replica.app.close()
+  }
 })
 
 test('stored bytes: over the quota an upload and a job answer 507 naming the limit, the bytes held and the maximum', async () => {
