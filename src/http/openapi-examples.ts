@@ -162,7 +162,7 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; response?: 
   health: { response: { status: 'ok' } },
   ready: {
     response: { status: 'ready', checks: { redis: 'ok', storage: 'ok', store: 'local' } },
-    responses: { '503': { status: 'unavailable', checks: { redis: 'connect ECONNREFUSED 127.0.0.1:6379', storage: 'ok', store: 'local' } } },
+    responses: { '503': { status: 'unavailable', checks: { redis: 'unavailable', storage: 'ok', store: 'local' } } },
   },
   metrics: {},
   whoami: { response: { project: { id: PROJECT_ID, name: 'search team' }, principal: 'key:3f2a1b0c9d8e7f60', scopes: ['train', 'predict'], open: false } },

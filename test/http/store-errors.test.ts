@@ -32,7 +32,7 @@ const upload = async (service: TestService) => {
   return { status: response.status, body: (await response.json()) as any }
 }
 
-test('an unreachable store: 503 STORAGE_UNAVAILABLE naming the endpoint and the cause; /readyz says so', async () => {
+test('an unreachable store: 503 STORAGE_UNAVAILABLE naming the endpoint and the cause; /readyz names the cause only', async () => {
   // A port nothing listens on: the bucket check at start-up cannot run, so the API starts and reports it.
   const service = await start({ STORAGE_URL: 's3://imagetune-test/x?endpoint=http%3A%2F%2F127.0.0.1%3A9&forcePathStyle=true&region=us-east-1' })
   for (const response of [await fetch(`${service.url}/datasets`), await fetch(`${service.url}/models`), await fetch(`${service.url}/predict?model=prod`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(8) })]) {
@@ -47,9 +47,8 @@ test('an unreachable store: 503 STORAGE_UNAVAILABLE naming the endpoint and the 
   const ready = await fetch(`${service.url}/readyz`)
   expect(ready.status).toBe(503)
   const readyBody = await ready.json()
-  // An open route: the kind of store, never its bucket or path.
-  expect(readyBody).toMatchObject({ status: 'unavailable', checks: { redis: 'ok', storage: expect.stringMatching(/unreachable \(ECONNREFUSED\)/), store: 's3' } })
-  expect(JSON.stringify(readyBody)).not.toContain('imagetune-test')
+  // An open route: the kind of store and the code of the cause, never the bucket or the endpoint.
+  expect(readyBody).toEqual({ status: 'unavailable', checks: { redis: 'ok', storage: 'unavailable (ECONNREFUSED)', store: 's3' } })
 })
 
 test('refused credentials: 503 STORAGE_UNAVAILABLE saying so; the same bucket with good keys is ready', async () => {
@@ -71,7 +70,10 @@ test('refused credentials: 503 STORAGE_UNAVAILABLE saying so; the same bucket wi
     const { error } = (await response.json()) as any
     expect(error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', details: { cause: 'InvalidAccessKeyId' } })
     expect(error.message).toMatch(/refused the credentials/)
-    expect((await fetch(`${refused.url}/readyz`)).status).toBe(503)
+    const ready = await fetch(`${refused.url}/readyz`)
+    expect(ready.status).toBe(503)
+    // The probe is a HEAD: the answer has no body, so the SDK names no error code.
+    expect(((await ready.json()) as any).checks.storage).toMatch(/^unavailable \(\w+\)$/)
   } finally {
     process.env.AWS_ACCESS_KEY_ID = saved
   }
