@@ -61,6 +61,8 @@ interface StoredKey {
 export interface ProjectRegistry {
   /** The key whose sha256 is `hash`, or undefined; one Redis round trip, no cache, so a revocation holds at once. */
   authenticate(hash: string): Promise<RegisteredKey | undefined>
+  /** The id and project of a revoked key by its hash (for the audit of its use), or undefined. */
+  revokedKey(hash: string): Promise<{ id: string; projectId: string } | undefined>
   /** Records a use of the key, at most once a minute per key and process. */
   touch(keyId: string): void
   /** A project named `name` (trimmed). @throws AppError PROJECT_EXISTS when nameKey(name) is taken */
@@ -147,6 +149,8 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
     keys: `${base}keys`,
     lastUsed: `${base}last-used`,
     revoked: `${base}revoked`,
+    /** hash → {id, projectId} of each revoked key, so a use of one is audited in its project. */
+    revokedKeys: `${base}revoked-keys`,
     deleted: `${base}deleted`,
     restored: `${base}restored`,
     /** nameKey(name) → project id: what makes names unique across replicas. */
@@ -259,7 +263,11 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
 
   async function revoke(key: StoredKey): Promise<void> {
     await store.delete(backup.key(key.projectId, key.id))
-    await redis.multi().sadd(K.revoked, key.hash).hdel(K.keys, key.hash).hdel(K.projectKeys(key.projectId), key.id).hdel(K.lastUsed, key.id).exec()
+    await redis
+      .multi()
+      .sadd(K.revoked, key.hash)
+      .hset(K.revokedKeys, key.hash, JSON.stringify({ id: key.id, projectId: key.projectId }))
+      .hdel(K.keys, key.hash).hdel(K.projectKeys(key.projectId), key.id).hdel(K.lastUsed, key.id).exec()
   }
 
   return {
@@ -271,6 +279,11 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
         await restore()
         const again = await redis.hget(K.keys, hash)
         return again ? (JSON.parse(again) as RegisteredKey) : undefined
+      }),
+    revokedKey: (hash) =>
+      redisCall('lookup', async () => {
+        const raw = await redis.hget(K.revokedKeys, hash)
+        return raw ? (JSON.parse(raw) as { id: string; projectId: string }) : undefined
       }),
     touch(keyId) {
       const now = Date.now()

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { trainOptions } from '../../src/contract/jobs.js'
 import { json, type JsonResponse } from '../helpers/http.js'
-import { startTestService, type TestService } from '../helpers/service.js'
+import { startTestService, waitFor, type TestService } from '../helpers/service.js'
 import { expectError, uploadDataset, validZip } from '../hostile/support.js'
 
 const ADMIN = `admin-${randomUUID()}`
@@ -93,6 +93,20 @@ test('a project at its storage quota makes no more revisions: each one copies th
   } finally {
     await call('PUT', `/projects/${projects.a}/quota`, ADMIN, {})
   }
+})
+
+test("a revoked key still in use is audited in its project's trail under its id, as a 401; never the key itself", async () => {
+  const { id, key } = (await call('POST', `/projects/${projects.a}/keys`, ADMIN, { scopes: ['train'], name: 'old ci' })).body
+  expect((await call('DELETE', `/projects/${projects.a}/keys/${id}`, ADMIN)).status).toBe(204)
+  expectError(await call('DELETE', `/datasets/${randomUUID()}`, key), 401, 'UNAUTHORIZED')
+  const trail = await waitFor(async () => {
+    const { events } = (await call('GET', `/projects/${projects.a}/events?limit=5`, ADMIN)).body
+    return events.find((e: { principal: string }) => e.principal === `key:${id}`)
+  }, 2_000, 'the audit event')
+  expect(trail).toMatchObject({ method: 'DELETE', route: '/datasets/:id', status: 401, code: 'UNAUTHORIZED' })
+  expect(JSON.stringify((await call('GET', `/projects/${projects.a}/events?limit=500`, ADMIN)).body)).not.toContain(key)
+  // An unknown key names no project: its attempt is only logged.
+  expectError(await call('DELETE', `/datasets/${randomUUID()}`, `itk_${randomUUID()}`), 401, 'UNAUTHORIZED')
 })
 
 test('/readyz, open to anyone, names the kind of store and never its path', async () => {

@@ -136,6 +136,10 @@ export default fp(
       const principal = token === undefined ? undefined : await principalFor(token)
       if (!principal) {
         reply.header('www-authenticate', 'Bearer realm="imagetune"')
+        // A revoked key still in use is audited in its project's trail under its id; the request ends here, no scope.
+        // Only the audit needs it: a failed read leaves the 401 as it is.
+        const revoked = token === undefined ? undefined : await projects.revokedKey(hashApiKey(token)).catch(() => undefined)
+        if (revoked) request.principal = { id: `key:${revoked.id}`, projectId: revoked.projectId, scopes: new Set() }
         throw new AppError('UNAUTHORIZED', token === undefined ? 'send an API key as "Authorization: Bearer <key>"' : 'unknown API key')
       }
       // Set before the scope check, so a refused attempt is audited under its key and project.
