@@ -99,18 +99,31 @@ const reason = byId('key-reason', HTMLElement)
 const keyError = byId('key-error', HTMLElement)
 const keyProject = byId('key-project', HTMLElement)
 
+/** What the dialog says of a key that only administers: it works, but not in this dashboard. */
+const ADMIN_ONLY = "This is an administrator key: it manages projects and keys (imagetune projects, imagetune keys) but sees no project's data. Paste a key made for a project."
+
 /**
- * The project a key acts in (`GET /whoami`), as the dialog words it; '' when the server cannot say.
+ * Who a key is (`GET /whoami`); undefined when the server cannot say.
+ * @param {string} key
+ * @returns {Promise<{ project: { id: string, name: string }, scopes: string[], open: boolean } | undefined>}
+ */
+async function whoami(key) {
+  const response = await fetch('/whoami', { headers: key ? { authorization: `Bearer ${key}` } : {} })
+  if (response.ok) return response.json()
+  await response.body?.cancel()
+  return undefined
+}
+
+/**
+ * The project a key acts in, as the dialog words it; '' when the server cannot say.
  * @param {string} key
  * @returns {Promise<string>}
  */
 async function projectOf(key) {
-  const response = await fetch('/whoami', { headers: key ? { authorization: `Bearer ${key}` } : {} })
-  if (!response.ok) {
-    await response.body?.cancel()
-    return ''
-  }
-  const { project, open } = /** @type {{ project: { id: string, name: string }, open: boolean }} */ (await response.json())
+  const me = await whoami(key)
+  if (!me) return ''
+  const { project, open, scopes } = me
+  if (!open && !scopes.includes('train') && !scopes.includes('predict')) return ADMIN_ONLY
   const name = project.name === project.id ? project.id : `${project.name} (${project.id})`
   return open ? `Everyone here works in project ${name}.` : `This key belongs to project ${name}: it sees that project's datasets, jobs and models only.`
 }
@@ -174,6 +187,12 @@ byId('key-form', HTMLFormElement).addEventListener('submit', async (event) => {
   }
   keyError.textContent = 'Checking the key with the server…'
   const verdict = await checkKey(key).catch(() => 'unreachable')
+  // An admin key also gets 403 from /jobs, but it cannot predict either: saving it would only fail page after page.
+  if (verdict === 'predict-only' && (await projectOf(key).catch(() => '')) === ADMIN_ONLY) {
+    keyError.textContent = ADMIN_ONLY
+    keyInput.setAttribute('aria-invalid', 'true')
+    return
+  }
   if (verdict === 'rejected' || verdict === 'unreachable') {
     keyError.textContent = verdict === 'rejected' ? 'The server did not accept this key. Check it for typos, or ask for a new one.' : 'The server could not be reached to check the key.'
     keyInput.setAttribute('aria-invalid', 'true')

@@ -511,7 +511,7 @@ browserTest('models are renamed, compared, given an alias that moves, and delete
   await page.close()
 })
 
-browserTest('the API key dialog speaks plainly, checks a key before saving it, names its project, and says when none is needed', async () => {
+browserTest('the API key dialog speaks plainly, checks a key before saving it, refuses an administrator key, names its project, and says when none is needed', async () => {
   const key = `ui-${randomUUID()}`
   const admin = `admin-${randomUUID()}`
   const secured = await startTestService({ API_KEYS: `${hashApiKey(key)}:train+predict,${hashApiKey(admin)}:admin` })
@@ -527,6 +527,11 @@ browserTest('the API key dialog speaks plainly, checks a key before saving it, n
     await page.getByLabel('Key', { exact: true }).fill('wrong-key')
     await page.getByRole('button', { name: 'Check and save' }).click()
     await page.locator('#key-error', { hasText: 'did not accept this key' }).waitFor()
+    await expect(page.evaluate(() => localStorage.getItem('imagetune.apiKey'))).resolves.toBeNull()
+    // An administrator key works on the server, but sees no project's data: not saved, and the dialog says why.
+    await page.getByLabel('Key', { exact: true }).fill(admin)
+    await page.getByRole('button', { name: 'Check and save' }).click()
+    await page.locator('#key-error', { hasText: 'This is an administrator key' }).waitFor()
     await expect(page.evaluate(() => localStorage.getItem('imagetune.apiKey'))).resolves.toBeNull()
     await page.getByLabel('Key', { exact: true }).fill(key)
     await page.getByRole('button', { name: 'Check and save' }).click()
