@@ -4,7 +4,8 @@ import type { BackendOverride } from './backend.js'
 import { decodeImage } from './image.js'
 import { createMicroBatcher } from './micro-batcher.js'
 import { createModelRunner, runnerMemory, type ModelRunner, type RunnerMemory } from './model-runner.js'
-import { createPredictPool } from './predict-pool.js'
+import { siblingModule } from '../sibling-module.js'
+import { createThreadPool } from './thread-pool.js'
 
 export interface Prediction {
   label: string
@@ -26,12 +27,25 @@ export interface PredictorOptions {
    */
   maxDelayMs?: number
   /**
-   * Runs the forward passes on `count` worker_threads, each with its own `backend` and models read from
-   * `storageUrl` (an S3 STORAGE_URL) or else `modelsDir`. Absent: on this thread, with the backend already
-   * initialised here.
+   * Runs the forward passes on `count` worker_threads, each with its own `backend`, reading models through
+   * `models` here. Absent: on this thread, with the backend already initialised here.
    */
-  threads?: { count: number; modelsDir: string; storageUrl?: string; backend: BackendOverride }
+  threads?: { count: number; backend: BackendOverride }
 }
+
+/** What each prediction thread is started with. */
+export interface PredictThreadData {
+  backend: BackendOverride
+  maxLoaded: number
+}
+
+/** A prediction thread's tasks: a forward pass (`Float32Array` back); the others go to every thread. */
+export type PredictRequest = { type: 'run'; modelId: string; pixels: Uint8Array[] } | { type: 'evict'; modelId: string } | { type: 'memory' }
+
+/** A prediction thread's reads of the predictor's model source. */
+export type ModelRead = { type: 'metadata' | 'load'; modelId: string }
+
+const PREDICT_THREAD = siblingModule('./predict-thread', import.meta.url)
 
 export interface Predictor {
   /**
@@ -64,9 +78,21 @@ export function createPredictor(opts: PredictorOptions): Predictor {
   let runner: Omit<ModelRunner, 'loadedCount'>
   let memory: () => Promise<RunnerMemory[]>
   if (opts.threads) {
-    const pool = createPredictPool({ threads: opts.threads.count, modelsDir: opts.threads.modelsDir, ...(opts.threads.storageUrl && { storageUrl: opts.threads.storageUrl }), backend: opts.threads.backend, maxLoaded: opts.maxLoaded ?? 3 })
-    runner = pool
-    memory = () => pool.memory()
+    const data: PredictThreadData = { backend: opts.threads.backend, maxLoaded: opts.maxLoaded ?? 3 }
+    const pool = createThreadPool<PredictRequest, unknown>({
+      entry: PREDICT_THREAD,
+      size: opts.threads.count,
+      data,
+      host: ({ type, modelId }: ModelRead) => (type === 'metadata' ? opts.models.getMetadata(modelId) : opts.models.load(modelId)),
+    })
+    runner = {
+      run: async (modelId, pixels) => (await pool.run({ type: 'run', modelId, pixels })) as Float32Array,
+      evict: async (modelId) => {
+        await pool.broadcast({ type: 'evict', modelId })
+      },
+      close: () => pool.close(),
+    }
+    memory = async () => (await pool.broadcast({ type: 'memory' })) as RunnerMemory[]
   } else {
     const local = createModelRunner(opts)
     runner = local
