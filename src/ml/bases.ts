@@ -9,7 +9,7 @@ import { safeJoin } from '../storage/layout.js'
 import { compileFastTrunk } from './fast-trunk.js'
 import { MODEL_FILE, WEIGHTS_FILE, fileLoadHandler } from './file-io.js'
 import { loadGraphTrunk } from './graph-base.js'
-import type { Preprocessing } from './image.js'
+import type { Preprocessing } from '../contract/jobs.js'
 
 /** Bundled Keras (LayersModel) bases: fine-tunable, exported as one LayersModel. */
 export type LayersBuiltinId = 'mobilenet_v2' | 'inception_v3'

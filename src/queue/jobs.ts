@@ -4,33 +4,15 @@
  * `data`, `progress` and `returnvalue`.
  */
 import type { JobsOptions } from 'bullmq'
-import type { EpochRecord } from '../contract/jobs.js'
+import type { ClassGuidance, EpochRecord, LabelIssueReport, MisclassifiedImage, NearDuplicateReport } from '../contract/jobs.js'
 import type { Metrics } from '../contract/metrics.js'
 import { isErrorCode, type ErrorCode } from '../errors.js'
-import type { ClassGuidance } from '../ml/class-guidance.js'
-import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.js'
 
 // The payload's shape lives in the contract; re-exported here for the modules that read it with the queue's names.
-export { DEFAULT_BASE_MODEL, PRIORITY, type BaseModelRef, type EpochRecord, type TrainModelJob, type TrainOptions } from '../contract/jobs.js'
+export { DEFAULT_BASE_MODEL, PRIORITY, type BaseModelRef, type EpochRecord, type JobPhase, type TrainModelJob, type TrainOptions, type TrainProgress } from '../contract/jobs.js'
 
 export const TRAINING_QUEUE = 'training'
 export const TRAIN_MODEL_JOB = 'train-model'
-
-export type JobPhase = 'queued' | 'preparing' | 'extracting' | 'training' | 'evaluating' | 'saving' | 'done'
-
-/** What the worker reports through `job.updateProgress`; replaced whole each time. */
-export interface TrainProgress {
-  phase: JobPhase
-  /** 0–100, never decreasing. */
-  percent: number
-  epoch: number
-  epochs: number
-  /** While extracting: the extraction left; from the first epoch on: the whole job; null while unknown (workers/progress.ts). */
-  etaSeconds: number | null
-  history: EpochRecord[]
-  /** Set when this attempt continued from a checkpoint: the epochs it did not have to run again. */
-  resumedFromEpoch?: number
-}
 
 export interface TrainResult {
   modelId: string
@@ -47,7 +29,7 @@ export interface TrainResult {
   bestEpoch?: number
   history?: EpochRecord[]
   /** Wrong validation predictions, most confident first: dataset path, true and predicted class, score. */
-  misclassified?: { path: string; true: string; predicted: string; score: number }[]
+  misclassified?: MisclassifiedImage[]
   /** Tiny classes, imbalance, classes without validation images, identical images across classes or the split. */
   warnings?: string[]
   /** Loss weight per class as used; null when unweighted. */

@@ -5,7 +5,7 @@ import { detectArchiveFormat, EntryUnreadable, readArchiveEntries, type ArchiveL
 import { checkEntryPath } from '../datasets/image-folder.js'
 import { AppError } from '../errors.js'
 import { BUILTIN_BASE_IDS, isBuiltinBase, loadBase, type BaseModelRef } from '../ml/bases.js'
-import type { Preprocessing } from '../ml/image.js'
+import type { Preprocessing } from '../contract/jobs.js'
 import type { BaseStore, StoredBase } from '../storage/bases.js'
 
 /** What the uploader may declare beside the archive; see `BaseModelRef`. */

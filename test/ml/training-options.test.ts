@@ -257,6 +257,6 @@ describe('pure pieces', () => {
     expect(resolveClassWeights('auto', ['a', 'b'], [0, 0, 0, 1])).toEqual({ a: 4 / 6, b: 2 })
     expect(resolveClassWeights('none', ['a', 'b'], [0, 0, 0, 1])).toBeUndefined()
     expect(resolveClassWeights({ b: 3 }, ['a', 'b'], [0, 1])).toEqual({ a: 1, b: 3 })
-    expect(() => resolveClassWeights({ c: 3 }, ['a', 'b'], [0, 1])).toThrow(expect.objectContaining({ code: 'OPTIONS_INVALID' }))
+    expect(() => resolveClassWeights({ c: 3 }, ['a', 'b'], [0, 1])).toThrow(expect.objectContaining({ code: 'VALIDATION', details: { unknown: ['c'], classes: ['a', 'b'] } }))
   })
 })
