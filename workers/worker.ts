@@ -1,12 +1,13 @@
 import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { QueueEvents, Worker, type ChildPool } from 'bullmq'
+import { QueueEvents, Worker, type ChildPool, type Job } from 'bullmq'
 import type { Config } from '../src/config.js'
 import type { Logger } from '../src/logger.js'
+import type { JobOutcome } from '../src/metrics/registry.js'
 import { CANCEL_REQUESTED_FIELD } from '../src/queue/cancel.js'
 import { redisConnection } from '../src/queue/connection.js'
-import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
-import { createJobEnd } from '../src/services/job-end.js'
+import { ABORT_REASON, CANCEL_REQUESTED_EVENT, parseFailureReason, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
+import { createJobEnd, type JobEndDeps } from '../src/services/job-end.js'
 import { isTypeScript, siblingModule } from '../src/sibling-module.js'
 import { createCheckpointStore } from '../src/storage/checkpoints.js'
 import { openSharedStore } from '../src/storage/open-store.js'
@@ -14,6 +15,11 @@ import { watchSandboxes } from './sandbox-watchdog.js'
 import { startWebhookWorker } from './webhooks.js'
 
 const PROCESSOR = siblingModule('./processors/train', import.meta.url)
+
+/** Seconds the attempt ran, when BullMQ recorded both ends. */
+function attemptSeconds(job: Job): number | undefined {
+  return job.processedOn && job.finishedOn ? (job.finishedOn - job.processedOn) / 1000 : undefined
+}
 
 /**
  * How often a worker looks for jobs whose worker died (lock expired), ms; at most half the lock period. A job is moved
@@ -60,8 +66,9 @@ export interface TrainWorker {
  * TypeScript source through tsx when a test runs the sources), so a crash in tfjs takes down one job, not this
  * process. Cancel requests arrive as a
  * custom QueueEvents event from any API process and abort the job's signal in its sandbox.
+ * @param metrics the process's registry, where each attempt is counted (services/job-end.ts)
  */
-export function startTrainWorker(config: Config, log: Logger): TrainWorker {
+export function startTrainWorker(config: Config, log: Logger, metrics: JobEndDeps['metrics']): TrainWorker {
   const name = `${hostname()}:${process.pid}`
   const store = openSharedStore(config)
   const checkpoints = createCheckpointStore(store)
@@ -98,9 +105,15 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const webhooks = startWebhookWorker(config, log)
   let stopping = false
 
-  const jobEnd = createJobEnd({ checkpoints, notifyWebhook: webhooks.notify, log })
-  /** A job that ended for good (see services/job-end.ts). */
-  const ended = (job: { id?: string | undefined; data: TrainModelJob }) => void jobEnd({ id: job.id!, webhook: job.data.webhook })
+  const jobEnd = createJobEnd({ checkpoints, notifyWebhook: webhooks.notify, metrics, log })
+  /** An attempt of this worker's ended (see services/job-end.ts); `seconds` is read when its event came. */
+  const attemptEnded = (job: Job<TrainModelJob, TrainResult>, outcome: JobOutcome, seconds: number | undefined) =>
+    void jobEnd({
+      id: job.id!,
+      webhook: job.data.webhook,
+      outcome,
+      attempt: { seconds, featureCache: outcome === 'completed' ? job.returnvalue?.featureCache : undefined },
+    })
 
   const cancel = (jobId: string, reason: string) => {
     if (worker.cancelJob(jobId, reason)) log.info({ jobId, reason }, 'job aborted')
@@ -122,14 +135,15 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   })
   worker.on('completed', (job) => {
     log.info({ jobId: job.id, modelId: job.returnvalue.modelId }, 'job completed')
-    ended(job)
+    attemptEnded(job, 'completed', attemptSeconds(job))
   })
   worker.on('failed', (job, err) => {
     log.warn({ jobId: job?.id, reason: err.message, attempts: job?.attemptsMade }, 'job failed')
     if (!job?.id) return
-    // A job that will be retried keeps its checkpoint; one that failed for good has ended.
+    const seconds = attemptSeconds(job) ?? (job.processedOn ? (Date.now() - job.processedOn) / 1000 : undefined)
+    // Failed for good when BullMQ has it in the failed set; any other state means it runs again.
     void job.getState().then(
-      (state) => state === 'failed' && ended(job),
+      (state) => attemptEnded(job, parseFailureReason(err.message).code === 'JOB_CANCELLED' ? 'cancelled' : state === 'failed' ? 'failed' : 'retried', seconds),
       (e: Error) => log.warn({ err: e, jobId: job.id }, 'could not read the state of a failed job'),
     )
   })

@@ -1,9 +1,9 @@
 import { AppError } from '../errors.js'
-import type { ModelMetadata, ModelStore } from '../storage/models.js'
+import type { ModelDocument } from '../contract/models.js'
 import type { BackendOverride } from './backend.js'
 import { decodeImage } from './image.js'
 import { createMicroBatcher } from './micro-batcher.js'
-import { createModelRunner, runnerMemory, type ModelRunner, type RunnerMemory } from './model-runner.js'
+import { createModelRunner, runnerMemory, type ModelRunner, type ModelSource, type RunnerMemory } from './model-runner.js'
 import { siblingModule } from '../sibling-module.js'
 import { createThreadPool } from './thread-pool.js'
 
@@ -14,7 +14,7 @@ export interface Prediction {
 }
 
 export interface PredictorOptions {
-  models: Pick<ModelStore, 'getMetadata' | 'load'>
+  models: ModelSource
   /** Models kept in memory per thread, least recently used evicted first. @defaultValue 3 */
   maxLoaded?: number
   /** Pixel limit per image, see `decodeImage`. */
@@ -109,8 +109,8 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       return pixels.map((_, i) => probs.subarray(i * classes, (i + 1) * classes))
     },
   })
-  const metadata = new Map<string, Promise<ModelMetadata>>()
-  const meta = (id: string): Promise<ModelMetadata> => {
+  const metadata = new Map<string, Promise<ModelDocument>>()
+  const meta = (id: string): Promise<ModelDocument> => {
     let entry = metadata.get(id)
     if (!entry) {
       entry = opts.models.getMetadata(id).then((m) => {

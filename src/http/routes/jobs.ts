@@ -153,7 +153,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!job) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
       if (outcome === 'finished' && job.status !== 'cancelled') throw new AppError('JOB_FINISHED', `job ${id} has already ${job.status === 'completed' ? 'completed' : 'failed'}`)
       // Cancelled while queued: no worker will see it end (one handed back by a stopping worker has a checkpoint).
-      if (outcome === 'cancelled') await app.jobEnd({ id, webhook })
+      if (outcome === 'cancelled') await app.jobEnd({ id, webhook, outcome: 'cancelled' })
       request.log.info({ jobId: id, outcome }, 'job cancel')
       return reply.code(outcome === 'requested' ? 202 : 200).send(job)
     },
