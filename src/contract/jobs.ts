@@ -428,6 +428,35 @@ export type TrainProgress = Static<typeof TrainProgressSchema>
 /** What `result.classGuidance` says; see `classGuidance` (ml/class-guidance.ts). */
 export type ClassGuidance = Static<typeof ClassGuidanceSchema>
 
+/** What a completed job returns (BullMQ's `returnvalue`), and `result` in its document. */
+export const TrainResultSchema = Type.Object({
+  modelId: Type.String(),
+  metrics: MetricsSchema,
+  trainCount: Type.Integer(),
+  valCount: Type.Integer(),
+  backend: Type.String(),
+  /** Set by every worker that returns a result (the worker process turns it into metrics); absent on older jobs. */
+  featureCache: Type.Optional(Type.Object({ hits: Type.Integer(), misses: Type.Integer() }, { description: 'Feature-cache lookups of this job: hits skipped decoding and the base model.' })),
+  /** 'validation', or 'training' when there was no validation split (a plain string in the OpenAPI document). */
+  evaluatedOn: Type.Optional(Type.Unsafe<'validation' | 'training'>(Type.String())),
+  /** With early stopping (and after fine-tuning) the best epoch by the monitor, else the last. */
+  bestEpoch: Type.Optional(Type.Integer({ description: 'epoch whose weights the model has' })),
+  history: Type.Optional(Type.Array(EpochSchema)),
+  /** Most confident first. */
+  misclassified: Type.Optional(Type.Array(MisclassifiedSchema)),
+  /** Tiny classes, imbalance, classes without validation images, identical images across classes or the split. */
+  warnings: Type.Optional(Type.Array(Type.String())),
+  /** Loss weight per class as used; null when unweighted. */
+  classWeights: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Number()), Type.Null()])),
+  fineTuned: Type.Optional(Type.Union([Type.Object({ cutLayer: Type.String(), layers: Type.Array(Type.String()) }), Type.Null()])),
+  /** Training examples including augmented views. */
+  trainViews: Type.Optional(Type.Integer()),
+  labelIssues: Type.Optional(Type.Array(LabelIssueSchema, { description: 'Images whose label is probably wrong, most likely first (at most 200)' })),
+  nearDuplicates: Type.Optional(Type.Array(NearDuplicateSchema, { description: 'Near-identical image pairs, most similar first (at most 500)' })),
+  classGuidance: Type.Optional(ClassGuidanceSchema),
+})
+export type TrainResult = Static<typeof TrainResultSchema>
+
 export const JobSchema = Type.Object({
   id: Type.String(),
   status: Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')]),
@@ -459,26 +488,6 @@ export const JobSchema = Type.Object({
   queuedAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
-  result: Type.Optional(
-    Type.Object({
-      modelId: Type.String(),
-      metrics: MetricsSchema,
-      trainCount: Type.Integer(),
-      valCount: Type.Integer(),
-      backend: Type.String(),
-      featureCache: Type.Optional(Type.Object({ hits: Type.Integer(), misses: Type.Integer() }, { description: 'Feature-cache lookups of this job: hits skipped decoding and the base model.' })),
-      evaluatedOn: Type.Optional(Type.String()),
-      bestEpoch: Type.Optional(Type.Integer({ description: 'epoch whose weights the model has' })),
-      history: Type.Optional(Type.Array(EpochSchema)),
-      misclassified: Type.Optional(Type.Array(MisclassifiedSchema)),
-      warnings: Type.Optional(Type.Array(Type.String())),
-      classWeights: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Number()), Type.Null()])),
-      fineTuned: Type.Optional(Type.Union([Type.Object({ cutLayer: Type.String(), layers: Type.Array(Type.String()) }), Type.Null()])),
-      trainViews: Type.Optional(Type.Integer()),
-      labelIssues: Type.Optional(Type.Array(LabelIssueSchema, { description: 'Images whose label is probably wrong, most likely first (at most 200)' })),
-      nearDuplicates: Type.Optional(Type.Array(NearDuplicateSchema, { description: 'Near-identical image pairs, most similar first (at most 500)' })),
-      classGuidance: Type.Optional(ClassGuidanceSchema),
-    }),
-  ),
+  result: Type.Optional(TrainResultSchema),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
 })
