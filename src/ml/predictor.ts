@@ -1,10 +1,10 @@
-import { AppError } from '../errors.js'
 import type { ModelDocument } from '../contract/models.js'
+import { AppError } from '../errors.js'
+import { siblingModule } from '../sibling-module.js'
 import type { BackendOverride } from './backend.js'
 import { decodeImage } from './image.js'
 import { createMicroBatcher } from './micro-batcher.js'
 import { createModelRunner, runnerMemory, type ModelRunner, type ModelSource, type RunnerMemory } from './model-runner.js'
-import { siblingModule } from '../sibling-module.js'
 import { createThreadPool } from './thread-pool.js'
 
 export interface Prediction {
@@ -83,7 +83,8 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       entry: PREDICT_THREAD,
       size: opts.threads.count,
       data,
-      host: ({ type, modelId }: ModelRead) => (type === 'metadata' ? opts.models.getMetadata(modelId) : opts.models.load(modelId)),
+      // Metadata from the cache `predict` fills, so a thread loading a model costs no second read of it.
+      host: ({ type, modelId }: ModelRead) => (type === 'metadata' ? meta(modelId) : opts.models.load(modelId)),
     })
     runner = {
       run: async (modelId, pixels) => (await pool.run({ type: 'run', modelId, pixels })) as Float32Array,
