@@ -199,8 +199,9 @@ export function createThreadPool<Req, Res>(opts: ThreadPoolOptions): ThreadPool<
       const answers = await Promise.all(
         slots.map(async (thread) => {
           if (!thread) return []
-          // A thread still starting gets it once it has initialised; one that fails to has nothing to answer.
-          if (!(await thread.started.then(() => true, () => false))) return []
+          // A thread still starting gets it once it has initialised; one that fails to, or has died since, has
+          // nothing to answer (its exit settled its calls already, so a message now would wait forever).
+          if (!(await thread.started.then(() => true, () => false)) || !slots.includes(thread)) return []
           return [
             await new Promise<Res>((resolve, reject) => {
               const id = nextId++
