@@ -6,7 +6,8 @@ import { isTypeScript } from '../sibling-module.js'
 /**
  * A fixed number of worker threads running one module, each serving one task at a time: tasks queue in order
  * and go to the first idle thread. A thread that dies (an uncaught error, `process.exit`, out of memory) fails
- * only what it was running, with an error that says so, and is replaced; the others keep serving. Generic: the
+ * only what it was running, with an error that says so, and is replaced; the others keep serving. So is a thread
+ * whose WebAssembly module aborted (tfjs-wasm out of memory), after its task fails with that error. Generic: the
  * thread module calls `serveThread` with its handler; nothing here knows about tfjs.
  */
 export interface ThreadPool<Req, Res> {
@@ -51,7 +52,12 @@ interface WireError {
   details?: unknown
 }
 
-type ToPool = { ready: true } | { initError: WireError } | { id: number; ok: true; res: unknown } | { id: number; ok: false; error: WireError } | { hostCall: number; req: unknown }
+type ToPool =
+  | { ready: true }
+  | { initError: WireError }
+  | { id: number; ok: true; res: unknown }
+  | { id: number; ok: false; error: WireError; fatal?: true }
+  | { hostCall: number; req: unknown }
 type ToThread = { id: number; req: unknown } | { hostCall: number; ok: true; res: unknown } | { hostCall: number; ok: false; error: WireError }
 
 interface Call {
@@ -76,6 +82,8 @@ interface Thread {
   /** Its `error` event (uncaught exception, out of memory), reported when it exits. */
   error?: Error
   initError?: Error
+  /** Told it is broken (see `fatal` in serveThread): takes no more tasks and is replaced once it has exited. */
+  retired?: true
 }
 
 /** Tests only: boots a thread that runs TypeScript source (see ts-thread.mjs). */
@@ -108,7 +116,7 @@ export function createThreadPool<Req, Res>(opts: ThreadPoolOptions): ThreadPool<
   const pump = () => {
     for (const thread of slots) {
       if (queue.length === 0) return
-      if (!thread?.ready || thread.task !== undefined) continue
+      if (!thread?.ready || thread.retired || thread.task !== undefined) continue
       const task = queue.shift()!
       const id = nextId++
       thread.task = id
@@ -143,6 +151,10 @@ export function createThreadPool<Req, Res>(opts: ThreadPoolOptions): ThreadPool<
         reref(thread)
         if (msg.ok) call.resolve(msg.res)
         else call.reject(fromWire(msg.error))
+        if (!msg.ok && msg.fatal) {
+          thread.retired = true
+          void worker.terminate() // its exit starts the replacement
+        }
         pump()
       }
     })
@@ -275,7 +287,12 @@ export function serveThread<Req, Res>(init: (data: unknown) => Promise<(req: Req
     // The pool sends work only after `ready`, so `handle` is set.
     handle!(msg.req as Req).then(
       ({ res, transfer }) => port.postMessage({ id: msg.id, ok: true, res } satisfies ToPool, transfer ?? []),
-      (err: unknown) => port.postMessage({ id: msg.id, ok: false, error: toWire(err) } satisfies ToPool),
+      (err: unknown) => {
+        // An aborted WebAssembly module (tfjs-wasm's heap could not grow: `Aborted(OOM)`) fails every later call, so
+        // the thread asks to be replaced rather than answer each of its next tasks with the same error.
+        const fatal = err instanceof WebAssembly.RuntimeError
+        port.postMessage({ id: msg.id, ok: false, error: toWire(err), ...(fatal && { fatal: true as const }) } satisfies ToPool)
+      },
     )
   })
   init(threadData()).then(

@@ -1,6 +1,7 @@
 /**
- * The one thread pool (feature extraction and predictions run on it): a thread that dies fails only the task it was
- * running, is replaced, and the pool keeps serving; a task's own error leaves its thread alone; close is clean.
+ * The one thread pool (feature extraction and predictions run on it): a thread that dies (or whose WebAssembly module
+ * aborted) fails only the task it was running, is replaced, and the pool keeps serving; a task's own error leaves its
+ * thread alone; close is clean.
  */
 import { AppError } from '../../src/errors.js'
 import { createThreadPool, type ThreadPool } from '../../src/ml/thread-pool.js'
@@ -57,6 +58,14 @@ test("a task's own error comes back with its code and its thread keeps serving",
   expect(err).toBeInstanceOf(AppError)
   expect(err).toMatchObject({ code: 'IMAGE_INVALID', message: 'not an image' })
   await expect(p.run({ op: 'whoami' })).resolves.toBe(id)
+})
+
+test('a thread whose WebAssembly module aborted (tfjs-wasm out of memory) fails that task with its error and is replaced', async () => {
+  const p = pool({ size: 1 })
+  const before = await p.run({ op: 'whoami' })
+  await expect(p.run({ op: 'wasm-abort' })).rejects.toMatchObject({ name: 'RuntimeError', message: expect.stringMatching(/^Aborted\(OOM\)/) })
+  const after = await p.run({ op: 'whoami' })
+  expect(after).not.toBe(before)
 })
 
 test("a thread's host calls are answered on the pool's thread, errors with their code", async () => {
