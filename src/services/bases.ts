@@ -6,7 +6,7 @@ import { checkEntryPath } from '../datasets/image-folder.js'
 import type { BaseModelRef as JobBaseRef } from '../contract/jobs.js'
 import { AppError } from '../errors.js'
 import { BUILTIN_BASE_IDS, isBuiltinBase, loadBase, type BaseModelRef } from '../ml/bases.js'
-import type { Preprocessing } from '../ml/image.js'
+import type { Preprocessing } from '../contract/jobs.js'
 import type { TrainingQueue } from '../queue/producer.js'
 import type { BaseStore, StoredBase } from '../storage/bases.js'
 
