@@ -14,7 +14,7 @@ import { trainOptions } from '../src/contract/jobs.js'
 import { initBackend } from '../src/ml/backend.js'
 import { loadBase, type UrlBaseRef } from '../src/ml/bases.js'
 import { createFeaturePool } from '../src/ml/feature-pool.js'
-import type { Preprocessing } from '../src/ml/image.js'
+import type { Preprocessing } from '../src/contract/jobs.js'
 import { trainClassifier, type TrainExample } from '../src/ml/train-classifier.js'
 import { createFeatureCache } from '../src/storage/features.js'
 

@@ -135,8 +135,13 @@ try {
     const address = app.server.address()
     const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
     try {
-      // Every thread loads the model and warms up before anything is timed.
-      await drive(url, images, config.PREDICT_THREADS * 2, config.PREDICT_THREADS * 8)
+      // Every thread loads the model and warms up before anything is timed. Batches go to the first idle thread, so
+      // a thread that started late may sit out the first round: drive until each holds the model.
+      for (let round = 0; round < 20; round++) {
+        await drive(url, images, config.PREDICT_THREADS * 2, config.PREDICT_THREADS * 8)
+        const counts = await app.predictor.tensorCounts()
+        if (counts.length >= Math.max(1, config.PREDICT_THREADS) && counts.every((n) => n > 0)) break
+      }
       for (const concurrency of CONCURRENCY) {
         const r = await drive(url, images, concurrency)
         // p50 over the anchor: what serving adds to a bare forward pass; images/s over what 1/anchor gives on one thread.

@@ -38,7 +38,7 @@ export const HTTP_STATUS = {
   MULTIPART_INVALID: 400,
   DATASET_INVALID: 400,
   TOO_FEW_CLASSES: 400,
-  /** Training options that do not fit the dataset or base (a class weight for a missing class, too many fine-tune layers). */
+  /** Training options that do not fit the base (too many fine-tune layers, fine-tuning a GraphModel); a class weight for a missing class is VALIDATION, at POST /jobs and in the worker alike. */
   OPTIONS_INVALID: 400,
   IMAGE_INVALID: 400,
   IMAGE_TOO_LARGE: 413,

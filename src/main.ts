@@ -6,7 +6,6 @@ import { ensureRedis, RedisUnavailableError, type RedisHandle } from './redis-se
 import { onShutdown } from './shutdown.js'
 import { dataLayout } from './storage/layout.js'
 import { StorageConfigError } from './storage/storage-url.js'
-import { observeJobs } from './metrics/job-metrics.js'
 import { startTrainWorker } from '../workers/worker.js'
 
 const config = loadConfig()
@@ -27,9 +26,8 @@ const app = await buildApp(config, log).catch((err: unknown) => {
   return process.exit(1)
 })
 await app.listen({ port: config.PORT, host: config.HOST })
-const worker = config.EMBEDDED_WORKER ? startTrainWorker(config, log) : undefined
 // One process, one registry: the API's /metrics also counts the embedded worker's jobs.
-if (worker) observeJobs(worker.worker, app.metrics)
+const worker = config.EMBEDDED_WORKER ? startTrainWorker(config, log, app.metrics) : undefined
 
 /** Past this the process exits anyway: a job that does not let go is recovered as stalled by another worker, ms. */
 const SHUTDOWN_DEADLINE_MS = 25_000

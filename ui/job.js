@@ -7,7 +7,7 @@ import { optionFacts } from './options.js'
 /** @typedef {import('./api-types.js').Job} Job */
 
 /** @type {Record<string, string>} */
-const PHASES = { queued: 'Waiting for a worker', preparing: 'Preparing', extracting: 'Extracting features', training: 'Training', 'fine-tuning': 'Fine-tuning', evaluating: 'Evaluating', saving: 'Saving the model', done: 'Done' }
+const PHASES = { queued: 'Waiting for a worker', preparing: 'Preparing', extracting: 'Extracting features', training: 'Training', evaluating: 'Evaluating', saving: 'Saving the model', done: 'Done' }
 
 /**
  * The phase line in words that agree with the status badge.

@@ -1,7 +1,6 @@
 /** `npm run worker`: a training worker on its own, for more workers on the same Redis and DATA_DIR. */
 import { loadConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
-import { observeJobs } from '../src/metrics/job-metrics.js'
 import { createMetrics } from '../src/metrics/registry.js'
 import { serveMetrics } from '../src/metrics/serve.js'
 import { onShutdown } from '../src/shutdown.js'
@@ -22,9 +21,8 @@ try {
   console.error(`imagetune worker: ${err.message}`)
   process.exit(1)
 }
-const worker = startTrainWorker(config, log)
 const metrics = createMetrics()
-observeJobs(worker.worker, metrics)
+const worker = startTrainWorker(config, log, metrics)
 const metricsServer = config.WORKER_METRICS_PORT ? await serveMetrics(metrics.registry, config.WORKER_METRICS_PORT, config.HOST) : undefined
 log.info({ queue: worker.worker.name, name: worker.name, concurrency: config.WORKER_CONCURRENCY, metricsPort: config.WORKER_METRICS_PORT || null }, 'worker ready')
 

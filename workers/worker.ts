@@ -1,14 +1,15 @@
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { QueueEvents, Worker, type ChildPool } from 'bullmq'
+import { QueueEvents, Worker, type ChildPool, type Job } from 'bullmq'
 import type { Config } from '../src/config.js'
 import type { Logger } from '../src/logger.js'
+import type { JobOutcome } from '../src/metrics/registry.js'
 import { CANCEL_REQUESTED_FIELD } from '../src/queue/cancel.js'
 import { redisConnection } from '../src/queue/connection.js'
-import { ABORT_REASON, CANCEL_REQUESTED_EVENT, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
+import { ABORT_REASON, CANCEL_REQUESTED_EVENT, parseFailureReason, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from '../src/queue/jobs.js'
 import { DEFAULT_PROJECT_ID } from '../src/contract/projects.js'
-import { createJobEnd, type EndedJob } from '../src/services/job-end.js'
+import { createJobEnd, type EndedJob, type JobEndDeps } from '../src/services/job-end.js'
 import { isTypeScript, siblingModule } from '../src/sibling-module.js'
 import { dataLayout } from '../src/storage/layout.js'
 import { localBlobStore } from '../src/storage/local-blob-store.js'
@@ -18,6 +19,11 @@ import { watchSandboxes } from './sandbox-watchdog.js'
 import { startWebhookWorker } from './webhooks.js'
 
 const PROCESSOR = siblingModule('./processors/train', import.meta.url)
+
+/** Seconds the attempt ran, when BullMQ recorded both ends. */
+function attemptSeconds(job: Job): number | undefined {
+  return job.processedOn && job.finishedOn ? (job.finishedOn - job.processedOn) / 1000 : undefined
+}
 
 /**
  * How often a worker looks for jobs whose worker died (lock expired), ms; at most half the lock period. A job is moved
@@ -64,8 +70,9 @@ export interface TrainWorker {
  * TypeScript source through tsx when a test runs the sources), so a crash in tfjs takes down one job, not this
  * process. Cancel requests arrive as a
  * custom QueueEvents event from any API process and abort the job's signal in its sandbox.
+ * @param metrics the process's registry, where each attempt is counted (services/job-end.ts)
  */
-export function startTrainWorker(config: Config, log: Logger): TrainWorker {
+export function startTrainWorker(config: Config, log: Logger, metrics: JobEndDeps['metrics']): TrainWorker {
   const name = `${hostname()}:${process.pid}`
   // Job-end handling writes to the shared store only; `local` (DATA_DIR) is what repositories take beside it, unused here.
   const stores: Stores = { shared: openSharedStore(config), local: localBlobStore(path.resolve(config.DATA_DIR)) }
@@ -108,14 +115,22 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   const jobEndFor = (projectId: string) => {
     let jobEnd = jobEnds.get(projectId)
     if (!jobEnd) {
-      jobEnd = createJobEnd({ checkpoints: repositoriesFor(stores, projectId, { layout }).checkpoints, notifyWebhook: webhooks.notify, log })
+      jobEnd = createJobEnd({ checkpoints: repositoriesFor(stores, projectId, { layout }).checkpoints, notifyWebhook: webhooks.notify, metrics, log })
       jobEnds.set(projectId, jobEnd)
     }
     return jobEnd
   }
-  /** A job that ended for good; the payload names its project once projects exist, older jobs are the default one's. */
-  const ended = (job: { id?: string | undefined; data: TrainModelJob }) =>
-    void jobEndFor(job.data.projectId ?? DEFAULT_PROJECT_ID)({ id: job.id!, webhook: job.data.webhook })
+  /**
+   * An attempt of this worker's ended (see services/job-end.ts); `seconds` is read when its event came. The payload
+   * names the job's project; jobs queued before projects existed are the default one's.
+   */
+  const attemptEnded = (job: Job<TrainModelJob, TrainResult>, outcome: JobOutcome, seconds: number | undefined) =>
+    void jobEndFor(job.data.projectId ?? DEFAULT_PROJECT_ID)({
+      id: job.id!,
+      webhook: job.data.webhook,
+      outcome,
+      attempt: { seconds, featureCache: outcome === 'completed' ? job.returnvalue?.featureCache : undefined },
+    })
 
   const cancel = (jobId: string, reason: string) => {
     if (worker.cancelJob(jobId, reason)) log.info({ jobId, reason }, 'job aborted')
@@ -137,14 +152,15 @@ export function startTrainWorker(config: Config, log: Logger): TrainWorker {
   })
   worker.on('completed', (job) => {
     log.info({ jobId: job.id, modelId: job.returnvalue.modelId }, 'job completed')
-    ended(job)
+    attemptEnded(job, 'completed', attemptSeconds(job))
   })
   worker.on('failed', (job, err) => {
     log.warn({ jobId: job?.id, reason: err.message, attempts: job?.attemptsMade }, 'job failed')
     if (!job?.id) return
-    // A job that will be retried keeps its checkpoint; one that failed for good has ended.
+    const seconds = attemptSeconds(job) ?? (job.processedOn ? (Date.now() - job.processedOn) / 1000 : undefined)
+    // Failed for good when BullMQ has it in the failed set; any other state means it runs again.
     void job.getState().then(
-      (state) => state === 'failed' && ended(job),
+      (state) => attemptEnded(job, parseFailureReason(err.message).code === 'JOB_CANCELLED' ? 'cancelled' : state === 'failed' ? 'failed' : 'retried', seconds),
       (e: Error) => log.warn({ err: e, jobId: job.id }, 'could not read the state of a failed job'),
     )
   })

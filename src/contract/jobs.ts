@@ -7,6 +7,14 @@ import { MetricsSchema } from './metrics.js'
 export const BASE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
 
 /**
+ * How a base expects pixels: 'scale_0_1' divides by 255 (nsfwjs MobileNetV2/InceptionV3); 'scale_-1_1' maps
+ * to [-1, 1] (Keras `mobilenet_v2.preprocess_input`); 'raw_0_255' feeds the bytes as floats (the COCO
+ * MobileNetV3, whose graph normalises inside).
+ */
+export const PreprocessingSchema = Type.Union([Type.Literal('scale_0_1'), Type.Literal('scale_-1_1'), Type.Literal('raw_0_255')])
+export type Preprocessing = Static<typeof PreprocessingSchema>
+
+/**
  * A base model: a bundled id, the name of a base uploaded with `POST /bases` (any other string; the worker looks it
  * up when the job starts), or any tfjs LayersModel or GraphModel by URL or path.
  */
@@ -15,7 +23,7 @@ export type BaseModelRef =
   | 'inception_v3'
   | 'mobilenet_v3_coco'
   | (string & {})
-  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: 'scale_0_1' | 'scale_-1_1' | 'raw_0_255' }
+  | { url: string; inputSize?: number; featureLayer?: string; preprocessing?: Preprocessing }
 
 /**
  * The base a job gets when `POST /jobs` names none. The COCO MobileNetV3 transfers better to photos than nsfwjs's
@@ -95,7 +103,7 @@ const baseModelSchema = (extra: { default?: unknown } = {}) => Type.Union(
           }),
         ),
         preprocessing: Type.Optional(
-          Type.Union([Type.Literal('scale_0_1'), Type.Literal('scale_-1_1'), Type.Literal('raw_0_255')], { description: "pixel scaling the model expects; default 'scale_0_1'" }),
+          Type.Union(PreprocessingSchema.anyOf, { description: "pixel scaling the model expects; default 'scale_0_1'" }),
         ),
       },
       { additionalProperties: false },
@@ -110,6 +118,17 @@ const baseModelSchema = (extra: { default?: unknown } = {}) => Type.Union(
     ...extra,
   },
 )
+
+/**
+ * Refuses weights for classes the dataset lacks: at `POST /jobs`, and again where the worker resolves the weights
+ * (a job queued by other means).
+ * @throws AppError VALIDATION with `details.unknown` (the names) and `details.classes`
+ */
+export function checkClassWeightNames(classWeights: TrainOptions['classWeights'], classNames: readonly string[]): void {
+  if (typeof classWeights !== 'object') return
+  const unknown = Object.keys(classWeights).filter((name) => !classNames.includes(name))
+  if (unknown.length > 0) throw new AppError('VALIDATION', `classWeights names classes the dataset lacks: ${unknown.join(', ')}`, { unknown, classes: classNames })
+}
 
 /** Defaults live here, in the schema, so the docs and the worker see the same numbers. */
 export const TRAIN_DEFAULTS = {
@@ -262,10 +281,7 @@ export function trainOptions(body: CreateJob, classNames: string[]): TrainOption
   if (augment && !(augment.flip || augment.crop || augment.rotate || augment.brightness || augment.contrast)) {
     throw new AppError('VALIDATION', 'augment needs at least one of flip, crop, rotate, brightness, contrast set to true')
   }
-  if (typeof body.classWeights === 'object') {
-    const unknown = Object.keys(body.classWeights).filter((name) => !classNames.includes(name))
-    if (unknown.length > 0) throw new AppError('VALIDATION', `classWeights names classes the dataset lacks: ${unknown.join(', ')}`, { unknown, classes: classNames })
-  }
+  checkClassWeightNames(body.classWeights, classNames)
   return {
     epochs: body.epochs ?? TRAIN_DEFAULTS.epochs,
     batchSize: body.batchSize ?? TRAIN_DEFAULTS.batchSize,
@@ -299,21 +315,31 @@ export function trainOptions(body: CreateJob, classNames: string[]): TrainOption
   }
 }
 
-/** One epoch's figures, in a job's history and a model's alike. */
+/**
+ * One epoch's figures, in a job's history and a model's alike; losses are mean categorical cross-entropy, accuracies
+ * in [0, 1]. (`description`s stay out of this one: the OpenAPI document is unchanged by moving it here.)
+ */
 export const EpochSchema = Type.Object({
+  /** 1-based, counting on through fine-tuning. */
   epoch: Type.Integer(),
+  /** Mean over the epoch's batches, in training mode (dropout on), as Keras reports it. */
   loss: Type.Number(),
   accuracy: Type.Number(),
+  /** On the validation set after the epoch, inference mode. */
   valLoss: Type.Optional(Type.Number()),
   valAccuracy: Type.Optional(Type.Number()),
+  /** Step size the optimizer used in this epoch (absent in records written before it was kept). */
   learningRate: Type.Optional(Type.Number()),
+  /** Set on fine-tuning epochs (the head's epochs leave it out). */
   phase: Type.Optional(Type.Literal('fineTune')),
+  /** Wall time of the epoch. */
   seconds: Type.Number(),
 })
 
-/** One epoch in a job's progress and history and in a model's history (ml/train.ts's EpochLog fits it). */
+/** One epoch in a job's progress and history and in a model's history. */
 export type EpochRecord = Static<typeof EpochSchema>
 
+/** A figure with its uncertainty: the 10th and 90th percentiles over bootstrap resamples of the images. */
 const EstimateSchema = Type.Object(
   { estimate: Type.Number(), low: Type.Number(), high: Type.Number() },
   { description: 'A projection with its 10th–90th percentile interval over 200 bootstrap resamples of the images' },
@@ -326,6 +352,9 @@ export const LabelIssueSchema = Type.Object({
   confidence: Type.Number({ description: 'p(suggested) − p(label), out of fold, in (0, 1]; the list is sorted by it' }),
 })
 
+/** See `findLabelIssues` (ml/label-issues.ts). */
+export type LabelIssueReport = Static<typeof LabelIssueSchema>
+
 export const NearDuplicateSchema = Type.Object({
   a: Type.String({ description: 'dataset path of one image' }),
   b: Type.String({ description: 'dataset path of the other' }),
@@ -333,6 +362,13 @@ export const NearDuplicateSchema = Type.Object({
   crossClass: Type.Boolean({ description: 'the two carry different labels' }),
   crossSplit: Type.Boolean({ description: 'one is in the training split, the other in validation: the metrics are inflated' }),
 })
+
+/** See `findNearDuplicates` (ml/near-duplicates.ts). */
+export type NearDuplicateReport = Static<typeof NearDuplicateSchema>
+
+/** A validation image the model gets wrong: its dataset path (or image hash), true and predicted class, and the wrong class's probability. */
+export const MisclassifiedSchema = Type.Object({ path: Type.String(), true: Type.String(), predicted: Type.String(), score: Type.Number() })
+export type MisclassifiedImage = Static<typeof MisclassifiedSchema>
 
 export const ClassGuidanceSchema = Type.Object(
   {
@@ -361,19 +397,73 @@ export const ClassGuidanceSchema = Type.Object(
   { description: 'Per-class guidance from k-fold linear probes on the cached features (see README, "Data insights")' },
 )
 
+/** The stages a job goes through, in order. */
+export const JobPhaseSchema = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('preparing'),
+  Type.Literal('extracting'),
+  Type.Literal('training'),
+  Type.Literal('evaluating'),
+  Type.Literal('saving'),
+  Type.Literal('done'),
+])
+export type JobPhase = Static<typeof JobPhaseSchema>
+
+const PROGRESS_FIELDS = {
+  epoch: Type.Integer(),
+  epochs: Type.Integer(),
+  /** 0–100, never decreasing. */
+  percent: Type.Number(),
+  etaSeconds: Type.Union([Type.Number(), Type.Null()], {
+    description: 'Seconds left, from measured rates: while extracting features, the extraction left (training time is unknown until an epoch has run); from the first epoch on, the whole job. Null while unknown.',
+  }),
+  resumedFromEpoch: Type.Optional(Type.Integer({ description: 'Set when the latest attempt continued from a checkpoint after this epoch.' })),
+}
+
+/**
+ * What the worker reports through `job.updateProgress` (replaced whole each time): the job document's `progress`
+ * plus its phase and history.
+ */
+export const TrainProgressSchema = Type.Object({ phase: JobPhaseSchema, ...PROGRESS_FIELDS, history: Type.Array(EpochSchema) })
+export type TrainProgress = Static<typeof TrainProgressSchema>
+
+/** What `result.classGuidance` says; see `classGuidance` (ml/class-guidance.ts). */
+export type ClassGuidance = Static<typeof ClassGuidanceSchema>
+
+/** What a completed job returns (BullMQ's `returnvalue`), and `result` in its document. */
+export const TrainResultSchema = Type.Object({
+  modelId: Type.String(),
+  metrics: MetricsSchema,
+  trainCount: Type.Integer(),
+  valCount: Type.Integer(),
+  backend: Type.String(),
+  /** Set by every worker that returns a result (the worker process turns it into metrics); absent on older jobs. */
+  featureCache: Type.Optional(Type.Object({ hits: Type.Integer(), misses: Type.Integer() }, { description: 'Feature-cache lookups of this job: hits skipped decoding and the base model.' })),
+  /** 'validation', or 'training' when there was no validation split (a plain string in the OpenAPI document). */
+  evaluatedOn: Type.Optional(Type.Unsafe<'validation' | 'training'>(Type.String())),
+  /** With early stopping (and after fine-tuning) the best epoch by the monitor, else the last. */
+  bestEpoch: Type.Optional(Type.Integer({ description: 'epoch whose weights the model has' })),
+  history: Type.Optional(Type.Array(EpochSchema)),
+  /** Most confident first. */
+  misclassified: Type.Optional(Type.Array(MisclassifiedSchema)),
+  /** Tiny classes, imbalance, classes without validation images, identical images across classes or the split. */
+  warnings: Type.Optional(Type.Array(Type.String())),
+  /** Loss weight per class as used; null when unweighted. */
+  classWeights: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Number()), Type.Null()])),
+  fineTuned: Type.Optional(Type.Union([Type.Object({ cutLayer: Type.String(), layers: Type.Array(Type.String()) }), Type.Null()])),
+  /** Training examples including augmented views. */
+  trainViews: Type.Optional(Type.Integer()),
+  labelIssues: Type.Optional(Type.Array(LabelIssueSchema, { description: 'Images whose label is probably wrong, most likely first (at most 200)' })),
+  nearDuplicates: Type.Optional(Type.Array(NearDuplicateSchema, { description: 'Near-identical image pairs, most similar first (at most 500)' })),
+  classGuidance: Type.Optional(ClassGuidanceSchema),
+})
+export type TrainResult = Static<typeof TrainResultSchema>
+
 export const JobSchema = Type.Object({
   id: Type.String(),
   status: Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')]),
   phase: Type.String(),
-  progress: Type.Object({
-    epoch: Type.Integer(),
-    epochs: Type.Integer(),
-    percent: Type.Number(),
-    etaSeconds: Type.Union([Type.Number(), Type.Null()], {
-      description: 'Seconds left, from measured rates: while extracting features, the extraction left (training time is unknown until an epoch has run); from the first epoch on, the whole job. Null while unknown.',
-    }),
-    resumedFromEpoch: Type.Optional(Type.Integer({ description: 'Set when the latest attempt continued from a checkpoint after this epoch.' })),
-  }),
+  progress: Type.Object(PROGRESS_FIELDS),
   history: Type.Array(EpochSchema),
   datasetId: Type.String(),
   baseModel: baseModelSchema(),
@@ -400,28 +490,6 @@ export const JobSchema = Type.Object({
   queuedAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
-  result: Type.Optional(
-    Type.Object({
-      modelId: Type.String(),
-      metrics: MetricsSchema,
-      trainCount: Type.Integer(),
-      valCount: Type.Integer(),
-      backend: Type.String(),
-      featureCache: Type.Optional(Type.Object({ hits: Type.Integer(), misses: Type.Integer() }, { description: 'Feature-cache lookups of this job: hits skipped decoding and the base model.' })),
-      evaluatedOn: Type.Optional(Type.String()),
-      bestEpoch: Type.Optional(Type.Integer({ description: 'epoch whose weights the model has' })),
-      history: Type.Optional(Type.Array(EpochSchema)),
-      misclassified: Type.Optional(
-        Type.Array(Type.Object({ path: Type.String(), true: Type.String(), predicted: Type.String(), score: Type.Number() })),
-      ),
-      warnings: Type.Optional(Type.Array(Type.String())),
-      classWeights: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Number()), Type.Null()])),
-      fineTuned: Type.Optional(Type.Union([Type.Object({ cutLayer: Type.String(), layers: Type.Array(Type.String()) }), Type.Null()])),
-      trainViews: Type.Optional(Type.Integer()),
-      labelIssues: Type.Optional(Type.Array(LabelIssueSchema, { description: 'Images whose label is probably wrong, most likely first (at most 200)' })),
-      nearDuplicates: Type.Optional(Type.Array(NearDuplicateSchema, { description: 'Near-identical image pairs, most similar first (at most 500)' })),
-      classGuidance: Type.Optional(ClassGuidanceSchema),
-    }),
-  ),
+  result: Type.Optional(TrainResultSchema),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
 })

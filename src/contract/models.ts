@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { ClassGuidanceSchema, EpochSchema, LabelIssueSchema, NearDuplicateSchema } from './jobs.js'
+import { ClassGuidanceSchema, EpochSchema, LabelIssueSchema, MisclassifiedSchema, NearDuplicateSchema, PreprocessingSchema } from './jobs.js'
 import { MetricsSchema, nullable } from './metrics.js'
 
 /** What a stored model is (its `metadata.json`), as `GET /models` and `GET /models/:id` answer it. */
@@ -11,14 +11,14 @@ export const ModelSchema = Type.Object({
   base: Type.Object({
     id: Type.String(),
     inputSize: Type.Integer(),
-    preprocessing: Type.Union([Type.Literal('scale_0_1'), Type.Literal('scale_-1_1'), Type.Literal('raw_0_255')]),
+    preprocessing: PreprocessingSchema,
     format: Type.Optional(Type.Union([Type.Literal('layers-model'), Type.Literal('graph-model')], { description: 'absent on models saved before GraphModel bases: layers-model' })),
   }),
   metrics: MetricsSchema,
   history: Type.Array(EpochSchema),
   evaluatedOn: Type.Optional(Type.Union([Type.Literal('validation'), Type.Literal('training')])),
   bestEpoch: Type.Optional(Type.Integer({ description: 'epoch whose weights the model has' })),
-  misclassified: Type.Optional(Type.Array(Type.Object({ path: Type.String(), true: Type.String(), predicted: Type.String(), score: Type.Number() }))),
+  misclassified: Type.Optional(Type.Array(MisclassifiedSchema)),
   warnings: Type.Optional(Type.Array(Type.String())),
   classWeights: Type.Optional(nullable(Type.Record(Type.String(), Type.Number()))),
   fineTuned: Type.Optional(nullable(Type.Object({ cutLayer: Type.String(), layers: Type.Array(Type.String()) }))),

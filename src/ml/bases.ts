@@ -4,12 +4,11 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
-import { publishDir, writeFileAtomic, writeJsonAtomic } from '../storage/atomic.js'
-import { safeJoin } from '../storage/layout.js'
+import { publishDir, writeFileAtomic, writeJsonAtomic } from '../atomic-write.js'
 import { compileFastTrunk } from './fast-trunk.js'
 import { MODEL_FILE, WEIGHTS_FILE, fileLoadHandler } from './file-io.js'
 import { loadGraphTrunk } from './graph-base.js'
-import type { Preprocessing } from './image.js'
+import type { Preprocessing } from '../contract/jobs.js'
 
 /** Bundled Keras (LayersModel) bases: fine-tunable, exported as one LayersModel. */
 export type LayersBuiltinId = 'mobilenet_v2' | 'inception_v3'
@@ -162,7 +161,7 @@ export async function loadBase(ref: BaseModelRef, basesDir: string): Promise<Bas
   } else if (typeof ref === 'string') {
     const builtin = BUILTINS[ref as LayersBuiltinId]
     if (!builtin) throw new AppError('BASE_MODEL_INVALID', `unknown base model '${String(ref)}'`)
-    const dir = safeJoin(basesDir, id)
+    const dir = path.join(basesDir, id) // a built-in's id (checked above), not a user's name
     await ensureExtracted(builtin, dir)
     full = await tf.loadLayersModel(fileLoadHandler(path.join(dir, MODEL_FILE)))
     declared = builtin

@@ -1,57 +1,10 @@
+import type { ClassGuidance } from '../contract/jobs.js'
 import { seededRandom } from './random.js'
 
-/** A figure with its uncertainty: the 10th and 90th percentiles over bootstrap resamples of the images. */
-export interface Estimate {
-  estimate: number
-  low: number
-  high: number
-}
-
-export interface ConfusedPair {
-  a: string
-  b: string
-  /** Images labelled `a` the out-of-fold probe calls `b`, and the other way round. */
-  aAsB: number
-  bAsA: number
-  /** (aAsB + bAsA) / (images of a + images of b). */
-  rate: number
-}
-
-export interface CurvePoint {
-  /** Share of the training folds the probes learned from. */
-  fraction: number
-  /** Mean images per class the probes learned from at this fraction. */
-  imagesPerClass: number
-  /** Out-of-fold accuracy over every image. */
-  accuracy: number
-}
-
-export interface ClassAdvice {
-  label: string
-  images: number
-  /** Out-of-fold recall with all the data. */
-  recall: number
-  /** Projected out-of-fold recall with twice this class's images; null when the curve cannot be fitted. */
-  recallAtDouble: Estimate | null
-  /**
-   * Images to add to this class to halve its error by the fitted curve. `estimate`/`high` are null when the curve is
-   * flat (more images of this class are unlikely to help: look at its label issues and confusions instead), or
-   * when its error is zero already.
-   */
-  moreImagesToHalveError: { estimate: number | null; low: number | null; high: number | null } | null
-}
-
-/** What `result.classGuidance` says; see {@link classGuidance}. */
-export interface ClassGuidance {
-  /** Class pairs the out-of-fold probe confuses most, worst first (only pairs with a confusion). */
-  confusedPairs: ConfusedPair[]
-  /** Out-of-fold accuracy of probes trained on growing shares of the data. */
-  learningCurve: CurvePoint[]
-  /** Projected overall accuracy with twice the images in every class. */
-  accuracyAtDouble: Estimate | null
-  /** Per class, in label order. */
-  classes: ClassAdvice[]
-}
+// The shapes are the contract's (the job result and model metadata carry them); the parts by name here.
+type Estimate = NonNullable<ClassGuidance['accuracyAtDouble']>
+type ConfusedPair = ClassGuidance['confusedPairs'][number]
+type ClassAdvice = ClassGuidance['classes'][number]
 
 /** Shares of the training folds the learning curve is measured at. */
 export const CURVE_FRACTIONS = [0.25, 0.5, 0.75, 1] as const

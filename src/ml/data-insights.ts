@@ -1,26 +1,8 @@
-import { classGuidance, CURVE_FRACTIONS, type ClassGuidance } from './class-guidance.js'
+import type { ClassGuidance, LabelIssueReport, NearDuplicateReport } from '../contract/jobs.js'
+import { classGuidance, CURVE_FRACTIONS } from './class-guidance.js'
 import { outOfFoldProbs, PROBE_FOLDS } from './kfold-probe.js'
 import { findLabelIssues } from './label-issues.js'
 import { findNearDuplicates, MAX_NEAR_DUPLICATE_IMAGES } from './near-duplicates.js'
-
-/** See `findLabelIssues`; `path` is the dataset path, `label`/`suggested` class names. */
-export interface LabelIssueReport {
-  path: string
-  label: string
-  suggested: string
-  confidence: number
-}
-
-/** See `findNearDuplicates`; `a`, `b` are dataset paths. */
-export interface NearDuplicateReport {
-  a: string
-  b: string
-  similarity: number
-  /** The two images carry different labels: one of them is probably wrong, or the classes overlap. */
-  crossClass: boolean
-  /** One is in the training split, the other in validation: validation scores what training saw. */
-  crossSplit: boolean
-}
 
 /**
  * Images the probes take at most: their matrices are copies of the features (n × 1280 floats each, 100 MB at

@@ -1,48 +1,4 @@
-/** Precision, recall and F1 of one class; null where undefined (nothing predicted / no support). */
-export interface ClassMetrics {
-  label: string
-  /** Of the examples predicted as this class, the share that are; null when none was predicted. */
-  precision: number | null
-  /** Of the examples of this class, the share found; null when the class has no support. */
-  recall: number | null
-  /** Harmonic mean of precision and recall (a missing one counts as 0); null when both are null. */
-  f1: number | null
-  /** Examples of this class in the evaluation set. */
-  support: number
-  /** Examples predicted as this class. */
-  predicted: number
-}
-
-export interface AverageMetrics {
-  precision: number
-  recall: number
-  f1: number
-}
-
-/** Classification quality on one evaluation set; plain JSON. */
-export interface Metrics {
-  /** Examples evaluated. */
-  count: number
-  /** Top-1 accuracy; null when count is 0. */
-  accuracy: number | null
-  /** Top-k accuracy for each k asked for (only k < number of classes, where it means something). */
-  topK: { k: number; accuracy: number | null }[]
-  labels: string[]
-  perClass: ClassMetrics[]
-  /**
-   * Unweighted mean over classes with support (null precision counted as 0, as scikit-learn's
-   * zero_division=0); null when no class has support.
-   */
-  macro: AverageMetrics | null
-  /** Support-weighted mean over the same classes. */
-  weighted: AverageMetrics | null
-  /** `confusionMatrix[true][predicted]` counts, rows and columns in `labels` order. */
-  confusionMatrix: number[][]
-  /** The same counts by class name: `confusionByLabel[trueName][predictedName]`. */
-  confusionByLabel: Record<string, Record<string, number>>
-  /** Labels with no example in the evaluation set: their recall is unknown and they are left out of averages. */
-  classesWithoutSupport: string[]
-}
+import type { AverageMetrics, ClassMetrics, Metrics } from '../contract/metrics.js'
 
 /** Index of the largest value (first on ties). */
 export function argmax(row: ArrayLike<number>): number {

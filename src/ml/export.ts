@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 import type { Base, LayersBase } from './bases.js'
-import { fileSaveHandler, toArtifacts } from './file-io.js'
+import { toArtifacts } from './file-io.js'
 import { composeGraphClassifier } from './graph-export.js'
 
 /** A stored classifier: a LayersModel (on a LayersModel base) or a GraphModel (on a GraphModel base). */
@@ -79,12 +79,4 @@ export async function composeClassifier(base: LayersBase, head: tf.LayersModel):
       weightData,
     }),
   )
-}
-
-/**
- * Writes `<dir>/model.json` and `<dir>/weights.bin` (float32; no tfjs-node needed), loadable with
- * `tf.loadLayersModel` (or `tf.loadGraphModel` for a GraphModel) from a file handler or from the folder's URL in a browser.
- */
-export async function saveModel(model: Classifier, dir: string): Promise<void> {
-  await model.save(fileSaveHandler(dir))
 }

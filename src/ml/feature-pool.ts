@@ -47,13 +47,19 @@ export interface FeaturePoolOptions {
 
 /**
  * Starts the threads and loads the base in each (the base must already be extracted or extractable there).
- * @throws the first thread's error while loading (e.g. AppError BASE_MODEL_INVALID as a plain Error with its code)
+ * @throws the first thread's error while loading (e.g. AppError BASE_MODEL_INVALID)
  */
 export async function createFeaturePool(opts: FeaturePoolOptions): Promise<FeaturePool> {
   const threads = Math.max(1, opts.threads ?? availableParallelism())
   const subBatch = Math.max(1, opts.subBatch ?? 8)
   const data: FeaturePoolData = { base: opts.base, basesDir: opts.basesDir, backend: opts.backend ?? 'wasm' }
-  const pool: ThreadPool<EmbedRequest, Float32Array> = await createThreadPool({ entry: siblingModule('./feature-thread', import.meta.url), size: threads, data })
+  const pool: ThreadPool<EmbedRequest, Float32Array> = createThreadPool({ entry: siblingModule('./feature-thread', import.meta.url), size: threads, data })
+  try {
+    await pool.start()
+  } catch (err) {
+    await pool.close()
+    throw err
+  }
   return {
     threads,
     async embed(pixels) {

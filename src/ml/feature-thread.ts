@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs'
 import { initBackend, type BackendOverride } from './backend.js'
 import { loadBase, type BaseModelRef } from './bases.js'
 import { toInputTensor } from './image.js'
-import { serveThread } from './thread-pool.js'
+import { movable, serveThread } from './thread-pool.js'
 import type { EmbedRequest, FeaturePoolData } from './feature-pool.js'
 
 serveThread<EmbedRequest, Float32Array>(async (data) => {
@@ -15,9 +15,7 @@ serveThread<EmbedRequest, Float32Array>(async (data) => {
     const images = Array.from({ length: count }, (_, i) => pixels.subarray(i * per, (i + 1) * per))
     const out = tf.tidy(() => base.embed(toInputTensor(images, base.inputSize, base.preprocessing)))
     try {
-      const data = (await out.data()) as Float32Array
-      // Moved, not copied, back to the caller; copied first if it is a view into a larger buffer.
-      const res = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice()
+      const res = movable((await out.data()) as Float32Array)
       return { res, transfer: [res.buffer as ArrayBuffer] }
     } finally {
       out.dispose()

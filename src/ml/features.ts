@@ -1,8 +1,16 @@
 import * as tf from '@tensorflow/tfjs'
-import type { FeatureCache } from '../storage/features.js'
 import type { Base } from './bases.js'
 import { decodeImage, toInputTensor } from './image.js'
 import { abortError } from './abort.js'
+
+/**
+ * Where vectors are kept between jobs, by base (or net) id and image key; the store's feature cache fits it. A
+ * damaged or missing entry reads as undefined.
+ */
+export interface FeatureCache {
+  get(baseId: string, key: string): Promise<Float32Array | undefined>
+  put(baseId: string, key: string, vec: Float32Array): Promise<void>
+}
 
 /**
  * One image to embed: `key` is its cache key (the content hash, with a view suffix for augmented views), `read`

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import { writeFileAtomic, writeJsonAtomic } from '../storage/atomic.js'
 
 /** The one weights file every model folder we write holds, next to `model.json`. */
 export const WEIGHTS_FILE = 'weights.bin'
@@ -66,20 +65,6 @@ export function bytesLoadHandler(modelJson: string | Uint8Array, files: Readonly
         )
         return [manifest.flatMap((group) => group.weights), toArrayBuffer(Buffer.concat(parts))]
       })
-    },
-  }
-}
-
-/**
- * A tfjs save handler writing `<dir>/model.json` and `<dir>/weights.bin` (each atomically), the layout
- * `tf.loadLayersModel` (or `tf.loadGraphModel`) reads back from the file or HTTP URL of model.json, in Node and in a browser.
- */
-export function fileSaveHandler(dir: string): tf.io.IOHandler {
-  return {
-    save: async (artifacts) => {
-      await writeFileAtomic(path.join(dir, WEIGHTS_FILE), weightBytes(artifacts))
-      await writeJsonAtomic(path.join(dir, MODEL_FILE), modelJsonFor(artifacts))
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) }
     },
   }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs'
+import { TRAIN_DEFAULTS } from '../contract/jobs.js'
 import { abortError } from './abort.js'
 import { seededRandom, shuffleInPlace } from './random.js'
 import { bestTracker, checkpointState, headLogits, makeOptimizer, optimizeBatch, restoreState, type EarlyStopping, type EpochLog, type HeadCheckpoint } from './train.js'
@@ -52,7 +53,7 @@ export async function fineTune(
   const headOps = headLogits(head)
   const trainable = [...split.tuned.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable)), ...headOps.variables]
   const batchSize = Math.max(1, Math.min(opts.batchSize, n))
-  const smoothing = opts.labelSmoothing ?? 0
+  const smoothing = opts.labelSmoothing ?? TRAIN_DEFAULTS.labelSmoothing
   const optimizer = makeOptimizer(opts.optimizer, opts.learningRate)
   const resume = opts.resumeFrom
   const random = seededRandom(resume ? resume.random : opts.seed ^ 0xf17e)

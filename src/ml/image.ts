@@ -1,13 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import sharp, { type Metadata } from 'sharp'
+import type { Preprocessing } from '../contract/jobs.js'
 import { AppError } from '../errors.js'
-
-/**
- * How a base expects pixels: 'scale_0_1' divides by 255 (nsfwjs MobileNetV2/InceptionV3); 'scale_-1_1' maps
- * to [-1, 1] (Keras `mobilenet_v2.preprocess_input`); 'raw_0_255' feeds the bytes as floats (the COCO
- * MobileNetV3, whose graph normalises inside).
- */
-export type Preprocessing = 'scale_0_1' | 'scale_-1_1' | 'raw_0_255'
 
 /** `value × scale + offset` per preprocessing. */
 const SCALING: Record<Preprocessing, [scale: number, offset: number]> = {

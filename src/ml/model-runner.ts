@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 import { AppError } from '../errors.js'
-import type { ModelMetadata, ModelStore } from '../storage/models.js'
+import type { ModelDocument } from '../contract/models.js'
 import type { Classifier } from './export.js'
 import { runnableClassifier, type RunnableClassifier } from './fast-classifier.js'
 import { modelFromFiles } from './file-io.js'
@@ -22,8 +22,19 @@ export interface ModelRunner {
   loadedCount(): number
 }
 
+/**
+ * Where stored classifiers are read from (the model store fits it): metadata, and the files ml serialised
+ * (`model.json` and its weights, by file name).
+ */
+export interface ModelSource {
+  /** undefined when there is no such model */
+  getMetadata(id: string): Promise<ModelDocument | undefined>
+  /** @throws AppError MODEL_NOT_FOUND */
+  load(id: string): Promise<Record<string, Uint8Array>>
+}
+
 export interface ModelRunnerOptions {
-  models: Pick<ModelStore, 'getMetadata' | 'load'>
+  models: ModelSource
   /** Models kept in memory, least recently used evicted first (MobileNetV2 classifiers take ~10 MB each). @defaultValue 3 */
   maxLoaded?: number
 }
@@ -43,7 +54,7 @@ export function runnerMemory(runner: Pick<ModelRunner, 'loadedCount'>): RunnerMe
 interface Loaded {
   model: Classifier
   runnable: RunnableClassifier
-  meta: ModelMetadata
+  meta: ModelDocument
 }
 
 interface Entry {

@@ -1,10 +1,11 @@
+import type { ModelDocument } from '../contract/models.js'
 import { AppError } from '../errors.js'
-import type { ModelMetadata, ModelStore } from '../storage/models.js'
+import { siblingModule } from '../sibling-module.js'
 import type { BackendOverride } from './backend.js'
 import { decodeImage } from './image.js'
 import { createMicroBatcher } from './micro-batcher.js'
-import { createModelRunner, runnerMemory, type ModelRunner, type RunnerMemory } from './model-runner.js'
-import { createPredictPool } from './predict-pool.js'
+import { createModelRunner, runnerMemory, type ModelRunner, type ModelSource, type RunnerMemory } from './model-runner.js'
+import { createThreadPool } from './thread-pool.js'
 
 export interface Prediction {
   label: string
@@ -13,7 +14,7 @@ export interface Prediction {
 }
 
 export interface PredictorOptions {
-  models: Pick<ModelStore, 'getMetadata' | 'load'>
+  models: ModelSource
   /** Models kept in memory per thread, least recently used evicted first. @defaultValue 3 */
   maxLoaded?: number
   /** Pixel limit per image, see `decodeImage`. */
@@ -26,12 +27,25 @@ export interface PredictorOptions {
    */
   maxDelayMs?: number
   /**
-   * Runs the forward passes on `count` worker_threads, each with its own `backend` and models read from
-   * `storageUrl` (an S3 STORAGE_URL) or else `modelsDir`. Absent: on this thread, with the backend already
-   * initialised here.
+   * Runs the forward passes on `count` worker_threads, each with its own `backend`, reading models through
+   * `models` here. Absent: on this thread, with the backend already initialised here.
    */
-  threads?: { count: number; modelsDir: string; storageUrl?: string; backend: BackendOverride }
+  threads?: { count: number; backend: BackendOverride }
 }
+
+/** What each prediction thread is started with. */
+export interface PredictThreadData {
+  backend: BackendOverride
+  maxLoaded: number
+}
+
+/** A prediction thread's tasks: a forward pass (`Float32Array` back); the others go to every thread. */
+export type PredictRequest = { type: 'run'; modelId: string; pixels: Uint8Array[] } | { type: 'evict'; modelId: string } | { type: 'memory' }
+
+/** A prediction thread's reads of the predictor's model source. */
+export type ModelRead = { type: 'metadata' | 'load'; modelId: string }
+
+const PREDICT_THREAD = siblingModule('./predict-thread', import.meta.url)
 
 export interface Predictor {
   /**
@@ -64,9 +78,22 @@ export function createPredictor(opts: PredictorOptions): Predictor {
   let runner: Omit<ModelRunner, 'loadedCount'>
   let memory: () => Promise<RunnerMemory[]>
   if (opts.threads) {
-    const pool = createPredictPool({ threads: opts.threads.count, modelsDir: opts.threads.modelsDir, ...(opts.threads.storageUrl && { storageUrl: opts.threads.storageUrl }), backend: opts.threads.backend, maxLoaded: opts.maxLoaded ?? 3 })
-    runner = pool
-    memory = () => pool.memory()
+    const data: PredictThreadData = { backend: opts.threads.backend, maxLoaded: opts.maxLoaded ?? 3 }
+    const pool = createThreadPool<PredictRequest, unknown>({
+      entry: PREDICT_THREAD,
+      size: opts.threads.count,
+      data,
+      // Metadata from the cache `predict` fills, so a thread loading a model costs no second read of it.
+      host: ({ type, modelId }: ModelRead) => (type === 'metadata' ? meta(modelId) : opts.models.load(modelId)),
+    })
+    runner = {
+      run: async (modelId, pixels) => (await pool.run({ type: 'run', modelId, pixels })) as Float32Array,
+      evict: async (modelId) => {
+        await pool.broadcast({ type: 'evict', modelId })
+      },
+      close: () => pool.close(),
+    }
+    memory = async () => (await pool.broadcast({ type: 'memory' })) as RunnerMemory[]
   } else {
     const local = createModelRunner(opts)
     runner = local
@@ -83,8 +110,8 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       return pixels.map((_, i) => probs.subarray(i * classes, (i + 1) * classes))
     },
   })
-  const metadata = new Map<string, Promise<ModelMetadata>>()
-  const meta = (id: string): Promise<ModelMetadata> => {
+  const metadata = new Map<string, Promise<ModelDocument>>()
+  const meta = (id: string): Promise<ModelDocument> => {
     let entry = metadata.get(id)
     if (!entry) {
       entry = opts.models.getMetadata(id).then((m) => {

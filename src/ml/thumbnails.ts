@@ -1,4 +1,4 @@
-import type { FeatureCache } from '../storage/features.js'
+import type { FeatureCache } from './features.js'
 import { abortError } from './abort.js'
 import { decodeImage } from './image.js'
 

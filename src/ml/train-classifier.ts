@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs'
+import { checkClassWeightNames, TRAIN_DEFAULTS, type MisclassifiedImage, type TrainOptions } from '../contract/jobs.js'
+import type { Metrics } from '../contract/metrics.js'
 import { AppError } from '../errors.js'
-import type { FeatureCache } from '../storage/features.js'
 import type { Base } from './bases.js'
 import { IMBALANCE_RATIO } from '../datasets/dataset-warnings.js'
 import { augmentView, viewKeySuffix, type AugmentSpec } from './augment.js'
-import { evaluate, misclassifications, type Metrics } from './evaluate.js'
+import { evaluate, misclassifications } from './evaluate.js'
 import { dataInsights, type DataInsights } from './data-insights.js'
 import { composeModel, type Classifier } from './export.js'
-import { extractFeatures, type FeatureItem } from './features.js'
+import { extractFeatures, type FeatureCache, type FeatureItem } from './features.js'
 import { fineTune } from './fine-tune.js'
 import { stratifiedSplit } from './split.js'
 import { thumbnailDescriptors } from './thumbnails.js'
@@ -18,7 +19,8 @@ import { splitTrunk, type TrunkSplit } from './trunk-split.js'
 
 export type TrainPhase = 'extracting' | 'training' | 'evaluating'
 
-export interface TrainProgress {
+/** What `trainClassifier` reports as it goes (the worker turns it into the job's `TrainProgress`). */
+export interface ClassifierProgress {
   phase: TrainPhase
   /** Of the whole run, 0–100 (extraction is weighted 0–60, training 60–95, evaluation 95–100). */
   percent: number
@@ -43,7 +45,7 @@ export interface TrainExample {
  * Loss weight per class: 'auto' is 'balanced' when the largest training class has at least `IMBALANCE_RATIO`
  * times the images of the smallest, else 'none'; or weights by class name (classes left out weigh 1).
  */
-export type ClassWeightsSpec = 'auto' | 'balanced' | 'none' | Record<string, number>
+export type ClassWeightsSpec = NonNullable<TrainOptions['classWeights']>
 
 export interface TrainClassifierOptions
   extends Partial<Pick<TrainHeadOptions, 'hiddenUnits' | 'dropout' | 'l2' | 'standardize' | 'earlyStopping' | 'optimizer' | 'labelSmoothing'>> {
@@ -76,23 +78,13 @@ export interface TrainClassifierInput {
   /** Embeds decoded images off this thread (`FeaturePool.embed`); see `ExtractOptions.embed`. */
   embed?(pixels: Uint8Array[]): Promise<Float32Array>
   signal?: AbortSignal | undefined
-  onProgress?(p: TrainProgress): void
+  onProgress?(p: ClassifierProgress): void
   /**
    * Passed to `trainHead`: continue the head's training from a checkpoint, and report one after each epoch.
    * Fine-tuning (after the head) starts over on a resume.
    */
   resumeFrom?: HeadCheckpoint | undefined
   onCheckpoint?: TrainHeadOptions['onCheckpoint']
-}
-
-/** A validation image the model gets wrong. */
-export interface MisclassifiedImage {
-  /** Dataset path (or the image hash when the example has none). */
-  path: string
-  true: string
-  predicted: string
-  /** Probability given to the wrong class. */
-  score: number
 }
 
 export interface TrainClassifierResult {
@@ -132,7 +124,7 @@ const EXTRACT_SHARE = 60
 const TRAIN_SHARE = 35
 
 /** How far into its own phase a progress report is, 0–1, for callers that weigh the phases differently. */
-export function phaseFraction(p: TrainProgress): number {
+export function phaseFraction(p: ClassifierProgress): number {
   const [start, end] =
     p.phase === 'extracting' ? [0, EXTRACT_SHARE] : p.phase === 'training' ? [EXTRACT_SHARE, EXTRACT_SHARE + TRAIN_SHARE] : [EXTRACT_SHARE + TRAIN_SHARE, 100]
   return Math.min(1, Math.max(0, (p.percent - start) / (end - start)))
@@ -163,7 +155,7 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
       throw new AppError('DATASET_INVALID', `example ${i} has label ${e.label}, outside 0..${numClasses - 1}`)
     }
   })
-  const report = (p: TrainProgress) => input.onProgress?.({ ...p, percent: Math.round(p.percent * 10) / 10 })
+  const report = (p: ClassifierProgress) => input.onProgress?.({ ...p, percent: Math.round(p.percent * 10) / 10 })
 
   let t = performance.now()
   const lap = () => {
@@ -175,10 +167,10 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
   const { train, val } = chooseSplit(examples, options.validationSplit, options.seed)
   const present = new Set(train.map((i) => examples[i]!.label))
   if (present.size < 2) throw new AppError('TOO_FEW_CLASSES', `the training split covers ${present.size} class(es); need at least 2`)
-  const perClassWeights = resolveClassWeights(options.classWeights ?? 'auto', labels, train.map((i) => examples[i]!.label))
+  const perClassWeights = resolveClassWeights(options.classWeights ?? TRAIN_DEFAULTS.classWeights, labels, train.map((i) => examples[i]!.label))
   const warnings = trainingWarnings(labels, examples, train, val)
 
-  const fineTuneLayers = options.fineTuneLayers ?? 0
+  const fineTuneLayers = options.fineTuneLayers ?? TRAIN_DEFAULTS.fineTuneLayers
   if (fineTuneLayers > 0 && base.kind !== 'layers') {
     throw new AppError('OPTIONS_INVALID', `fineTuneLayers needs a LayersModel base; '${base.id}' is a GraphModel base (head-only training)`)
   }
@@ -340,19 +332,21 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
   }
 }
 
-/** Per-class-name weights the spec comes to for these training labels; undefined when unweighted. */
+/**
+ * Per-class-name weights the spec comes to for these training labels; undefined when unweighted. The one place the
+ * 'balanced' formula lives: n / (classes × count), so each class weighs as much in total.
+ * @throws AppError VALIDATION for a weight naming a class the labels lack (`checkClassWeightNames`)
+ */
 export function resolveClassWeights(spec: ClassWeightsSpec, labels: string[], trainLabels: number[]): Record<string, number> | undefined {
   if (spec === 'none') return undefined
   if (typeof spec === 'object') {
-    const unknown = Object.keys(spec).filter((name) => !labels.includes(name))
-    if (unknown.length > 0) throw new AppError('OPTIONS_INVALID', `classWeights names classes the dataset lacks: ${unknown.join(', ')}`)
+    checkClassWeightNames(spec, labels)
     return Object.fromEntries(labels.map((l) => [l, spec[l] ?? 1]))
   }
   const counts = new Array<number>(labels.length).fill(0)
   for (const l of trainLabels) counts[l]!++
   const nonEmpty = counts.filter((c) => c > 0)
   if (spec === 'auto' && Math.max(...nonEmpty) < IMBALANCE_RATIO * Math.min(...nonEmpty)) return undefined
-  // Balanced: n / (classes × count), so each class weighs as much in total.
   return Object.fromEntries(labels.map((l, k) => [l, counts[k] === 0 ? 0 : trainLabels.length / (nonEmpty.length * counts[k]!)]))
 }
 

@@ -1,24 +1,10 @@
 import * as tf from '@tensorflow/tfjs'
+import { TRAIN_DEFAULTS, type EpochRecord } from '../contract/jobs.js'
 import { abortError } from './abort.js'
 import { seededRandom, shuffleInPlace } from './random.js'
 
-/** One epoch's figures; losses are mean categorical cross-entropy, accuracies in [0, 1]. */
-export interface EpochLog {
-  /** 1-based, counting on through fine-tuning. */
-  epoch: number
-  /** Set on fine-tuning epochs (the head's epochs leave it out). */
-  phase?: 'fineTune'
-  /** Mean over the epoch's batches, in training mode (dropout on), as Keras reports it. */
-  loss: number
-  accuracy: number
-  /** On the validation set after the epoch, inference mode. */
-  valLoss?: number
-  valAccuracy?: number
-  /** Step size the optimizer used in this epoch. */
-  learningRate: number
-  /** Wall time of the epoch. */
-  seconds: number
-}
+/** One epoch's figures as training records them: the contract's record, always with its learning rate. */
+export type EpochLog = EpochRecord & { learningRate: number }
 
 /** Which validation figure early stopping and the best epoch follow. */
 export type Monitor = 'valLoss' | 'valAccuracy'
@@ -56,8 +42,8 @@ export interface TrainHeadOptions {
    * @defaultValue true
    */
   standardize?: boolean
-  /** 'balanced' weighs each example by n / (classes × class count), so rare classes count as much. */
-  classWeights?: 'balanced' | number[]
+  /** Loss weight per class index (`resolveClassWeights` in train-classifier.ts gives them by name). */
+  classWeights?: number[]
   /** Seeds initialisers, shuffling and dropout masks: same seed, data and backend → same head. */
   seed: number
   validation?: { features: Float32Array[]; labels: number[] }
@@ -176,8 +162,8 @@ export async function trainHead(
   if (n === 0 || d === 0) throw new RangeError('no training features')
   if (labels.length !== n) throw new RangeError(`${n} features but ${labels.length} labels`)
   if (labels.some((l) => !(Number.isInteger(l) && l >= 0 && l < numClasses))) throw new RangeError('label out of range')
-  const hiddenUnits = opts.hiddenUnits ?? 128
-  const rate = opts.dropout ?? 0.2
+  const hiddenUnits = opts.hiddenUnits ?? TRAIN_DEFAULTS.hiddenUnits
+  const rate = opts.dropout ?? TRAIN_DEFAULTS.dropout
   const l2 = opts.l2 ?? 0
   const batchSize = Math.max(1, Math.min(opts.batchSize, n))
 
@@ -210,7 +196,7 @@ export async function trainHead(
         }
       : undefined
   const optimizer = makeOptimizer(opts.optimizer, opts.learningRate)
-  const smoothing = opts.labelSmoothing ?? 0
+  const smoothing = opts.labelSmoothing ?? TRAIN_DEFAULTS.labelSmoothing
   const resume = opts.resumeFrom
   const random = seededRandom(resume ? resume.random : opts.seed ^ 0x5eed)
   const order = resume ? [...resume.order] : [...Array(n).keys()]
@@ -355,8 +341,8 @@ async function restoreOptimizer(optimizer: tf.Optimizer, state: Float32Array[], 
  * epoch is 'waiting' and there is no best epoch.
  */
 export function bestTracker(spec: EarlyStopping | undefined, from?: TrackerState) {
-  const monitor = spec?.monitor ?? 'valLoss'
-  const minDelta = spec?.minDelta ?? 0
+  const monitor = spec?.monitor ?? TRAIN_DEFAULTS.earlyStopping.monitor
+  const minDelta = spec?.minDelta ?? TRAIN_DEFAULTS.earlyStopping.minDelta
   const patience = spec?.patience ?? Infinity
   let best = from?.best
   let since = from?.since ?? 0
@@ -461,19 +447,10 @@ function dropoutMask(rows: number, cols: number, rate: number, random: () => num
   return mask
 }
 
-/** Per-example loss weights from per-class ones ('balanced' or by class index); undefined when none. */
-export function classWeightsFor(labels: number[], numClasses: number, spec: TrainHeadOptions['classWeights']): number[] | undefined {
-  if (!spec) return undefined
-  let perClass: number[]
-  if (spec === 'balanced') {
-    const counts = new Array<number>(numClasses).fill(0)
-    for (const l of labels) counts[l]!++
-    const present = counts.filter((c) => c > 0).length
-    perClass = counts.map((c) => (c === 0 ? 0 : labels.length / (present * c)))
-  } else {
-    if (spec.length !== numClasses) throw new RangeError(`${spec.length} class weights for ${numClasses} classes`)
-    perClass = spec
-  }
+/** Per-example loss weights from per-class ones; undefined when none. */
+export function classWeightsFor(labels: number[], numClasses: number, perClass: number[] | undefined): number[] | undefined {
+  if (!perClass) return undefined
+  if (perClass.length !== numClasses) throw new RangeError(`${perClass.length} class weights for ${numClasses} classes`)
   return labels.map((l) => perClass[l]!)
 }
 

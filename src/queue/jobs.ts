@@ -4,64 +4,13 @@
  * `data`, `progress` and `returnvalue`.
  */
 import type { JobsOptions } from 'bullmq'
-import type { EpochRecord } from '../contract/jobs.js'
-import type { Metrics } from '../contract/metrics.js'
 import { isErrorCode, type ErrorCode } from '../errors.js'
-import type { ClassGuidance } from '../ml/class-guidance.js'
-import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.js'
 
 // The payload's shape lives in the contract; re-exported here for the modules that read it with the queue's names.
-export { DEFAULT_BASE_MODEL, PRIORITY, type BaseModelRef, type EpochRecord, type TrainModelJob, type TrainOptions } from '../contract/jobs.js'
+export { DEFAULT_BASE_MODEL, PRIORITY, type BaseModelRef, type EpochRecord, type JobPhase, type TrainModelJob, type TrainOptions, type TrainProgress, type TrainResult } from '../contract/jobs.js'
 
 export const TRAINING_QUEUE = 'training'
 export const TRAIN_MODEL_JOB = 'train-model'
-
-export type JobPhase = 'queued' | 'preparing' | 'extracting' | 'training' | 'evaluating' | 'saving' | 'done'
-
-/** What the worker reports through `job.updateProgress`; replaced whole each time. */
-export interface TrainProgress {
-  phase: JobPhase
-  /** 0–100, never decreasing. */
-  percent: number
-  epoch: number
-  epochs: number
-  /** While extracting: the extraction left; from the first epoch on: the whole job; null while unknown (workers/progress.ts). */
-  etaSeconds: number | null
-  history: EpochRecord[]
-  /** Set when this attempt continued from a checkpoint: the epochs it did not have to run again. */
-  resumedFromEpoch?: number
-}
-
-export interface TrainResult {
-  modelId: string
-  /** Accuracy, top-k, per-class precision/recall/F1/support, averages, confusion matrix (by index and by name). */
-  metrics: Metrics
-  trainCount: number
-  valCount: number
-  backend: string
-  /** Feature-cache lookups of this run; the worker process turns them into metrics. */
-  featureCache: { hits: number; misses: number }
-  /** 'validation', or 'training' when there was no validation split. */
-  evaluatedOn?: 'validation' | 'training'
-  /** Epoch whose weights the model has: with early stopping (and after fine-tuning) the best by the monitor, else the last. */
-  bestEpoch?: number
-  history?: EpochRecord[]
-  /** Wrong validation predictions, most confident first: dataset path, true and predicted class, score. */
-  misclassified?: { path: string; true: string; predicted: string; score: number }[]
-  /** Tiny classes, imbalance, classes without validation images, identical images across classes or the split. */
-  warnings?: string[]
-  /** Loss weight per class as used; null when unweighted. */
-  classWeights?: Record<string, number> | null
-  fineTuned?: { cutLayer: string; layers: string[] } | null
-  /** Training examples including augmented views. */
-  trainViews?: number
-  /** Images whose label k-fold probes find unlikely, most likely wrong first (absent on older jobs). */
-  labelIssues?: LabelIssueReport[]
-  /** Image pairs whose embeddings are near-identical, most similar first, with class and split leakage flagged. */
-  nearDuplicates?: NearDuplicateReport[]
-  /** Confused class pairs, the learning curve and per-class projections of more images. */
-  classGuidance?: ClassGuidance
-}
 
 /**
  * A failed job's reason is `CODE: message`, so the code survives BullMQ (which keeps only the message) and the

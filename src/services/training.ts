@@ -144,7 +144,7 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
       if (!job) throw new AppError('JOB_NOT_FOUND', `no job ${id}`)
       if (outcome === 'finished' && job.status !== 'cancelled') throw new AppError('JOB_FINISHED', `job ${id} has already ${job.status === 'completed' ? 'completed' : 'failed'}`)
       // Cancelled while queued: no worker will see it end (one handed back by a stopping worker has a checkpoint).
-      if (outcome === 'cancelled') await jobEnd({ id, webhook })
+      if (outcome === 'cancelled') await jobEnd({ id, webhook, outcome: 'cancelled' })
       return { outcome, job }
     },
     async events(id) {

@@ -1,10 +1,5 @@
+import type { ModelDocument } from '../contract/models.js'
 import { AppError } from '../errors.js'
-import type { ClassGuidance } from '../ml/class-guidance.js'
-import type { LabelIssueReport, NearDuplicateReport } from '../ml/data-insights.js'
-import type { Metrics } from '../ml/evaluate.js'
-import type { Preprocessing } from '../ml/image.js'
-import type { EpochLog } from '../ml/train.js'
-import type { MisclassifiedImage } from '../ml/train-classifier.js'
 import { scopedStore, type BlobStore, type BlobStream } from './blob-store.js'
 import { localBlobStore } from './local-blob-store.js'
 import { isId } from './layout.js'
@@ -18,46 +13,8 @@ export const METADATA_FILE = 'metadata.json'
  */
 export type ModelFiles = Record<string, Uint8Array>
 
-/** What a stored model is; `metadata.json` next to its model.json + weights.bin. */
-export interface ModelMetadata {
-  id: string
-  /** A display name set by `rename`; absent until someone names the model. */
-  name?: string
-  /** ISO 8601. */
-  createdAt: string
-  /** Class names, by output index. */
-  labels: string[]
-  /**
-   * How to feed the model: square side in pixels and pixel scaling. `format` says how model.json loads:
-   * 'layers-model' (`tf.loadLayersModel`; absent on models saved before GraphModel bases) or 'graph-model'
-   * (`tf.loadGraphModel`, probabilities from `model.predict`).
-   */
-  base: { id: string; inputSize: number; preprocessing: Preprocessing; format?: 'layers-model' | 'graph-model' }
-  metrics: Metrics
-  /** Per epoch: loss, accuracy, valLoss, valAccuracy, learning rate, seconds; fine-tuning epochs say so. */
-  history: EpochLog[]
-  /** 'validation', or 'training' when there was no validation split. Absent on models saved before it existed (as below). */
-  evaluatedOn?: 'validation' | 'training'
-  /** Epoch whose weights the model has: with early stopping (and after fine-tuning) the best by the monitor, else the last. */
-  bestEpoch?: number
-  /** Wrong validation predictions, most confident first. */
-  misclassified?: MisclassifiedImage[]
-  /** Dataset and split warnings at training time. */
-  warnings?: string[]
-  /** Loss weight per class as used; null when unweighted. */
-  classWeights?: Record<string, number> | null
-  /** The base's cut and tuned layers when fineTuneLayers > 0. */
-  fineTuned?: { cutLayer: string; layers: string[] } | null
-  /** Training examples including augmented views. */
-  trainViews?: number
-  /** As in the job's result (absent on models trained before they existed). */
-  labelIssues?: LabelIssueReport[]
-  nearDuplicates?: NearDuplicateReport[]
-  classGuidance?: ClassGuidance
-  jobId?: string | undefined
-  datasetId?: string | undefined
-  params?: unknown
-}
+/** What a stored model is; `metadata.json` next to its model.json + weights.bin. Its shape is the contract's. */
+export type ModelMetadata = ModelDocument
 
 export interface ModelStore {
   /** Publishes `models/<id>/` (the model's files, then metadata.json last): seen whole or not at all. */

@@ -8,15 +8,15 @@ import type { Static } from 'typebox'
 import { MetricsSchema } from '../../src/contract/metrics.js'
 import { ModelSchema, type ModelDocument } from '../../src/contract/models.js'
 import { EpochSchema, type EpochRecord } from '../../src/contract/jobs.js'
-import { evaluate, type Metrics } from '../../src/ml/evaluate.js'
+import type { Metrics } from '../../src/contract/metrics.js'
+import { evaluate } from '../../src/ml/evaluate.js'
 import type { EpochLog } from '../../src/ml/train.js'
 import type { ModelMetadata } from '../../src/storage/models.js'
 
-// Compile-time: every metadata the store can hold fits the schema it is answered through.
+// The store's metadata, ml/evaluate's metrics and the job's epoch records are the contract's types (declared once,
+// there), so only the runtime shapes need checking here. Compile-time: every epoch the ML core logs is a record.
 const toDocument = (metadata: ModelMetadata): ModelDocument => metadata
-// ...and so does every job result's metrics (TrainResult.metrics is what ml/evaluate returns).
 const toMetrics = (metrics: Metrics): Static<typeof MetricsSchema> => metrics
-// ...and every epoch the ML core logs is an epoch record of the job's progress.
 const toEpochRecord = (log: EpochLog): EpochRecord => log
 
 test('metrics computed by ml/evaluate, nulls included, are valid against MetricsSchema', () => {

@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import { saveModel } from '../../src/ml/export.js'
+import { saveModel } from './model-files.js'
 
 /**
  * A small conv net shaped like the real bases (convs → global pool `pool` → its own dense head `orig_head`),

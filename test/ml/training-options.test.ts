@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import { initBackend } from '../../src/ml/backend.js'
 import { loadBase, type LayersBase } from '../../src/ml/bases.js'
-import { saveModel } from '../../src/ml/export.js'
+import { saveModel } from '../helpers/model-files.js'
 import { seededRandom } from '../../src/ml/random.js'
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/ml/checkpoint-codec.js'
 import { bestTracker, type HeadCheckpoint } from '../../src/ml/train.js'
@@ -257,6 +257,6 @@ describe('pure pieces', () => {
     expect(resolveClassWeights('auto', ['a', 'b'], [0, 0, 0, 1])).toEqual({ a: 4 / 6, b: 2 })
     expect(resolveClassWeights('none', ['a', 'b'], [0, 0, 0, 1])).toBeUndefined()
     expect(resolveClassWeights({ b: 3 }, ['a', 'b'], [0, 1])).toEqual({ a: 1, b: 3 })
-    expect(() => resolveClassWeights({ c: 3 }, ['a', 'b'], [0, 1])).toThrow(expect.objectContaining({ code: 'OPTIONS_INVALID' }))
+    expect(() => resolveClassWeights({ c: 3 }, ['a', 'b'], [0, 1])).toThrow(expect.objectContaining({ code: 'VALIDATION', details: { unknown: ['c'], classes: ['a', 'b'] } }))
   })
 })

@@ -17,8 +17,8 @@ const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-ch
 /**
  * `GET /metrics` in the Prometheus text format: request durations from an onResponse hook, predictions observed by
  * the predict route, and on each scrape the queue's job counts and the predictor's models and tfjs memory. Job
- * outcomes are counted where jobs run (metrics/job-metrics.ts): with the embedded worker of `npm start` that is
- * this registry; a standalone worker serves its own on WORKER_METRICS_PORT.
+ * outcomes are counted where jobs run (services/job-end.ts, given the registry by the worker): with the embedded
+ * worker of `npm start` that is this registry; a standalone worker serves its own on WORKER_METRICS_PORT.
  */
 export default fp(
   async (app: FastifyInstance) => {

@@ -65,7 +65,7 @@ export default fp(
       // tfjs-node already spreads one op over all cores (and a GPU wants one owner): threads are for wasm and cpu.
       threads:
         config.PREDICT_THREADS > 0 && (backend.name === 'wasm' || backend.name === 'cpu')
-          ? { count: config.PREDICT_THREADS, modelsDir: layout.models, storageUrl: config.STORAGE_URL, backend: backend.name }
+          ? { count: config.PREDICT_THREADS, backend: backend.name }
           : undefined,
     })
     const queue = createTrainingQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, retentionSeconds: config.JOB_RETENTION_SECONDS, log: app.log })

@@ -1,3 +1,8 @@
+/**
+ * Local files written whole: readers see the old content or the new, never a part. A file-system primitive below
+ * every layer: the store's local driver and repositories use it, and so does ml for its folder of extracted
+ * built-in bases.
+ */
 import { randomUUID } from 'node:crypto'
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
