@@ -12,7 +12,9 @@
  * Run: `npm run build && npx tsx bench/job.ts [SETS_DIR] [BASE]` (default /tmp/bench-sets, mobilenet_v2; or
  * mobilenet_v3_coco, whose partner is torchvision's mobilenet_v3_large at 320 px). Sets are built with
  * /work/shared/datasets/make-bench-sets.sh when missing. Env: BENCH_ROUNDS (default 1) repeats the whole run;
- * BENCH_TORCH_THREADS (default: all cores) sets PyTorch's threads; BENCH_FIRST_ONLY=1 runs the first case alone.
+ * BENCH_TORCH_THREADS (default: all cores) sets PyTorch's threads; BENCH_FIRST_ONLY=1 runs the first case alone;
+ * BENCH_PARTNER=<torchvision arch>:<side> sets the PyTorch partner instead of the base's (e.g. mobilenet_v2:224, the
+ * issue's script, beside the mobilenet_v3_coco default).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -38,6 +40,7 @@ const PARTNERS: Record<string, { arch: string; size: number }> = {
   mobilenet_v3_coco: { arch: 'mobilenet_v3_large', size: 320 },
 }
 const PARTNER =
+  (process.env.BENCH_PARTNER ? { arch: process.env.BENCH_PARTNER.split(':')[0]!, size: Number(process.env.BENCH_PARTNER.split(':')[1] ?? 224) } : undefined) ??
   PARTNERS[BASE] ??
   (() => {
     throw new Error(`no PyTorch partner for '${BASE}': use ${Object.keys(PARTNERS).join(' or ')}`)
@@ -239,6 +242,7 @@ try {
     JSON.stringify({
       bench: 'job',
       base: BASE,
+      partner: `${PARTNER.arch} ${PARTNER.size} px`,
       images: { first: small.length, new: large.length },
       options: JOB_OPTIONS,
       targets: { firstRatio: 1.5, newRatio: 2.0 },
