@@ -16,7 +16,8 @@
  *          over the folds, up to KFOLD_MAX_EPOCHS), then the head trained on every training image for that many.
  * Each head is scored on the test images, with and without flip test-time augmentation (mean of the probabilities
  * of the image and its mirror). Prints ONE JSON line: per set and recipe, mean, sd, worst and best test accuracy
- * over the seeds, per seed, and the head's mean seconds (k-fold included).
+ * over the seeds, per seed, and the head's mean seconds (k-fold included). Recipe names: `today` is the job default
+ * (TRAIN_DEFAULTS), `former` the default before issue 14's recipe work (20 epochs, split), `former,all,40ep` etc. vary it.
  *
  *   npx tsx bench/train-quality.ts [SETS_DIR]     (default /tmp/bench-sets)
  * Env: BENCH_SEEDS (default 3); BENCH_SETS (comma list, default all); BENCH_RECIPES (names separated by ';', default all);
@@ -67,21 +68,24 @@ interface Recipe {
   /** How many of the cached augmented views to use. @defaultValue all */
   augmentViews?: number
 }
-const mlp: Head = { epochs: TRAIN_DEFAULTS.epochs, batchSize: TRAIN_DEFAULTS.batchSize, learningRate: TRAIN_DEFAULTS.learningRate, hiddenUnits: TRAIN_DEFAULTS.hiddenUnits, dropout: TRAIN_DEFAULTS.dropout }
+/** The head of the job default before issue 14's recipe work (20 epochs, no refit); the candidates vary it. */
+const mlp: Head = { epochs: 20, batchSize: TRAIN_DEFAULTS.batchSize, learningRate: TRAIN_DEFAULTS.learningRate, hiddenUnits: TRAIN_DEFAULTS.hiddenUnits, dropout: TRAIN_DEFAULTS.dropout }
 const softmax: Head = { epochs: 20, batchSize: 32, learningRate: 1e-3, hiddenUnits: 0, l2: 1e-3 }
-/** Today's job default (no options) first; then the candidates. */
+/** `today`: the job default (no options, TRAIN_DEFAULTS); `former`: the default before issue 14's recipe work; then the candidates. */
 const ALL_RECIPES: Record<string, Recipe> = {
-  default: { head: mlp, fit: 'split' },
-  'default,all': { head: mlp, fit: 'all' },
-  'default,kfold': { head: mlp, fit: 'kfold' },
-  'default+mirror': { head: mlp, fit: 'split', views: 'mirror' },
-  'default+augment': { head: mlp, fit: 'split', views: 'augment' },
-  'default+augment,all': { head: mlp, fit: 'all', views: 'augment' },
-  'default+augment,kfold': { head: mlp, fit: 'kfold', views: 'augment' },
-  'default+augment1,all': { head: mlp, fit: 'all', views: 'augment', augmentViews: 1 },
-  'default+augment2,all': { head: mlp, fit: 'all', views: 'augment', augmentViews: 2 },
-  'default+mirror,all': { head: mlp, fit: 'all', views: 'mirror' },
-  'default,all,40ep': { head: { ...mlp, epochs: 40 }, fit: 'all' },
+  today: { head: { ...mlp, epochs: TRAIN_DEFAULTS.epochs }, fit: TRAIN_DEFAULTS.refit ? 'all' : 'split' },
+  former: { head: mlp, fit: 'split' },
+  'former,all': { head: mlp, fit: 'all' },
+  'former,kfold': { head: mlp, fit: 'kfold' },
+  'former+mirror': { head: mlp, fit: 'split', views: 'mirror' },
+  'former+augment': { head: mlp, fit: 'split', views: 'augment' },
+  'former+augment,all': { head: mlp, fit: 'all', views: 'augment' },
+  'former+augment,kfold': { head: mlp, fit: 'kfold', views: 'augment' },
+  'former+augment1,all': { head: mlp, fit: 'all', views: 'augment', augmentViews: 1 },
+  'former+augment2,all': { head: mlp, fit: 'all', views: 'augment', augmentViews: 2 },
+  'former+mirror,all': { head: mlp, fit: 'all', views: 'mirror' },
+  'former,all,40ep': { head: { ...mlp, epochs: 40 }, fit: 'all' },
+  'former,40ep': { head: { ...mlp, epochs: 40 }, fit: 'split' },
   'softmax+l2=1e-3': { head: softmax, fit: 'split' },
   'softmax+l2=1e-3,all,40ep': { head: { ...softmax, epochs: 40 }, fit: 'all' },
   'softmax+l2=1e-3,kfold': { head: softmax, fit: 'kfold' },

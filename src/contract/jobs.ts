@@ -113,8 +113,8 @@ const baseModelSchema = (extra: { default?: unknown } = {}) => Type.Union(
 
 /** Defaults live here, in the schema, so the docs and the worker see the same numbers. */
 export const TRAIN_DEFAULTS = {
-  // With refit, 40 epochs were ahead of 20 on 7 of 9 set-seeds of bench/train-quality, level on 1, one test image
-  // behind on 1 (docs/benchmarks.md, issue 14).
+  // With refit, 40 epochs beat 20 on mean held-out accuracy on all three sets of bench/train-quality (ahead on 11
+  // of 15 set-seeds, level on 1; docs/benchmarks.md, issue 14).
   epochs: 40,
   batchSize: 32,
   learningRate: 0.001,
@@ -127,8 +127,8 @@ export const TRAIN_DEFAULTS = {
   fineTuneLayers: 0,
   earlyStopping: { monitor: 'valLoss', minDelta: 0 },
   augmentViews: 4,
-  // +1.5 to +1.9 points of held-out accuracy on three small sets, ahead or level on every seed, for one more head
-  // fit (docs/benchmarks.md, issue 14).
+  // +0.7 to +1.7 points of mean held-out accuracy on three small sets (5 seeds) for one more head fit
+  // (docs/benchmarks.md, issue 14).
   refit: true,
 } as const
 
