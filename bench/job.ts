@@ -7,12 +7,16 @@
  *          136 photos (4 twemoji-groups classes × 34)
  *   new:   a new 800-image set (mnist, 10 classes × 80, grey 28 px) on the now warm worker
  *   repeat: the same 800 images uploaded again (every feature cached)
+ *   default: right after `first`, on the warm worker, a default job (`{datasetId, seed}`: every option its
+ *            default, whatever the recipe costs) on 136 other photos of the same classes (target ≤ 10 s; no partner)
  * Each case runs PyTorch right before ours, so both see the same machine load; prints the ratios PyTorch ÷ ours.
  * Prints ONE JSON line; the service log is kept as $TMPDIR/imagetune-bench-job-<pid>.log.
  * Run: `npm run build && npx tsx bench/job.ts [SETS_DIR] [BASE]` (default /tmp/bench-sets, mobilenet_v2; or
  * mobilenet_v3_coco, whose partner is torchvision's mobilenet_v3_large at 320 px). Sets are built with
  * /work/shared/datasets/make-bench-sets.sh when missing. Env: BENCH_ROUNDS (default 1) repeats the whole run;
- * BENCH_TORCH_THREADS (default: all cores) sets PyTorch's threads; BENCH_FIRST_ONLY=1 runs the first case alone.
+ * BENCH_TORCH_THREADS (default: all cores) sets PyTorch's threads; BENCH_FIRST_ONLY=1 runs the first case alone;
+ * BENCH_PARTNER=<torchvision arch>:<side> sets the PyTorch partner instead of the base's (e.g. mobilenet_v2:224, the
+ * issue's script, beside the mobilenet_v3_coco default).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -38,6 +42,7 @@ const PARTNERS: Record<string, { arch: string; size: number }> = {
   mobilenet_v3_coco: { arch: 'mobilenet_v3_large', size: 320 },
 }
 const PARTNER =
+  (process.env.BENCH_PARTNER ? { arch: process.env.BENCH_PARTNER.split(':')[0]!, size: Number(process.env.BENCH_PARTNER.split(':')[1] ?? 224) } : undefined) ??
   PARTNERS[BASE] ??
   (() => {
     throw new Error(`no PyTorch partner for '${BASE}': use ${Object.keys(PARTNERS).join(' or ')}`)
@@ -94,11 +99,11 @@ function ensureTorch(): void {
 }
 
 /** Copies `perClass` images of the first `classes` classes of `set` into `dir` (ImageFolder layout); returns their paths. */
-async function subset(set: string, classes: number, perClass: number, dir: string): Promise<string[]> {
+async function subset(set: string, classes: number, perClass: number, dir: string, skip = 0): Promise<string[]> {
   const out: string[] = []
   for (const c of (await readdir(set)).sort().slice(0, classes)) {
     await mkdir(path.join(dir, c), { recursive: true })
-    for (const f of (await readdir(path.join(set, c))).sort().slice(0, perClass)) {
+    for (const f of (await readdir(path.join(set, c))).sort().slice(skip, skip + perClass)) {
       await copyFile(path.join(set, c, f), path.join(dir, c, f))
       out.push(`${c}/${f}`)
     }
@@ -149,7 +154,7 @@ async function request(url: string, init?: RequestInit): Promise<Response> {
 }
 
 /** Upload → job → completed: seconds, and the job document. */
-async function uploadAndTrain(url: string, archive: Buffer): Promise<{ seconds: number; upload: number; job: any }> {
+async function uploadAndTrain(url: string, archive: Buffer, options: object = JOB_OPTIONS): Promise<{ seconds: number; upload: number; job: any }> {
   const t0 = performance.now()
   const form = new FormData()
   form.append('file', new Blob([new Uint8Array(archive)]), 'bench.zip')
@@ -157,7 +162,7 @@ async function uploadAndTrain(url: string, archive: Buffer): Promise<{ seconds: 
   const dataset = (await up.json()) as any
   if (up.status !== 201) throw new Error(`upload failed: ${up.status} ${JSON.stringify(dataset)}`)
   const upload = (performance.now() - t0) / 1000
-  const res = await request(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: dataset.id, ...JOB_OPTIONS }) })
+  const res = await request(`${url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: dataset.id, ...options }) })
   const created = (await res.json()) as any
   if (res.status !== 202) throw new Error(`job refused: ${res.status} ${JSON.stringify(created)}`)
   const job = await until('the job', 900_000, async () => {
@@ -177,7 +182,7 @@ function torch(dir: string): { seconds: number; extract: number; train: number; 
 
 const round = (x: number) => Math.round(x * 100) / 100
 
-async function oneRound(sets: { small: { dir: string; zip: Buffer }; large: { dir: string; zip: Buffer } }) {
+async function oneRound(sets: { small: { dir: string; zip: Buffer }; other: { zip: Buffer }; large: { dir: string; zip: Buffer } }) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'imagetune-bench-job-'))
   const logFile = path.join(dataDir, 'service.log')
   const port = await freePort()
@@ -193,7 +198,10 @@ async function oneRound(sets: { small: { dir: string; zip: Buffer }; large: { di
     const first = await uploadAndTrain(url, sets.small.zip)
     // Each figure as soon as it is known: a failure later in a long run on a loaded machine keeps these.
     process.stderr.write(`${JSON.stringify({ first: first.seconds, firstUpload: first.upload, torchFirst: torchFirst.seconds, ready })}\n`)
-    if (FIRST_ONLY) return { first: { ours: round(first.seconds), torch: round(torchFirst.seconds), ratio: round(torchFirst.seconds / first.seconds), upload: round(first.upload) }, serviceReadySeconds: round(ready) }
+    const byDefault = await uploadAndTrain(url, sets.other.zip, { seed: 1 })
+    const defaultJob = { ours: round(byDefault.seconds), upload: round(byDefault.upload), options: byDefault.job.options }
+    process.stderr.write(`${JSON.stringify({ defaultJob })}\n`)
+    if (FIRST_ONLY) return { first: { ours: round(first.seconds), torch: round(torchFirst.seconds), ratio: round(torchFirst.seconds / first.seconds), upload: round(first.upload) }, defaultJob, serviceReadySeconds: round(ready) }
     const torchNew = torch(sets.large.dir)
     process.stderr.write(`${JSON.stringify({ torchNew: torchNew.seconds })}\n`)
     const fresh = await uploadAndTrain(url, sets.large.zip)
@@ -204,8 +212,9 @@ async function oneRound(sets: { small: { dir: string; zip: Buffer }; large: { di
     const warm = lines.find((l) => l.msg === 'sandbox warm')
     return {
       first: { ours: round(first.seconds), torch: round(torchFirst.seconds), ratio: round(torchFirst.seconds / first.seconds), upload: round(first.upload), phases: timings[0] },
-      new: { ours: round(fresh.seconds), torch: round(torchNew.seconds), ratio: round(torchNew.seconds / fresh.seconds), upload: round(fresh.upload), phases: timings[1] },
-      repeat: { ours: round(repeat.seconds), phases: timings[2] },
+      new: { ours: round(fresh.seconds), torch: round(torchNew.seconds), ratio: round(torchNew.seconds / fresh.seconds), upload: round(fresh.upload), phases: timings[2] },
+      defaultJob: { ...defaultJob, phases: timings[1] },
+      repeat: { ours: round(repeat.seconds), phases: timings[3] },
       torchPhases: { first: { extract: round(torchFirst.extract), train: round(torchFirst.train) }, new: { extract: round(torchNew.extract), train: round(torchNew.train) } },
       serviceReadySeconds: round(ready),
       sandboxWarmSeconds: warm?.seconds ?? null,
@@ -228,8 +237,10 @@ try {
   const smallDir = path.join(work, 'small')
   const largeDir = path.join(work, 'large')
   const small = await subset(path.join(SETS_DIR, 'twemoji-groups'), 4, 34, smallDir)
+  const otherDir = path.join(work, 'other')
+  const other = await subset(path.join(SETS_DIR, 'twemoji-groups'), 4, 34, otherDir, 34)
   const large = await subset(path.join(SETS_DIR, 'mnist'), 10, 80, largeDir)
-  const sets = { small: { dir: smallDir, zip: await zip(smallDir, small) }, large: { dir: largeDir, zip: await zip(largeDir, large) } }
+  const sets = { small: { dir: smallDir, zip: await zip(smallDir, small) }, other: { zip: await zip(otherDir, other) }, large: { dir: largeDir, zip: await zip(largeDir, large) } }
   const rounds = []
   for (let r = 0; r < ROUNDS; r++) {
     rounds.push(await oneRound(sets))
@@ -239,6 +250,7 @@ try {
     JSON.stringify({
       bench: 'job',
       base: BASE,
+      partner: `${PARTNER.arch} ${PARTNER.size} px`,
       images: { first: small.length, new: large.length },
       options: JOB_OPTIONS,
       targets: { firstRatio: 1.5, newRatio: 2.0 },

@@ -179,6 +179,7 @@
  *     classWeights?: unknown,
  *     augment?: (unknown | null),
  *     fineTuneLayers?: number,
+ *     refit?: boolean,
  *   },
  *   priority: number,
  *   queuePosition: (number | null),
@@ -312,6 +313,7 @@
  *     views?: number,
  *   } | null | boolean),
  *   fineTuneLayers?: number,
+ *   refit?: boolean,
  * }} JobRequest
  */
 /**

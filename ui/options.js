@@ -18,6 +18,7 @@ const NAMES = {
   classWeights: 'Class balance',
   augment: 'Varied copies of training images',
   fineTuneLayers: 'Fine-tuned base layers',
+  refit: 'Retrained on every image at the end',
 }
 const AUGMENT_WORDS = { flip: 'mirrored', crop: 'cropped', rotate: 'rotated', brightness: 'brightness', contrast: 'contrast' }
 

@@ -64,6 +64,13 @@ export interface TrainClassifierOptions
    * for `fineTuneEpochs(epochs)` epochs at `learningRate × FINE_TUNE_LR_FACTOR`. @defaultValue 0
    */
   fineTuneLayers?: number | undefined
+  /**
+   * After the head has trained on the seeded split and been scored on its validation images, train the served head
+   * again on every image (validation ones included) for the epochs the scored run kept, so a small set loses no
+   * fifth of its examples. `metrics` then describe the scored head, trained on fewer images. Applies to head-only
+   * runs on a seeded split: a dataset's own val/ folder stays held out. @defaultValue false
+   */
+  refit?: boolean | undefined
 }
 
 export interface TrainClassifierInput {
@@ -218,22 +225,25 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
     // A checkpoint taken during fine-tuning holds the head's variables too: the head is built but not trained again.
     const resume = input.resumeFrom
     const fineTuneResume = split && resume?.fineTune ? resume : undefined
+    const headOptions = {
+      batchSize: options.batchSize,
+      learningRate: options.learningRate,
+      optimizer: options.optimizer,
+      labelSmoothing: options.labelSmoothing,
+      seed: options.seed,
+      hiddenUnits: options.hiddenUnits,
+      dropout: options.dropout,
+      l2: options.l2,
+      standardize: options.standardize,
+      classWeights,
+    }
     const trained = await trainHead(
       trainRows.map((r) => features[r]!),
       trainLabels,
       numClasses,
       {
+        ...headOptions,
         epochs: fineTuneResume ? 0 : options.epochs,
-        batchSize: options.batchSize,
-        learningRate: options.learningRate,
-        optimizer: options.optimizer,
-        labelSmoothing: options.labelSmoothing,
-        seed: options.seed,
-        hiddenUnits: options.hiddenUnits,
-        dropout: options.dropout,
-        l2: options.l2,
-        standardize: options.standardize,
-        classWeights,
         earlyStopping: options.earlyStopping,
         validation: val.length > 0 ? valSet : undefined,
         signal,
@@ -243,6 +253,8 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
       },
     )
     const { head } = trained
+    /** The head the model is composed with: `head`, or the refit one. */
+    let served = head
     try {
       const headEpochs = fineTuneResume?.fineTune?.headEpochs
       const history = fineTuneResume ? fineTuneResume.history.slice(0, headEpochs) : [...trained.history]
@@ -252,6 +264,9 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         : options.earlyStopping && trained.bestEpoch !== null
           ? trained.bestEpoch
           : trained.history.length
+      // A dataset's own val/ split is the user's held-out set, and fine-tuning cannot be refit from features alone.
+      const refitRows = options.refit && !split && val.length > 0 && !examples.some((e) => e.split === 'val') ? [...trainRows, ...val] : undefined
+      if (refitRows) served = (await trainHead(refitRows.map((r) => features[r]!), refitRows.map(labelOf), numClasses, { ...headOptions, epochs: bestEpoch, signal })).head
       if (split) {
         const headDone = { headEpochs: history.length, headBestEpoch: bestEpoch }
         const tuned = await fineTune(split, head, trainRows.map((r) => embedded[r]!), trainLabels, numClasses, {
@@ -303,7 +318,7 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         signal,
       })
       const insightsSeconds = (performance.now() - insightsStarted) / 1000
-      const model = await composeModel(base, head)
+      const model = await composeModel(base, served)
       // The composed model owns copies of the trunk's weights; the tuned ones replace theirs by layer name.
       if (split && model instanceof tf.LayersModel) for (const layer of split.tuned) model.getLayer(layer.name).setWeights(layer.getWeights())
       const evaluating = lap()
@@ -326,6 +341,7 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
       }
     } finally {
       head.dispose()
+      if (served !== head) served.dispose()
     }
   } finally {
     split?.dispose()

@@ -163,6 +163,29 @@ test('a run stopped during fine-tuning resumes from its stored checkpoint there 
   whole.model.dispose()
 })
 
+test('refit serves a head trained on every image for the scored run\'s epochs; metrics stay the scored head\'s; a dataset\'s own val/ stays held out', async () => {
+  const data = await examples([8, 8, 8])
+  const cache = createFeatureCache(path.join(dir, 'cache-refit'))
+  const run = (refit: boolean, set = data) => trainClassifier({ base, labels: LABELS, examples: set, options: { ...BASE_OPTIONS, refit }, cache, maxPixels: MAX_PIXELS })
+  const before = tf.memory().numTensors
+  const scored = await run(false)
+  const refit = await run(true)
+  expect(refit.metrics).toEqual(scored.metrics)
+  expect(refit.history.map((h) => h.loss)).toEqual(scored.history.map((h) => h.loss))
+  expect(refit.valCount).toBe(6)
+  // The served head differs, down to its standardisation, whose mean now covers the 6 validation images too.
+  for (const layer of ['head_norm', 'head_hidden', 'head_output']) expect(weightsOf(refit.model, layer)).not.toEqual(weightsOf(scored.model, layer))
+  scored.model.dispose()
+  refit.model.dispose()
+
+  const ownSplit = data.map((e, i) => ({ ...e, split: i % 4 === 0 ? ('val' as const) : ('train' as const) }))
+  const [kept, asked] = [await run(false, ownSplit), await run(true, ownSplit)]
+  for (const layer of ['head_norm', 'head_hidden', 'head_output']) expect(weightsOf(asked.model, layer)).toEqual(weightsOf(kept.model, layer))
+  kept.model.dispose()
+  asked.model.dispose()
+  expect(tf.memory().numTensors).toBe(before)
+})
+
 test('fineTuneLayers beyond the base is OPTIONS_INVALID', async () => {
   const data = await examples([3, 3])
   const cache = createFeatureCache(path.join(dir, 'cache-bad'))

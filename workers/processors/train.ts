@@ -2,6 +2,8 @@
  * The sandboxed training processor: BullMQ runs it in a child process, so a CPU-bound epoch cannot starve the
  * worker's lock renewal, and a tfjs abort kills one job, not the worker.
  */
+// First: starts the default base's extraction threads before the heavy imports below are evaluated.
+import { takeEarlyThreads } from './early-threads.js'
 import { UnrecoverableError, WaitingError, type SandboxedJob } from 'bullmq'
 import { loadConfig } from '../../src/config.js'
 import { withTrainDefaults } from '../../src/contract/jobs.js'
@@ -70,8 +72,12 @@ function baseFor(ref: BaseModelRef): Promise<Base> {
 /** A feature pool for this base on wasm with more than one thread; undefined (extract here) otherwise. */
 function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<FeaturePool | undefined> {
   const threads = config.EXTRACT_THREADS || availableParallelism()
-  if (backendName !== 'wasm' || threads < 2) return Promise.resolve(undefined)
   const key = baseId(ref)
+  // The threads early-threads.ts started serve this base if it is theirs; otherwise they go.
+  const early = takeEarlyThreads()
+  const fromEarly = early && backendName === 'wasm' && threads === early.threads && key === baseId(early.base) ? early.pool : undefined
+  if (early && !fromEarly) void early.pool.then((p) => p.close(), () => undefined)
+  if (backendName !== 'wasm' || threads < 2) return Promise.resolve(undefined)
   // One pool per child (a child runs one job at a time): another base's threads and heaps go first.
   for (const [other, stale] of pools) {
     if (other === key) continue
@@ -80,7 +86,7 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
   }
   let pool = pools.get(key)
   if (!pool) {
-    pool = createFeaturePool({ base: ref, basesDir: layout.bases, threads }).catch((err: unknown) => {
+    pool = (fromEarly ?? createFeaturePool({ base: ref, basesDir: layout.bases, threads })).catch((err: unknown) => {
       log.warn({ err }, 'feature threads failed to start; extracting in the job thread')
       pools.delete(key)
       return undefined
@@ -99,8 +105,8 @@ async function warmUp(): Promise<void> {
   const started = performance.now()
   const { name } = await backend
   const ref = await runServiceFor(DEFAULT_PROJECT_ID).base(DEFAULT_BASE_MODEL)
-  await Promise.all([baseFor(ref), poolFor(ref, name, logger)])
-  logger.info({ base: DEFAULT_BASE_MODEL, backend: name, seconds: Math.round(performance.now() - started) / 1000 }, 'sandbox warm')
+  const [, pool] = await Promise.all([baseFor(ref), poolFor(ref, name, logger)])
+  logger.info({ base: DEFAULT_BASE_MODEL, backend: name, extractThreads: pool?.threads ?? 0, seconds: Math.round(performance.now() - started) / 1000 }, 'sandbox warm')
 }
 if (config.WORKER_PREWARM) warmUp().catch((err: unknown) => logger.warn({ err }, 'warm-up failed; the first job loads what it needs'))
 else backend.catch(() => undefined) // reported by the first job that awaits it
