@@ -87,7 +87,7 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       host: ({ type, modelId }: ModelRead) => (type === 'metadata' ? meta(modelId) : opts.models.load(modelId)),
     })
     runner = {
-      run: async (modelId, pixels) => (await pool.run({ type: 'run', modelId, pixels })) as Float32Array,
+      run: async (modelId, pixels) => (await pool.run({ type: 'run', modelId, pixels }, [], modelId)) as Float32Array,
       evict: async (modelId) => {
         await pool.broadcast({ type: 'evict', modelId })
       },

@@ -5,7 +5,7 @@ import { isTypeScript } from '../sibling-module.js'
 
 /**
  * A fixed number of worker threads running one module, each serving one task at a time: tasks queue in order
- * and go to the first idle thread. A thread that dies (an uncaught error, `process.exit`, out of memory) fails
+ * and go to an idle thread, preferably one that has run a task with the same affinity key before. A thread that dies (an uncaught error, `process.exit`, out of memory) fails
  * only what it was running, with an error that says so, and is replaced; the others keep serving. So is a thread
  * whose WebAssembly module aborted (tfjs-wasm out of memory), after its task fails with that error. Generic: the
  * thread module calls `serveThread` with its handler; nothing here knows about tfjs.
@@ -18,8 +18,12 @@ export interface ThreadPool<Req, Res> {
    * @throws the first thread's init error
    */
   start(): Promise<void>
-  /** Runs one task on an idle thread (queued while none is). `transfer` moves buffers instead of copying. */
-  run(req: Req, transfer?: Transferable[]): Promise<Res>
+  /**
+   * Runs one task on an idle thread (queued while none is). `transfer` moves buffers instead of copying.
+   * `affinity` names what the task needs loaded (e.g. a model id): an idle thread that ran that key recently is
+   * preferred, so a quiet service keeps one copy of a model warm instead of loading it into every thread in turn.
+   */
+  run(req: Req, transfer?: Transferable[], affinity?: string): Promise<Res>
   /**
    * Sends `req` to every started thread at once, beside whatever task it runs (e.g. to drop a model from each
    * thread's memory); a thread still starting gets it once it has initialised. Starts none.
@@ -68,7 +72,11 @@ interface Call {
 interface Task extends Call {
   req: unknown
   transfer: Transferable[]
+  affinity?: string | undefined
 }
+
+/** Affinity keys a thread remembers; older ones are forgotten (the thread has likely dropped what they needed). */
+const AFFINITY_MEMORY = 8
 
 interface Thread {
   worker: Worker
@@ -84,6 +92,8 @@ interface Thread {
   initError?: Error
   /** Told it is broken (see `fatal` in serveThread): takes no more tasks and is replaced once it has exited. */
   retired?: true
+  /** The affinity keys of the tasks it ran, least recent first. */
+  recent: Set<string>
 }
 
 /** Tests only: boots a thread that runs TypeScript source (see ts-thread.mjs). */
@@ -113,11 +123,19 @@ export function createThreadPool<Req, Res>(opts: ThreadPoolOptions): ThreadPool<
   const reref = (thread: Thread) => (thread.ready && thread.calls.size === 0 ? thread.worker.unref() : thread.worker.ref())
   const send = (thread: Thread, msg: ToThread, transfer: Transferable[] = []) => thread.worker.postMessage(msg, transfer)
 
+  const idle = (thread: Thread | undefined): thread is Thread => !!thread?.ready && !thread.retired && thread.task === undefined
+  /** Hands queued tasks, in order, to idle threads: each to one that knows its affinity key if one is idle. */
   const pump = () => {
-    for (const thread of slots) {
-      if (queue.length === 0) return
-      if (!thread?.ready || thread.retired || thread.task !== undefined) continue
+    while (queue.length > 0) {
+      const free = slots.filter(idle)
+      if (free.length === 0) return
       const task = queue.shift()!
+      const thread = free.find((t) => task.affinity !== undefined && t.recent.has(task.affinity)) ?? free[0]!
+      if (task.affinity !== undefined) {
+        thread.recent.delete(task.affinity)
+        thread.recent.add(task.affinity)
+        if (thread.recent.size > AFFINITY_MEMORY) thread.recent.delete(thread.recent.values().next().value!)
+      }
       const id = nextId++
       thread.task = id
       thread.calls.set(id, task)
@@ -129,7 +147,7 @@ export function createThreadPool<Req, Res>(opts: ThreadPoolOptions): ThreadPool<
   const startSlot = (slot: number): Thread => {
     const worker = startThread(opts.entry, opts.data)
     let initialised!: (err?: Error) => void
-    const thread: Thread = { worker, ready: false, calls: new Map(), started: new Promise((resolve, reject) => (initialised = (err) => (err ? reject(err) : resolve()))) }
+    const thread: Thread = { worker, ready: false, calls: new Map(), recent: new Set(), started: new Promise((resolve, reject) => (initialised = (err) => (err ? reject(err) : resolve()))) }
     thread.started.catch(() => {}) // reported through start() or the queue, not as an unhandled rejection
     slots[slot] = thread
     worker.on('message', (msg: ToPool) => {
@@ -198,11 +216,11 @@ export function createThreadPool<Req, Res>(opts: ThreadPoolOptions): ThreadPool<
       startAll()
       await Promise.all(slots.map((t) => t?.started))
     },
-    run(req, transfer = []) {
+    run(req, transfer = [], affinity) {
       if (closed) return Promise.reject(closedError())
       startAll()
       return new Promise<Res>((resolve, reject) => {
-        queue.push({ req, transfer, resolve: resolve as (res: unknown) => void, reject })
+        queue.push({ req, transfer, affinity, resolve: resolve as (res: unknown) => void, reject })
         pump()
       })
     },

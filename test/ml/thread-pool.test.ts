@@ -99,3 +99,19 @@ test('close rejects running and queued tasks and every later one', async () => {
   await expect(p.run({ op: 'whoami' })).rejects.toThrow('the thread pool is closed')
   await expect(p.broadcast({ op: 'whoami' })).rejects.toThrow('the thread pool is closed')
 })
+
+test('a task goes to an idle thread that ran its affinity key before, else to any idle thread', async () => {
+  const p = pool({ size: 2 })
+  await p.start()
+  // Occupy the first idle thread so that key "m" lands on the other one.
+  const busy = p.run({ op: 'whoami', ms: 200 })
+  const home = await p.run({ op: 'whoami' }, [], 'm')
+  await busy
+  // Both threads are idle now: every later task with key "m" goes back to the same thread, one after another.
+  for (let i = 0; i < 5; i++) await expect(p.run({ op: 'whoami' }, [], 'm')).resolves.toBe(home)
+  // While that thread is busy, a task with key "m" takes the other one rather than wait.
+  const holding = p.run({ op: 'whoami', ms: 200 }, [], 'm')
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  await expect(p.run({ op: 'whoami' }, [], 'm')).resolves.not.toBe(home)
+  await expect(holding).resolves.toBe(home)
+})
