@@ -66,6 +66,12 @@ export interface TrainModelJob {
   owner?: string
   /** The project the job, its dataset, base and model belong to; absent on jobs queued before projects: `default`. */
   projectId?: string
+  /**
+   * Set by an API with keys: the worker fetches an http(s) `baseModel.url` through the SSRF guard (resolved once,
+   * every address checked, connected to at the checked one), as the API checked it. Absent in open mode, where a
+   * base may be a file or a host inside the network; the API decides, since a worker may run without API_KEYS.
+   */
+  guardBaseUrl?: true
   /** Called once with the final job document when the job ends (see workers/webhooks.ts). */
   webhook?: { url: string }
   /**

@@ -9,7 +9,10 @@ import path from 'node:path'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { trainOptions } from '../../src/contract/jobs.js'
 import { json, type JsonResponse } from '../helpers/http.js'
-import { startTestService, waitFor, type TestService } from '../helpers/service.js'
+import { startTestService, startWorkerProcess, waitFor, type TestService } from '../helpers/service.js'
+import { serveTinyBase } from '../helpers/tiny-base.js'
+import { fetchUrlBase } from '../../src/services/bases.js'
+import { baseId, loadBase } from '../../src/ml/bases.js'
 import { expectError, uploadDataset, validZip } from '../hostile/support.js'
 
 const ADMIN = `admin-${randomUUID()}`
@@ -79,6 +82,68 @@ test("a job's base by file path or inside the network is refused with keys: anot
   }
   expectError(await call('POST', '/jobs', keys.b, { datasetId: dataset.body.id, baseModel: { url: 'http://' } }), 400, 'VALIDATION')
   expect((await call('GET', '/jobs', keys.b)).body.jobs).toEqual([])
+})
+
+test("a worker fetches a keyed job's URL base through the SSRF guard: a name that resolves inside the network by the time the job runs (DNS rebinding) fails the job, and nothing is fetched", async () => {
+  const gamma = await project('gamma')
+  const served = await serveTinyBase(path.join(service.config.DATA_DIR, 'served-base'), { size: 32, headUnits: 4 })
+  const dataset = await uploadDataset(service, await validZip(), 'set.zip', { authorization: `Bearer ${gamma.key}` })
+  expect(dataset.status).toBe(201)
+  // Queued as the API queues a job whose URL passed its check; the name now answers 127.0.0.1 (here, literally).
+  const jobId = randomUUID()
+  await service.app.trainingQueue.enqueue(
+    jobId,
+    {
+      modelId: jobId,
+      projectId: gamma.id,
+      owner: 'key:test',
+      datasetId: dataset.body.id,
+      baseModel: { url: served.url },
+      options: trainOptions({ datasetId: dataset.body.id, epochs: 1 }, ['cats', 'dogs']),
+      requestId: 'rebind',
+      guardBaseUrl: true,
+    },
+    50,
+  )
+  const worker = startWorkerProcess(service.config)
+  try {
+    const failed = await waitFor(
+      async () => {
+        const doc = await call('GET', `/jobs/${jobId}`, gamma.key)
+        return doc.body.status === 'completed' || doc.body.status === 'failed' ? doc.body : undefined
+      },
+      90_000,
+      'the job',
+    )
+    expect(failed.status).toBe('failed')
+    expect(failed.error.code).toBe('URL_FORBIDDEN')
+    expect(served.requests()).toBe(0)
+  } finally {
+    await worker.stop()
+    await served.close()
+  }
+}, 120_000)
+
+test("a guarded base download connects to the address it checked and loads from the worker's disk; a forbidden address fetches nothing", async () => {
+  const served = await serveTinyBase(path.join(service.config.DATA_DIR, 'served-base-2'), { size: 32, headUnits: 4 })
+  const port = new URL(served.url).port
+  // No system resolver knows these names: a download that succeeds went to the address the check was given.
+  const resolve = async () => [{ address: '127.0.0.1', family: 4 }]
+  const guarded = (allowHosts: string[]) => ({ dir: path.join(service.config.DATA_DIR, 'fetched'), maxFileBytes: 1 << 20, check: { allowHosts: new Set(allowHosts), resolve } })
+  try {
+    const url = `http://model.test:${port}/model.json`
+    const ref = await fetchUrlBase({ url }, guarded(['model.test']))
+    expect(ref).toMatchObject({ contentKey: url })
+    const base = await loadBase(ref, path.join(service.config.DATA_DIR, 'bases'))
+    expect(base.id).toBe(baseId({ url }))
+    base.dispose()
+    const before = served.requests()
+    await expect(fetchUrlBase({ url: `http://rebound.test:${port}/model.json` }, guarded([]))).rejects.toMatchObject({ code: 'URL_FORBIDDEN' })
+    await expect(fetchUrlBase({ url: '/etc/passwd' }, guarded([]))).rejects.toMatchObject({ code: 'URL_FORBIDDEN' })
+    expect(served.requests()).toBe(before)
+  } finally {
+    await served.close()
+  }
 })
 
 test('a project at its storage quota makes no more revisions: each one copies the images it keeps', async () => {

@@ -25,7 +25,9 @@ import { repositoriesFor } from '../../src/storage/repositories.js'
 import { createProgressTracker } from '../progress.js'
 import { startHeartbeat } from '../sandbox-watchdog.js'
 import { availableParallelism } from 'node:os'
+import path from 'node:path'
 import { projectOf } from '../../src/queue/job-reader.js'
+import { systemResolver } from '../../src/net/ssrf-guard.js'
 
 const config = loadConfig()
 const logger = createLogger(config.LOG_LEVEL, 'train-processor')
@@ -33,13 +35,15 @@ const layout = dataLayout(config.DATA_DIR)
 // Datasets, models, checkpoints and features live in the shared store; DATA_DIR keeps bases, fetched images and
 // features near at hand, and may be wiped between jobs.
 const stores = await openStores(config)
+/** A job queued with keys fetches its URL base as the API checked it: no host inside the network (see fetchUrlBase). */
+const BASE_FETCH = { dir: path.join(layout.bases, 'fetched'), maxFileBytes: config.MAX_UPLOAD_BYTES, check: { allowHosts: new Set<string>(), resolve: systemResolver } }
 const runs = new Map<string, TrainingRunService>()
 /** The storage side of a job of project `projectId`, built on its first job here and kept. */
 function runServiceFor(projectId: string): TrainingRunService {
   let run = runs.get(projectId)
   if (!run) {
     const repos = repositoriesFor(stores, projectId, { layout })
-    run = createTrainingRunService({ repos, bases: repos.bases })
+    run = createTrainingRunService({ repos, bases: repos.bases, guardedFetch: BASE_FETCH })
     runs.set(projectId, run)
   }
   return run
@@ -98,7 +102,7 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
 async function warmUp(): Promise<void> {
   const started = performance.now()
   const { name } = await backend
-  const ref = await runServiceFor(DEFAULT_PROJECT_ID).base(DEFAULT_BASE_MODEL)
+  const ref = await runServiceFor(DEFAULT_PROJECT_ID).base({ baseModel: DEFAULT_BASE_MODEL })
   await Promise.all([baseFor(ref), poolFor(ref, name, logger)])
   logger.info({ base: DEFAULT_BASE_MODEL, backend: name, seconds: Math.round(performance.now() - started) / 1000 }, 'sandbox warm')
 }
@@ -166,7 +170,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
 
   await report('preparing', 0)
   const { labels, examples } = await run.examples(datasetId)
-  const baseModel = await run.base(job.data.baseModel)
+  const baseModel = await run.base(job.data)
   // Threads start (once per child process) while the base loads: their start-up is off the critical path.
   const pool = poolFor(baseModel, backendName, log)
   const base = await baseFor(baseModel)
