@@ -67,11 +67,12 @@ export interface TrainModelJob {
   /** The project the job, its dataset, base and model belong to; absent on jobs queued before projects: `default`. */
   projectId?: string
   /**
-   * Set by an API with keys: the worker fetches an http(s) `baseModel.url` through the SSRF guard (resolved once,
-   * every address checked, connected to at the checked one), as the API checked it. Absent in open mode, where a
-   * base may be a file or a host inside the network; the API decides, since a worker may run without API_KEYS.
+   * Queued by an API with keys: a tenant's job. Its worker fetches an http(s) `baseModel.url` through the SSRF guard
+   * (resolved once, every address checked, connected to at the checked one), as the API checked it, and its job
+   * documents name no worker. Absent in open mode (a base may be a file or a host inside the network, and the caller
+   * runs the service) and on jobs queued before it existed. The API decides: a worker may run without API_KEYS.
    */
-  guardBaseUrl?: true
+  keyed?: true
   /** Called once with the final job document when the job ends (see workers/webhooks.ts). */
   webhook?: { url: string }
   /**
@@ -491,7 +492,7 @@ export const JobSchema = Type.Object({
   }),
   priority: Type.Integer(),
   queuePosition: Type.Union([Type.Integer(), Type.Null()], { description: 'Jobs that start before this one while it is queued (0: next).' }),
-  worker: Type.Union([Type.String(), Type.Null()], { description: 'hostname:pid of the worker that runs it or ran it last.' }),
+  worker: Type.Union([Type.String(), Type.Null()], { description: 'hostname:pid of the worker that runs it or ran it last; null with API keys (only open mode names the machine: its caller runs the service).' }),
   attempts: Type.Integer(),
   queuedAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { AppError } from '../errors.js'
+import { AppError, causeCode } from '../errors.js'
 import type { LogSink } from '../logger.js'
 import { cancelJob, type CancelOutcome } from './cancel.js'
 import { redisConnection } from './connection.js'
@@ -77,7 +77,7 @@ async function queueCall<T>(log: LogSink, what: string, call: () => Promise<T>):
   } catch (err) {
     if (err instanceof AppError) throw err
     log.error({ err }, `queue ${what} failed`)
-    throw new AppError('QUEUE_UNAVAILABLE', `the job queue is unavailable: ${(err as Error).message}`)
+    throw new AppError('QUEUE_UNAVAILABLE', `the job queue is unavailable (${causeCode(err)})`, { cause: causeCode(err) })
   }
 }
 

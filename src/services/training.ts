@@ -131,7 +131,7 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
             baseModel: body.baseModel ?? DEFAULT_BASE_MODEL,
             options: trainOptions(body, dataset.classes.map((c) => c.name)),
             requestId,
-            ...(!deps.localUrls && { guardBaseUrl: true as const }),
+            ...(!deps.localUrls && { keyed: true as const }),
             ...(body.webhook && { webhook: { url: body.webhook.url } }),
             ...(idempotencyKey !== undefined && { requestHash: requestHash(body) }),
           },
@@ -160,7 +160,7 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
 export interface TrainingRunDeps {
   repos: Pick<Repositories, 'datasets' | 'images' | 'models' | 'checkpoints' | 'features'>
   bases: Pick<BaseStore, 'get' | 'localModelFile'>
-  /** How a URL base of a job queued with keys (`TrainModelJob.guardBaseUrl`) is fetched: see `fetchUrlBase`. */
+  /** How a URL base of a job queued with keys (`TrainModelJob.keyed`) is fetched: see `fetchUrlBase`. */
   guardedFetch: GuardedFetch
 }
 
@@ -182,11 +182,11 @@ export interface TrainingRunService {
    */
   examples(datasetId: string): Promise<{ labels: string[]; examples: TrainExample[] }>
   /**
-   * The job's base as `loadBase` takes it; with `guardBaseUrl` (the job was queued with keys) a URL base is fetched
+   * The job's base as `loadBase` takes it; for a job queued with keys (`keyed`) a URL base is fetched
    * through the SSRF guard first, so tfjs loads it from this process's disk.
    * @throws AppError BASE_NOT_FOUND, URL_FORBIDDEN, BASE_MODEL_INVALID
    */
-  base(job: Pick<TrainModelJob, 'baseModel' | 'guardBaseUrl'>): Promise<BaseModelRef>
+  base(job: Pick<TrainModelJob, 'baseModel' | 'keyed'>): Promise<BaseModelRef>
   /** The project's feature cache (this process's disk in front of a remote store). */
   features: Repositories['features']
   /** Saves the job's result, then publishes the model: see `earlierResult`. */
@@ -221,7 +221,7 @@ export function createTrainingRunService(deps: TrainingRunDeps): TrainingRunServ
       }))
       return { labels, examples }
     },
-    base: (job) => resolveJobBase(deps.bases, job.baseModel, job.guardBaseUrl ? deps.guardedFetch : undefined),
+    base: (job) => resolveJobBase(deps.bases, job.baseModel, job.keyed ? deps.guardedFetch : undefined),
     features,
     async publish(jobId, result, files, metadata) {
       await checkpoints.saveResult(jobId, result) // before the model, see earlierResult

@@ -5,12 +5,15 @@
  * projects' jobs.
  */
 import { randomUUID } from 'node:crypto'
+import { readdir, readFile, rm } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import path from 'node:path'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { trainOptions } from '../../src/contract/jobs.js'
 import { json, type JsonResponse } from '../helpers/http.js'
 import { startTestService, startWorkerProcess, waitFor, type TestService } from '../helpers/service.js'
-import { serveTinyBase } from '../helpers/tiny-base.js'
+import { serveTinyBase, writeTinyBase } from '../helpers/tiny-base.js'
+import { makeZip } from '../helpers/archives.js'
 import { fetchUrlBase } from '../../src/services/bases.js'
 import { baseId, loadBase } from '../../src/ml/bases.js'
 import { expectError, uploadDataset, validZip } from '../hostile/support.js'
@@ -101,7 +104,7 @@ test("a worker fetches a keyed job's URL base through the SSRF guard: a name tha
       baseModel: { url: served.url },
       options: trainOptions({ datasetId: dataset.body.id, epochs: 1 }, ['cats', 'dogs']),
       requestId: 'rebind',
-      guardBaseUrl: true,
+      keyed: true,
     },
     50,
   )
@@ -143,6 +146,62 @@ test("a guarded base download connects to the address it checked and loads from 
     expect(served.requests()).toBe(before)
   } finally {
     await served.close()
+  }
+})
+
+test("a tenant's failed job names no machine: no worker hostname:pid, and paths relative to the project, never DATA_DIR", async () => {
+  const delta = await project('delta')
+  const baseDir = path.join(service.config.DATA_DIR, 'tiny-layers')
+  await writeTinyBase(baseDir, { size: 32, headUnits: 4 })
+  const files = await readdir(baseDir)
+  const form = new FormData()
+  form.append('name', 'tiny')
+  form.append('file', new Blob([new Uint8Array(await makeZip(await Promise.all(files.map(async (name) => ({ path: name, data: await readFile(path.join(baseDir, name)) })))))]), 'model.zip')
+  expect((await fetch(`${service.url}/bases`, { method: 'POST', body: form, headers: { authorization: `Bearer ${delta.key}` } })).status).toBe(201)
+  // The stored base loses its weights on the worker's disk: loading it fails with file-system errors naming paths.
+  const uploaded = path.join(service.config.DATA_DIR, 'projects', delta.id, 'bases', 'uploaded', 'tiny')
+  const [modelDir] = (await readdir(uploaded)).filter((name) => name.startsWith('model-'))
+  for (const name of files.filter((f) => f !== 'model.json')) await rm(path.join(uploaded, modelDir!, name))
+  const dataset = await uploadDataset(service, await validZip(), 'set.zip', { authorization: `Bearer ${delta.key}` })
+  const job = await call('POST', '/jobs', delta.key, { datasetId: dataset.body.id, baseModel: 'tiny', epochs: 1 })
+  expect(job.status).toBe(202)
+  const worker = startWorkerProcess(service.config)
+  try {
+    const failed = await waitFor(
+      async () => {
+        const doc = await call('GET', `/jobs/${job.body.id}`, delta.key)
+        return doc.body.status === 'failed' || doc.body.status === 'completed' ? doc.body : undefined
+      },
+      90_000,
+      'the job',
+    )
+    expect(failed).toMatchObject({ status: 'failed', worker: null, error: { code: 'BASE_MODEL_INVALID' } })
+    expect(failed.error.message).toContain(`bases/uploaded/tiny/${modelDir}/`)
+    expect(JSON.stringify(failed)).not.toContain(service.config.DATA_DIR)
+    expect(JSON.stringify(failed)).not.toContain(`${hostname()}:`)
+  } finally {
+    await worker.stop()
+  }
+}, 120_000)
+
+test('a store that fails answers 503 STORAGE_UNAVAILABLE with the cause, never the bucket or the endpoint (the log has them)', async () => {
+  const legacy = `legacy-${randomUUID()}`
+  // A port nothing listens on: the API starts and reports the store on each request.
+  const down = await startTestService({
+    API_KEYS: `${hashApiKey(legacy)}:train+predict`,
+    PREDICT_THREADS: '0',
+    STORAGE_URL: 's3://hidden-bucket/x?endpoint=http%3A%2F%2F127.0.0.1%3A9&forcePathStyle=true&region=us-east-1',
+  })
+  try {
+    const response = await fetch(`${down.url}/datasets`, { headers: { authorization: `Bearer ${legacy}` } })
+    expect(response.status).toBe(503)
+    const { error } = (await response.json()) as { error: { code: string; message: string; details: unknown } }
+    // Unreachable, or refusing the credentials where the environment has none: either way, what and its code.
+    expect(error).toEqual({ code: 'STORAGE_UNAVAILABLE', message: expect.stringMatching(/^the object store .* \((\w+)\)$/), details: { cause: expect.any(String) } })
+    expect(error.message).toContain(`(${(error.details as { cause: string }).cause})`)
+    expect(JSON.stringify(error)).not.toMatch(/hidden-bucket|127\.0\.0\.1|AWS_/)
+  } finally {
+    await down.close()
   }
 })
 

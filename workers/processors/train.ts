@@ -21,7 +21,7 @@ import { modelToFiles } from '../../src/ml/file-io.js'
 import { dataLayout } from '../../src/storage/layout.js'
 import type { FeatureCache } from '../../src/storage/features.js'
 import { openStores } from '../../src/storage/open-store.js'
-import { repositoriesFor } from '../../src/storage/repositories.js'
+import { relativeToProject, repositoriesFor } from '../../src/storage/repositories.js'
 import { createProgressTracker } from '../progress.js'
 import { startHeartbeat } from '../sandbox-watchdog.js'
 import { availableParallelism } from 'node:os'
@@ -139,13 +139,17 @@ function trainingReport(outcome: Awaited<ReturnType<typeof trainClassifier>>) {
 }
 
 /**
- * Bad input fails once with its code; anything else is thrown as is and retried with backoff, including a store
- * that is unreachable for now (STORAGE_UNAVAILABLE: the bucket may be back for the next attempt).
+ * Bad input fails once with its code; anything else is thrown as is (its message's paths made relative) and retried
+ * with backoff, including a store that is unreachable for now (STORAGE_UNAVAILABLE: the bucket may be back for the
+ * next attempt).
  */
-function classify(err: unknown): unknown {
-  if (err instanceof AppError && err.code === 'STORAGE_UNAVAILABLE') return new Error(failureReason(err.code, err.message))
-  if (err instanceof AppError) return new UnrecoverableError(failureReason(err.code, err.message))
+function classify(err: unknown, projectId: string): unknown {
+  // The failure reason is the job document's error, which the project's caller reads: paths relative to the project.
+  const reason = (message: string) => relativeToProject(message, layout, projectId)
+  if (err instanceof AppError && err.code === 'STORAGE_UNAVAILABLE') return new Error(failureReason(err.code, reason(err.message)))
+  if (err instanceof AppError) return new UnrecoverableError(failureReason(err.code, reason(err.message)))
   if (err instanceof Error && err.name === 'AbortError') return new UnrecoverableError(failureReason('JOB_CANCELLED', 'the job was cancelled'))
+  if (err instanceof Error) err.message = reason(err.message) // kept whole in the log line just written
   return err
 }
 
@@ -272,6 +276,6 @@ export default async function processTrain(
       throw new UnrecoverableError(failureReason('JOB_CANCELLED', 'cancelled while running'))
     }
     log.error({ err }, 'training failed')
-    throw classify(err)
+    throw classify(err, projectOf(job.data))
   }
 }
