@@ -73,6 +73,12 @@ export interface TrainModelJob {
    * runs the service) and on jobs queued before it existed. The API decides: a worker may run without API_KEYS.
    */
   keyed?: true
+  /**
+   * With keys, the caller's priority: it orders the job among its project's queued jobs only, every job getting
+   * BullMQ's default priority (one project marking all its jobs 1 would otherwise run them before every other
+   * project's). Absent in open mode, where the priority is BullMQ's own.
+   */
+  priority?: number
   /** Called once with the final job document when the job ends (see workers/webhooks.ts). */
   webhook?: { url: string }
   /**
@@ -237,7 +243,7 @@ export const CreateJobSchema = Type.Object(
     validationSplit: Type.Optional(Type.Number({ minimum: 0.05, maximum: 0.5, default: TRAIN_DEFAULTS.validationSplit })),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'same dataset, options and seed give the same metrics on the same backend; default random, recorded' })),
     priority: Type.Optional(
-      Type.Integer({ minimum: PRIORITY.highest, maximum: PRIORITY.lowest, default: PRIORITY.default, description: 'Lower runs first; equal priorities run in order of arrival.' }),
+      Type.Integer({ minimum: PRIORITY.highest, maximum: PRIORITY.lowest, default: PRIORITY.default, description: 'Lower runs first; equal priorities run in order of arrival. With API keys it orders the project\'s own queued jobs only: never ahead of another project\'s earlier job.' }),
     ),
     webhook: Type.Optional(
       Type.Object(

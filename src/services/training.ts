@@ -131,11 +131,11 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
             baseModel: body.baseModel ?? DEFAULT_BASE_MODEL,
             options: trainOptions(body, dataset.classes.map((c) => c.name)),
             requestId,
-            ...(!deps.localUrls && { keyed: true as const }),
+            ...(!deps.localUrls && { keyed: true as const, priority: body.priority ?? PRIORITY.default }),
             ...(body.webhook && { webhook: { url: body.webhook.url } }),
             ...(idempotencyKey !== undefined && { requestHash: requestHash(body) }),
           },
-          body.priority ?? PRIORITY.default,
+          deps.localUrls ? (body.priority ?? PRIORITY.default) : PRIORITY.default,
         )
       })
     },

@@ -205,6 +205,39 @@ test('a store that fails answers 503 STORAGE_UNAVAILABLE with the cause, never t
   }
 })
 
+test("with keys a job's priority orders its own project's jobs only: priority 1 never jumps another project's earlier job", async () => {
+  // Its own service, so that only these jobs are queued (no worker takes them).
+  const fresh = await startTestService({ API_KEYS: `${hashApiKey(ADMIN)}:admin` })
+  const on = async (method: string, url: string, key: string, body?: unknown) =>
+    json(await fetch(`${fresh.url}${url}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? null : JSON.stringify(body) }))
+  try {
+    const tenant = async (name: string) => {
+      const id = (await on('POST', '/projects', ADMIN, { name })).body.id as string
+      const key = (await on('POST', `/projects/${id}/keys`, ADMIN, { scopes: ['train'] })).body.key as string
+      const dataset = await uploadDataset(fresh, await validZip(), 'set.zip', { authorization: `Bearer ${key}` })
+      const queue = async (priority?: number) => {
+        const job = await on('POST', '/jobs', key, { datasetId: dataset.body.id, ...(priority && { priority }) })
+        expect(job.status).toBe(202)
+        return job.body.id as string
+      }
+      return { key, queue }
+    }
+    const a = await tenant('a')
+    const b = await tenant('b')
+    const a1 = await a.queue()
+    const a2 = await a.queue()
+    const b1 = await b.queue()
+    const urgent = [await a.queue(1), await a.queue(1)]
+    const position = async (key: string, id: string) => (await on('GET', `/jobs/${id}`, key)).body.queuePosition as number
+    // B's job had two jobs ahead and still has: A's urgent jobs took A's own places, ahead of A's earlier jobs.
+    expect(await position(b.key, b1)).toBe(2)
+    expect(await Promise.all([...urgent, a1, a2].map((id) => position(a.key, id)))).toEqual([0, 1, 3, 4])
+    expect((await on('GET', `/jobs/${urgent[0]}`, a.key)).body.priority).toBe(1)
+  } finally {
+    await fresh.close()
+  }
+})
+
 test('a project at its storage quota makes no more revisions: each one copies the images it keeps', async () => {
   const dataset = await uploadDataset(service, await validZip({ cats: 3, dogs: 3 }), 'set.zip', { authorization: `Bearer ${keys.a}` })
   expect(dataset.status).toBe(201)
