@@ -56,7 +56,11 @@ function projectRoot(layout: DataLayout, projectId: string): string {
  */
 export function relativeToProject(text: string, layout: DataLayout, projectId: string): string {
   let out = text
-  for (const root of [projectRoot(layout, projectId), layout.root]) out = out.split(root + path.sep).join('').split(root).join('.')
+  for (const root of [projectRoot(layout, projectId), layout.root]) {
+    const escaped = root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    // `<root>/x` reads `x` and the folder itself `.`; `<root>2/…` is another folder, left alone.
+    out = out.replace(new RegExp(`${escaped}(/|(?![\\w.-]))`, 'g'), (_match, slash: string) => (slash ? '' : '.'))
+  }
   return out
 }
 
