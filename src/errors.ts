@@ -68,10 +68,23 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
+    /** `cause`: what only the log shows (pino prints the chain), beside the message every caller sees. */
+    options?: ErrorOptions,
   ) {
-    super(message)
+    super(message, options)
     this.name = 'AppError'
   }
+}
+
+/**
+ * What a caller may read of an infrastructure fault: its errno (ECONNREFUSED, ETIMEDOUT…) or else the error's name,
+ * never its message, which names hosts, ports, buckets and paths (those go to the log).
+ */
+export function causeCode(err: unknown): string {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown } | undefined
+  if (typeof e?.code === 'string') return e.code
+  const errno = /\b(E[A-Z]{3,})\b/.exec(typeof e?.message === 'string' ? e.message : '')?.[1]
+  return errno ?? (typeof e?.name === 'string' ? e.name : 'Error')
 }
 
 export function isErrorCode(value: unknown): value is ErrorCode {

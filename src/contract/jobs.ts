@@ -68,6 +68,19 @@ export interface TrainModelJob {
   owner?: string
   /** The project the job, its dataset, base and model belong to; absent on jobs queued before projects: `default`. */
   projectId?: string
+  /**
+   * Queued by an API with keys: a tenant's job. Its worker fetches an http(s) `baseModel.url` through the SSRF guard
+   * (resolved once, every address checked, connected to at the checked one), as the API checked it, and its job
+   * documents name no worker. Absent in open mode (a base may be a file or a host inside the network, and the caller
+   * runs the service) and on jobs queued before it existed. The API decides: a worker may run without API_KEYS.
+   */
+  keyed?: true
+  /**
+   * With keys, the caller's priority: it orders the job among its project's queued jobs only, every job getting
+   * BullMQ's default priority (one project marking all its jobs 1 would otherwise run them before every other
+   * project's). Absent in open mode, where the priority is BullMQ's own.
+   */
+  priority?: number
   /** Called once with the final job document when the job ends (see workers/webhooks.ts). */
   webhook?: { url: string }
   /**
@@ -238,7 +251,7 @@ export const CreateJobSchema = Type.Object(
     validationSplit: Type.Optional(Type.Number({ minimum: 0.05, maximum: 0.5, default: TRAIN_DEFAULTS.validationSplit })),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'same dataset, options and seed give the same metrics on the same backend; default random, recorded' })),
     priority: Type.Optional(
-      Type.Integer({ minimum: PRIORITY.highest, maximum: PRIORITY.lowest, default: PRIORITY.default, description: 'Lower runs first; equal priorities run in order of arrival.' }),
+      Type.Integer({ minimum: PRIORITY.highest, maximum: PRIORITY.lowest, default: PRIORITY.default, description: 'Lower runs first; equal priorities run in order of arrival. With API keys it orders the project\'s own queued jobs only: never ahead of another project\'s earlier job.' }),
     ),
     webhook: Type.Optional(
       Type.Object(
@@ -502,7 +515,7 @@ export const JobSchema = Type.Object({
   }),
   priority: Type.Integer(),
   queuePosition: Type.Union([Type.Integer(), Type.Null()], { description: 'Jobs that start before this one while it is queued (0: next).' }),
-  worker: Type.Union([Type.String(), Type.Null()], { description: 'hostname:pid of the worker that runs it or ran it last.' }),
+  worker: Type.Union([Type.String(), Type.Null()], { description: 'hostname:pid of the worker that runs it or ran it last; null with API keys (only open mode names the machine: its caller runs the service).' }),
   attempts: Type.Integer(),
   queuedAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),

@@ -208,7 +208,7 @@ const ERROR_EXAMPLES: Record<string, { code: string; message: string }> = {
   '429': { code: 'RATE_LIMITED', message: 'more than 600 requests a minute for this key; retry in 12 s' },
   '500': { code: 'INTERNAL', message: 'Internal Server Error' },
   '507': { code: 'STORAGE_QUOTA_EXCEEDED', message: `project ${PROJECT_ID} holds 53687091200 bytes of its 53687091200` },
-  '503': { code: 'QUEUE_UNAVAILABLE', message: 'the job queue is unavailable: connect ECONNREFUSED 127.0.0.1:6379' },
+  '503': { code: 'QUEUE_UNAVAILABLE', message: 'the job queue is unavailable (ECONNREFUSED)' },
 }
 
 const JSON_TYPE = 'application/json'

@@ -15,11 +15,11 @@ export interface JobDocument {
   datasetId: string
   baseModel: BaseModelRef
   options: TrainOptions
-  /** BullMQ priority: 1 runs first. */
+  /** 1 runs first: BullMQ's priority, or with keys the caller's, which orders the project's own jobs only. */
   priority: number
   /** Jobs that start before this one (0: it is next); null unless it is queued (a retry waiting out its backoff is not). */
   queuePosition: number | null
-  /** `hostname:pid` of the worker that runs it, or ran it last. */
+  /** `hostname:pid` of the worker that runs it, or ran it last; null for a tenant's job (queued with keys). */
   worker: string | null
   /** Attempts that ran to an end (completed, or failed whether retried or not); a crash resumed from a checkpoint is not one. */
   attempts: number
@@ -34,7 +34,7 @@ export interface JobDocument {
 export interface JobSnapshot {
   id: string
   state: JobState | 'unknown'
-  data: { datasetId: string; baseModel: BaseModelRef; options: TrainOptions }
+  data: { datasetId: string; baseModel: BaseModelRef; options: TrainOptions; keyed?: true; priority?: number }
   progress: unknown
   returnvalue: unknown
   failedReason: string | undefined
@@ -87,9 +87,10 @@ export function toJobDocument(job: JobSnapshot): JobDocument {
     datasetId: job.data.datasetId,
     baseModel: job.data.baseModel,
     options: job.data.options,
-    priority: job.priority,
+    priority: job.data.priority ?? job.priority,
     queuePosition: status === 'queued' ? job.queuePosition : null,
-    worker: job.processedBy ?? null,
+    // Which machine runs a job is the operator's business: the worker's log lines for the job carry it.
+    worker: job.data.keyed ? null : (job.processedBy ?? null),
     attempts: job.attemptsMade,
     queuedAt: new Date(job.timestamp).toISOString(),
     startedAt: iso(job.processedOn),

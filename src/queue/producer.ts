@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { AppError } from '../errors.js'
+import { AppError, causeCode } from '../errors.js'
 import type { LogSink } from '../logger.js'
 import { cancelJob, type CancelOutcome } from './cancel.js'
 import { redisConnection } from './connection.js'
@@ -10,6 +10,7 @@ import { createJobEvents, type JobEvents } from './job-events.js'
 import { createJobIndex, jobIdOf, jobIndexKey } from './job-index.js'
 import type { JobDocument, JobStatus } from './job-document.js'
 import { createJobReader, createProjectJobReader, projectOf, snapshotJob } from './job-reader.js'
+import { reorderProjectJobs } from './project-order.js'
 import { enqueueWebhook, WEBHOOK_QUEUE, type WebhookDelivery } from './webhooks.js'
 import { failureReason, trainJobOptions, TRAIN_MODEL_JOB, TRAINING_QUEUE, type TrainModelJob, type TrainResult } from './jobs.js'
 
@@ -77,7 +78,7 @@ async function queueCall<T>(log: LogSink, what: string, call: () => Promise<T>):
   } catch (err) {
     if (err instanceof AppError) throw err
     log.error({ err }, `queue ${what} failed`)
-    throw new AppError('QUEUE_UNAVAILABLE', `the job queue is unavailable: ${(err as Error).message}`)
+    throw new AppError('QUEUE_UNAVAILABLE', `the job queue is unavailable (${causeCode(err)})`, { cause: causeCode(err) })
   }
 }
 
@@ -107,6 +108,8 @@ export function createTrainingQueue(opts: { redisUrl: string; prefix: string; re
           throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body; use a new key for a new job')
         }
         await indexOf(projectOf(job.data)).add(job.timestamp, jobId)
+        // A tenant's priority orders its own jobs only (see TrainModelJob.priority).
+        if (job.data.priority !== undefined) await reorderProjectJobs(connection, queue.toKey(jobIndexKey(projectOf(job.data))), queue.toKey('prioritized'), queue.toKey(''))
         return snapshotJob(queue, connection, job, await job.getState())
       }),
     async admit(projectId, admit) {

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { detectArchiveFormat, EntryUnreadable, readArchiveEntries, type ArchiveLimits } from '../datasets/archive-entries.js'
 import { checkEntryPath } from '../datasets/image-folder.js'
 import type { BaseModelRef as JobBaseRef } from '../contract/jobs.js'
+import { publishDir } from '../atomic-write.js'
 import { AppError } from '../errors.js'
 import { BUILTIN_BASE_IDS, isBuiltinBase, loadBase, type BaseModelRef } from '../ml/bases.js'
 import type { Preprocessing } from '../contract/jobs.js'
-import { checkedAddress, systemResolver } from '../net/ssrf-guard.js'
+import { fetchBytes } from '../net/fetch-image.js'
+import { checkedAddress, systemResolver, type AddressCheck } from '../net/ssrf-guard.js'
 import type { TrainingQueue } from '../queue/producer.js'
 import type { BaseStore, StoredBase } from '../storage/bases.js'
 
@@ -160,15 +162,67 @@ async function checkPublicUrl(url: string): Promise<void> {
   }
 }
 
+/** Where and how much a worker fetches of a job's URL base through the SSRF guard. */
+export interface GuardedFetch {
+  /** This process's `<DATA_DIR>/bases/fetched`: the fetched models, each in a folder named by its content. */
+  dir: string
+  /** Largest model file read, bytes. */
+  maxFileBytes: number
+  /** The addresses the API checked the URL against (no host allowed inside the network): the same again. */
+  check: AddressCheck
+}
+
+/** One model file, weights included; a slow server gets this long per file, not for the whole model. */
+const BASE_FILE_FETCH_MS = 120_000
+
+/**
+ * Fetches a job's http(s) base (model.json, then the weight files it names beside it) through `src/net`: each host
+ * resolved once, every address checked, the socket connected to the checked one, each redirect checked again. The
+ * API checked the URL when the job was queued, but a name can resolve elsewhere by the time a worker fetches it (DNS
+ * rebinding), and tfjs's own fetch would look it up again. The files go to a folder named by their content, which
+ * tfjs (and each feature thread) then loads by path; `contentKey` keeps the URL naming the feature cache.
+ * @throws AppError URL_FORBIDDEN (not http(s), or a host inside the service's network), BASE_MODEL_INVALID
+ */
+export async function fetchUrlBase(ref: Exclude<JobBaseRef, string>, guarded: GuardedFetch): Promise<BaseModelRef> {
+  if (!/^https?:\/\//i.test(ref.url)) throw new AppError('URL_FORBIDDEN', 'baseModel.url must be an http(s) URL when the service runs with keys')
+  const fetchFile = async (url: string) => {
+    try {
+      return await fetchBytes(url, { ...guarded.check, maxBytes: guarded.maxFileBytes, timeoutMs: BASE_FILE_FETCH_MS })
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'URL_FORBIDDEN') throw err
+      throw invalid(`cannot load base model from ${ref.url}: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+  const modelJson = await fetchFile(ref.url)
+  const files = new Map<string, Uint8Array>([[MODEL_JSON, modelJson]])
+  for (const name of weightPaths(Buffer.from(modelJson).toString('utf8'))) files.set(name, await fetchFile(new URL(name, ref.url).href))
+  const hash = createHash('sha256')
+  for (const [name, data] of files) hash.update(name).update(data)
+  const dir = path.join(guarded.dir, `model-${hash.digest('hex').slice(0, 16)}`)
+  if (!(await stat(dir).then(() => true, () => false))) {
+    try {
+      await publishDir(dir, async (staging) => {
+        for (const [name, data] of files) await writeFile(path.join(staging, name), data)
+      })
+    } catch (err) {
+      // Another job of this machine published the same content first: its copy is as good as ours.
+      if (!(await stat(dir).then(() => true, () => false))) throw err
+    }
+  }
+  return { ...ref, url: path.join(dir, MODEL_JSON), contentKey: ref.url }
+}
+
 /** An uploaded base's name: any string that names no built-in (URLs come as objects). */
 const isUploadedName = (ref: JobBaseRef): ref is string => typeof ref === 'string' && !isBuiltinBase(ref)
 
 /**
  * A job's `baseModel` as `loadBase` takes it: an uploaded base's name becomes its model.json on this process's disk
- * (fetched first from a remote store) with what was declared at upload.
- * @throws AppError BASE_NOT_FOUND
+ * (fetched first from a remote store) with what was declared at upload. With `guarded` (jobs queued with keys), a
+ * URL base is fetched here through the SSRF guard (`fetchUrlBase`) rather than by tfjs.
+ * @throws AppError BASE_NOT_FOUND; with `guarded`, URL_FORBIDDEN and BASE_MODEL_INVALID (see `fetchUrlBase`)
  */
-export async function resolveJobBase(bases: Pick<BaseStore, 'get' | 'localModelFile'>, ref: JobBaseRef): Promise<BaseModelRef> {
+export async function resolveJobBase(bases: Pick<BaseStore, 'get' | 'localModelFile'>, ref: JobBaseRef, guarded?: GuardedFetch): Promise<BaseModelRef> {
+  if (typeof ref === 'object' && guarded) return fetchUrlBase(ref, guarded)
   if (!isUploadedName(ref)) return ref as BaseModelRef // a built-in or a URL, carried as is by the queue payload
   const stored = await bases.get(ref)
   // DELETE /bases refuses while a job is queued, so this is a base removed by hand: a retry cannot bring it back.

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { AuditEvent } from '../contract/projects.js'
-import { AppError } from '../errors.js'
+import { AppError, causeCode } from '../errors.js'
 import type { LogSink } from '../logger.js'
 
 /** A cursor is a Redis stream id. */
@@ -57,7 +57,7 @@ export function createProjectEvents(opts: { redis: Redis; prefix: string; kept: 
         entries = await redis.xrevrange(key(projectId), cursor ? `(${cursor}` : '+', '-', 'COUNT', limit)
       } catch (err) {
         log.error({ err }, 'audit events read failed')
-        throw new AppError('QUEUE_UNAVAILABLE', `the event store (Redis) is unavailable: ${(err as Error).message}`)
+        throw new AppError('QUEUE_UNAVAILABLE', `the event store is unavailable (${causeCode(err)})`, { cause: causeCode(err) })
       }
       const events = entries.map(([id, flat]) => {
         const f: Record<string, string> = {}

@@ -9,7 +9,7 @@ import {
   type QuotaOverride,
   type Scope,
 } from '../contract/projects.js'
-import { AppError } from '../errors.js'
+import { AppError, causeCode } from '../errors.js'
 import type { LogSink } from '../logger.js'
 import type { BlobStore } from '../storage/blob-store.js'
 
@@ -190,7 +190,7 @@ export function createProjectRegistry(opts: { redis: Redis; prefix: string; stor
     } catch (err) {
       if (err instanceof AppError) throw err
       log.error({ err }, `project registry ${what} failed`)
-      throw new AppError('QUEUE_UNAVAILABLE', `the key registry (Redis) is unavailable: ${(err as Error).message}`)
+      throw new AppError('QUEUE_UNAVAILABLE', `the key registry is unavailable (${causeCode(err)})`, { cause: causeCode(err) })
     }
   }
 

@@ -16,7 +16,7 @@ import type { BaseStore } from '../storage/bases.js'
 import type { DatasetStore } from '../storage/datasets.js'
 import type { ModelFiles, ModelMetadata } from '../storage/models.js'
 import type { Repositories } from '../storage/repositories.js'
-import { resolveJobBase, type BaseService } from './bases.js'
+import { resolveJobBase, type BaseService, type GuardedFetch } from './bases.js'
 import type { EndedJob } from './job-end.js'
 import type { QuotaChecks } from './quotas.js'
 
@@ -31,6 +31,8 @@ export interface TrainingServiceDeps {
   /** The project's queued-jobs and storage quotas. */
   quotas: QuotaChecks
   config: Pick<Config, 'WEBHOOK_URL_ALLOWLIST' | 'MAX_QUEUED_JOBS_PER_KEY'>
+  /** Open mode (no keys): a job's base URL may reach inside the network, and the worker fetches it unguarded. */
+  localUrls: boolean
 }
 
 /** Who asks for a job: `owner` (`key:…` or `ip:…`) for the queue quota and idempotency keys, `requestId` for logs. */
@@ -129,10 +131,11 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
             baseModel: body.baseModel ?? DEFAULT_BASE_MODEL,
             options: trainOptions(body, dataset.classes.map((c) => c.name)),
             requestId,
+            ...(!deps.localUrls && { keyed: true as const, priority: body.priority ?? PRIORITY.default }),
             ...(body.webhook && { webhook: { url: body.webhook.url } }),
             ...(idempotencyKey !== undefined && { requestHash: requestHash(body) }),
           },
-          body.priority ?? PRIORITY.default,
+          deps.localUrls ? (body.priority ?? PRIORITY.default) : PRIORITY.default,
         )
       })
     },
@@ -157,6 +160,8 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
 export interface TrainingRunDeps {
   repos: Pick<Repositories, 'datasets' | 'images' | 'models' | 'checkpoints' | 'features'>
   bases: Pick<BaseStore, 'get' | 'localModelFile'>
+  /** How a URL base of a job queued with keys (`TrainModelJob.keyed`) is fetched: see `fetchUrlBase`. */
+  guardedFetch: GuardedFetch
 }
 
 /** What one attempt of a training job reads and writes, for the worker's processor; the training itself is ml's. */
@@ -176,8 +181,12 @@ export interface TrainingRunService {
    * @throws AppError DATASET_NOT_FOUND (deleted since the job was queued: a retry cannot bring it back)
    */
   examples(datasetId: string): Promise<{ labels: string[]; examples: TrainExample[] }>
-  /** The job's base as `loadBase` takes it. @throws AppError BASE_NOT_FOUND */
-  base(ref: TrainModelJob['baseModel']): Promise<BaseModelRef>
+  /**
+   * The job's base as `loadBase` takes it; for a job queued with keys (`keyed`) a URL base is fetched
+   * through the SSRF guard first, so tfjs loads it from this process's disk.
+   * @throws AppError BASE_NOT_FOUND, URL_FORBIDDEN, BASE_MODEL_INVALID
+   */
+  base(job: Pick<TrainModelJob, 'baseModel' | 'keyed'>): Promise<BaseModelRef>
   /** The project's feature cache (this process's disk in front of a remote store). */
   features: Repositories['features']
   /** Saves the job's result, then publishes the model: see `earlierResult`. */
@@ -212,7 +221,7 @@ export function createTrainingRunService(deps: TrainingRunDeps): TrainingRunServ
       }))
       return { labels, examples }
     },
-    base: (ref) => resolveJobBase(deps.bases, ref),
+    base: (job) => resolveJobBase(deps.bases, job.baseModel, job.keyed ? deps.guardedFetch : undefined),
     features,
     async publish(jobId, result, files, metadata) {
       await checkpoints.saveResult(jobId, result) // before the model, see earlierResult

@@ -41,7 +41,27 @@ export function projectStores(stores: Stores, layout: DataLayout, projectId: str
   const shared = projectStore(stores.shared, projectId)
   // Without a bucket the shared store is DATA_DIR itself: one view serves as both, as at the root.
   const local = stores.local === stores.shared ? shared : projectStore(stores.local, projectId)
-  return { stores: { shared, local }, layout: dataLayout(path.join(layout.root, ...projectPrefix(projectId).split('/'))) }
+  return { stores: { shared, local }, layout: dataLayout(projectRoot(layout, projectId)) }
+}
+
+/** The project's folder of this process's DATA_DIR. */
+function projectRoot(layout: DataLayout, projectId: string): string {
+  return projectId === DEFAULT_PROJECT_ID ? layout.root : path.join(layout.root, ...projectPrefix(projectId).split('/'))
+}
+
+/**
+ * `text` with the paths of this process's DATA_DIR made relative: to the project's folder inside it, else to DATA_DIR
+ * (`bases/fetched/…`). For what a project's caller reads (a job's failure): where the machine keeps its data, and
+ * that other projects sit beside, is the operator's business.
+ */
+export function relativeToProject(text: string, layout: DataLayout, projectId: string): string {
+  let out = text
+  for (const root of [projectRoot(layout, projectId), layout.root]) {
+    const escaped = root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    // `<root>/x` reads `x` and the folder itself `.`; `<root>2/…` is another folder, left alone.
+    out = out.replace(new RegExp(`${escaped}(/|(?![\\w.-]))`, 'g'), (_match, slash: string) => (slash ? '' : '.'))
+  }
+  return out
 }
 
 /** The repositories of project `projectId` (see `projectStores`). */

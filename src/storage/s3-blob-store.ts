@@ -66,19 +66,26 @@ export function s3BlobStore(where: S3Location): S3BlobStore {
   const full = (key: string) => [where.prefix, key].filter(Boolean).join('/')
   const relative = (key: string) => (where.prefix ? key.slice(where.prefix.length + 1) : key)
 
-  /** Any failure of the store itself as STORAGE_UNAVAILABLE, naming the cause the operator must fix. */
+  /**
+   * Any failure of the store itself as STORAGE_UNAVAILABLE: callers (tenants, with keys) read what failed and the
+   * cause's code, never the bucket or the endpoint; the operator's version, naming them and what to fix, is the
+   * error's `cause`, which the log prints.
+   */
   const unavailable = (err: unknown): unknown => {
     if (err instanceof AppError || !isStoreError(err)) return err
     const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string }; $metadata?: { httpStatusCode?: number } }
     // Network failures come wrapped by the SDK; the errno (ECONNREFUSED, ENOTFOUND, ETIMEDOUT) is what to fix.
     const cause = e.cause?.code ?? e.code ?? /\b(E[A-Z]{3,})\b/.exec(e.message ?? '')?.[1] ?? e.name ?? 'Error'
-    let message: string
-    if (e.name === 'NoSuchBucket') message = `bucket '${bucket}' does not exist at ${server}`
-    else if (CREDENTIALS.has(e.name ?? '') || e.$metadata?.httpStatusCode === 403) message = `the object store at ${server} refused the credentials (${e.name}): check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role`
-    else if (e.$metadata?.httpStatusCode === undefined) message = `the object store at ${server} is unreachable (${cause})`
-    else message = `the object store at ${server} failed (${e.$metadata.httpStatusCode} ${e.name})`
-    return new AppError('STORAGE_UNAVAILABLE', message, { cause, store: `s3://${bucket}/${where.prefix}` })
+    if (e.name === 'NoSuchBucket') return storeMissing(err)
+    if (CREDENTIALS.has(e.name ?? '') || e.$metadata?.httpStatusCode === 403) {
+      return storeError(`the object store refused the service's credentials (${e.name})`, cause, `the object store at ${server} refused the credentials (${e.name}): check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role`, err)
+    }
+    if (e.$metadata?.httpStatusCode === undefined) return storeError(`the object store is unreachable (${cause})`, cause, `the object store at ${server} is unreachable (${cause})`, err)
+    return storeError(`the object store failed (${e.$metadata.httpStatusCode} ${e.name})`, cause, `the object store at ${server} failed (${e.$metadata.httpStatusCode} ${e.name})`, err)
   }
+  const storeError = (message: string, cause: string, operator: string, err?: unknown) =>
+    new AppError('STORAGE_UNAVAILABLE', message, { cause }, { cause: new Error(`${operator} (s3://${bucket}/${where.prefix})`, { cause: err }) })
+  const storeMissing = (err?: unknown) => storeError('the object store is unavailable (NoSuchBucket)', 'NoSuchBucket', `bucket '${bucket}' does not exist at ${server}`, err)
   const guard = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
       return await work()
@@ -230,7 +237,7 @@ export function s3BlobStore(where: S3Location): S3BlobStore {
           await client.send(new HeadBucketCommand({ Bucket: bucket }))
         } catch (err) {
           if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
-            throw new AppError('STORAGE_UNAVAILABLE', `bucket '${bucket}' does not exist at ${server}`, { cause: 'NoSuchBucket', store: `s3://${bucket}/${where.prefix}` })
+            throw storeMissing(err)
           }
           throw err
         }

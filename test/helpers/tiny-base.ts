@@ -29,12 +29,16 @@ export async function writeTinyBase(target: string, opts: { size: number; headUn
 export interface ServedTinyBase {
   /** `http://127.0.0.1:<port>/model.json`. */
   url: string
+  /** Requests served so far. */
+  requests(): number
   close(): Promise<void>
 }
 
 export async function serveTinyBase(dir: string, opts: { size: number; headUnits: number }): Promise<ServedTinyBase> {
   await writeTinyBase(dir, opts)
+  let requests = 0
   const server = createServer((req, res) => {
+    requests++
     readFile(path.join(dir, path.basename(req.url ?? '')))
       .then((data) => res.writeHead(200).end(data))
       .catch(() => res.writeHead(404).end())
@@ -42,6 +46,7 @@ export async function serveTinyBase(dir: string, opts: { size: number; headUnits
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.json`,
+    requests: () => requests,
     close: () => {
       // A worker's kept-alive download connection would otherwise hold close() open.
       server.closeAllConnections()

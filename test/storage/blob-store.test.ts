@@ -300,13 +300,14 @@ describe.each(Object.keys(drivers))('repositories over the store: %s', (driver) 
 })
 
 describe('S3 driver failures', () => {
-  test('an unreachable endpoint is STORAGE_UNAVAILABLE naming it and the cause', async () => {
+  test('an unreachable endpoint is STORAGE_UNAVAILABLE naming the cause; only the error\'s cause (for the log) names the endpoint', async () => {
     const store = s3BlobStore(parseStorageUrl('s3://imagetune-test/x?endpoint=http%3A%2F%2F127.0.0.1%3A1&forcePathStyle=true&region=us-east-1'))
     opened.push(store)
     const err = await store.get('k').catch((e: unknown) => e)
     expect(err).toBeInstanceOf(AppError)
     expect(err).toMatchObject({ code: 'STORAGE_UNAVAILABLE' })
-    expect((err as AppError).message).toMatch(/127\.0\.0\.1:1 is unreachable \(ECONNREFUSED\)/)
+    expect(err).toMatchObject({ message: 'the object store is unreachable (ECONNREFUSED)', details: { cause: 'ECONNREFUSED' } })
+    expect(((err as AppError).cause as Error).message).toMatch(/127\.0\.0\.1:1 is unreachable \(ECONNREFUSED\) \(s3:\/\/imagetune-test\/x\)/)
     await expect(store.probe()).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' })
   })
 
@@ -318,7 +319,8 @@ describe('S3 driver failures', () => {
       opened.push(store)
       const err = await store.put('k', 'v').catch((e: unknown) => e)
       expect(err).toMatchObject({ code: 'STORAGE_UNAVAILABLE' })
-      expect((err as AppError).message).toMatch(/refused the credentials \(InvalidAccessKeyId\)/)
+      expect((err as AppError).message).toBe("the object store refused the service's credentials (InvalidAccessKeyId)")
+      expect(((err as AppError).cause as Error).message).toMatch(/refused the credentials \(InvalidAccessKeyId\): check AWS_ACCESS_KEY_ID/)
     } finally {
       process.env.AWS_ACCESS_KEY_ID = saved
     }

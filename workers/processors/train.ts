@@ -23,11 +23,13 @@ import { modelToFiles } from '../../src/ml/file-io.js'
 import { dataLayout } from '../../src/storage/layout.js'
 import type { FeatureCache } from '../../src/storage/features.js'
 import { openStores } from '../../src/storage/open-store.js'
-import { repositoriesFor } from '../../src/storage/repositories.js'
+import { relativeToProject, repositoriesFor } from '../../src/storage/repositories.js'
 import { createProgressTracker } from '../progress.js'
 import { startHeartbeat } from '../sandbox-watchdog.js'
 import { availableParallelism } from 'node:os'
+import path from 'node:path'
 import { projectOf } from '../../src/queue/job-reader.js'
+import { systemResolver } from '../../src/net/ssrf-guard.js'
 
 const config = loadConfig()
 const logger = createLogger(config.LOG_LEVEL, 'train-processor')
@@ -35,13 +37,15 @@ const layout = dataLayout(config.DATA_DIR)
 // Datasets, models, checkpoints and features live in the shared store; DATA_DIR keeps bases, fetched images and
 // features near at hand, and may be wiped between jobs.
 const stores = await openStores(config)
+/** A job queued with keys fetches its URL base as the API checked it: no host inside the network (see fetchUrlBase). */
+const BASE_FETCH = { dir: path.join(layout.bases, 'fetched'), maxFileBytes: config.MAX_UPLOAD_BYTES, check: { allowHosts: new Set<string>(), resolve: systemResolver } }
 const runs = new Map<string, TrainingRunService>()
 /** The storage side of a job of project `projectId`, built on its first job here and kept. */
 function runServiceFor(projectId: string): TrainingRunService {
   let run = runs.get(projectId)
   if (!run) {
     const repos = repositoriesFor(stores, projectId, { layout })
-    run = createTrainingRunService({ repos, bases: repos.bases })
+    run = createTrainingRunService({ repos, bases: repos.bases, guardedFetch: BASE_FETCH })
     runs.set(projectId, run)
   }
   return run
@@ -104,7 +108,7 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
 async function warmUp(): Promise<void> {
   const started = performance.now()
   const { name } = await backend
-  const ref = await runServiceFor(DEFAULT_PROJECT_ID).base(DEFAULT_BASE_MODEL)
+  const ref = await runServiceFor(DEFAULT_PROJECT_ID).base({ baseModel: DEFAULT_BASE_MODEL })
   const [, pool] = await Promise.all([baseFor(ref), poolFor(ref, name, logger)])
   logger.info({ base: DEFAULT_BASE_MODEL, backend: name, extractThreads: pool?.threads ?? 0, seconds: Math.round(performance.now() - started) / 1000 }, 'sandbox warm')
 }
@@ -141,13 +145,17 @@ function trainingReport(outcome: Awaited<ReturnType<typeof trainClassifier>>) {
 }
 
 /**
- * Bad input fails once with its code; anything else is thrown as is and retried with backoff, including a store
- * that is unreachable for now (STORAGE_UNAVAILABLE: the bucket may be back for the next attempt).
+ * Bad input fails once with its code; anything else is thrown as is (its message's paths made relative) and retried
+ * with backoff, including a store that is unreachable for now (STORAGE_UNAVAILABLE: the bucket may be back for the
+ * next attempt).
  */
-function classify(err: unknown): unknown {
-  if (err instanceof AppError && err.code === 'STORAGE_UNAVAILABLE') return new Error(failureReason(err.code, err.message))
-  if (err instanceof AppError) return new UnrecoverableError(failureReason(err.code, err.message))
+function classify(err: unknown, projectId: string): unknown {
+  // The failure reason is the job document's error, which the project's caller reads: paths relative to the project.
+  const reason = (message: string) => relativeToProject(message, layout, projectId)
+  if (err instanceof AppError && err.code === 'STORAGE_UNAVAILABLE') return new Error(failureReason(err.code, reason(err.message)))
+  if (err instanceof AppError) return new UnrecoverableError(failureReason(err.code, reason(err.message)))
   if (err instanceof Error && err.name === 'AbortError') return new UnrecoverableError(failureReason('JOB_CANCELLED', 'the job was cancelled'))
+  if (err instanceof Error) err.message = reason(err.message) // kept whole in the log line just written
   return err
 }
 
@@ -172,7 +180,7 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
 
   await report('preparing', 0)
   const { labels, examples } = await run.examples(datasetId)
-  const baseModel = await run.base(job.data.baseModel)
+  const baseModel = await run.base(job.data)
   // Threads start (once per child process) while the base loads: their start-up is off the critical path.
   const pool = poolFor(baseModel, backendName, log)
   const base = await baseFor(baseModel)
@@ -274,6 +282,6 @@ export default async function processTrain(
       throw new UnrecoverableError(failureReason('JOB_CANCELLED', 'cancelled while running'))
     }
     log.error({ err }, 'training failed')
-    throw classify(err)
+    throw classify(err, projectOf(job.data))
   }
 }

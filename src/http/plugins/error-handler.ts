@@ -22,6 +22,8 @@ export default fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler<AppError | FastifyError>((err, request, reply) => {
       if (err instanceof AppError) {
+        // A dependency down: the answer says what and its cause's code; the log says where (the error's cause).
+        if (HTTP_STATUS[err.code] >= 500) request.log.error({ err }, err.message)
         return reply.code(HTTP_STATUS[err.code]).send(errorBody(err.code, err.message, err.details))
       }
       if (err.validation) {

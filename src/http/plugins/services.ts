@@ -88,7 +88,7 @@ export default fp(
       const jobEnd = createJobEnd({ checkpoints: repos.checkpoints, notifyWebhook: (delivery) => queue.notifyWebhook(delivery), log: app.log })
       services = {
         datasets: createDatasetService({ projectId, datasets: repos.datasets, queue, limits: config, quotas: app.quotas }),
-        training: createTrainingService({ projectId, datasets: repos.datasets, bases, queue, jobEnd, quotas: app.quotas, config }),
+        training: createTrainingService({ projectId, datasets: repos.datasets, bases, queue, jobEnd, quotas: app.quotas, config, localUrls: config.API_KEYS === '' }),
         models: createModelService({ projectId, models: repos.models, aliases: repos.aliases, predictor }),
         predictions: createPredictionService({ projectId, models: repos.models, aliases: repos.aliases, predictor, queue, config }),
         bases,
