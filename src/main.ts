@@ -27,7 +27,7 @@ const app = await buildApp(config, log).catch((err: unknown) => {
 })
 await app.listen({ port: config.PORT, host: config.HOST })
 // One process, one registry: the API's /metrics also counts the embedded worker's jobs.
-const worker = config.EMBEDDED_WORKER ? startTrainWorker(config, log, app.metrics) : undefined
+const worker = config.EMBEDDED_WORKER ? await startTrainWorker(config, log, app.metrics) : undefined
 
 /** Past this the process exits anyway: a job that does not let go is recovered as stalled by another worker, ms. */
 const SHUTDOWN_DEADLINE_MS = 25_000

@@ -22,7 +22,7 @@ try {
   process.exit(1)
 }
 const metrics = createMetrics()
-const worker = startTrainWorker(config, log, metrics)
+const worker = await startTrainWorker(config, log, metrics)
 const metricsServer = config.WORKER_METRICS_PORT ? await serveMetrics(metrics.registry, config.WORKER_METRICS_PORT, config.HOST) : undefined
 log.info({ queue: worker.worker.name, name: worker.name, concurrency: config.WORKER_CONCURRENCY, metricsPort: config.WORKER_METRICS_PORT || null }, 'worker ready')
 

@@ -72,10 +72,10 @@ export interface TrainWorker {
  * custom QueueEvents event from any API process and abort the job's signal in its sandbox.
  * @param metrics the process's registry, where each attempt is counted (services/job-end.ts)
  */
-export function startTrainWorker(config: Config, log: Logger, metrics: JobEndDeps['metrics']): TrainWorker {
+export async function startTrainWorker(config: Config, log: Logger, metrics: JobEndDeps['metrics']): Promise<TrainWorker> {
   const name = `${hostname()}:${process.pid}`
   // Job-end handling writes to the shared store only; `local` (DATA_DIR) is what repositories take beside it, unused here.
-  const stores: Stores = { shared: openSharedStore(config), local: localBlobStore(path.resolve(config.DATA_DIR)) }
+  const stores: Stores = { shared: await openSharedStore(config), local: localBlobStore(path.resolve(config.DATA_DIR)) }
   const worker = new Worker<TrainModelJob, TrainResult>(TRAINING_QUEUE, fileURLToPath(PROCESSOR), {
     name,
     connection: redisConnection(config.REDIS_URL, 'worker', log),

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import type { BlobStore } from './blob-store.js'
 import { localBlobStore } from './local-blob-store.js'
-import { s3BlobStore } from './s3-blob-store.js'
+import type { S3BlobStore } from './s3-blob-store.js'
 import { parseStorageUrl } from './storage-url.js'
 
 export interface StoreConfig {
@@ -20,15 +20,25 @@ export interface Stores {
 }
 
 /** The shared store alone: the S3 bucket of STORAGE_URL, else DATA_DIR. */
-export function openSharedStore(config: StoreConfig): BlobStore {
-  return config.STORAGE_URL ? s3BlobStore(parseStorageUrl(config.STORAGE_URL)) : localBlobStore(path.resolve(config.DATA_DIR))
+export async function openSharedStore(config: StoreConfig): Promise<BlobStore> {
+  return config.STORAGE_URL ? openBucket(config.STORAGE_URL) : localBlobStore(path.resolve(config.DATA_DIR))
+}
+
+/**
+ * The S3 SDK is imported only when a bucket is named: on local disk the API, the worker and each sandboxed child
+ * would otherwise load it for nothing (≈ 0.14 s of a process's start here, ≈ 0.7 s under load).
+ */
+async function openBucket(storageUrl: string): Promise<S3BlobStore> {
+  const location = parseStorageUrl(storageUrl)
+  const { s3BlobStore } = await import('./s3-blob-store.js')
+  return s3BlobStore(location)
 }
 
 /** Opens the stores a process uses; `verify` also checks the bucket exists (start-up of the API). */
 export async function openStores(config: StoreConfig, { verify = false } = {}): Promise<Stores> {
   const local = localBlobStore(path.resolve(config.DATA_DIR))
   if (!config.STORAGE_URL) return { shared: local, local }
-  const shared = s3BlobStore(parseStorageUrl(config.STORAGE_URL))
+  const shared = await openBucket(config.STORAGE_URL)
   if (verify) {
     await shared.verifyBucket().catch((err: unknown) => {
       shared.close()

@@ -52,7 +52,7 @@ export default fp(
   async (app: FastifyInstance, opts: { config: Config }) => {
     const { config } = opts
     const redis = redisConnection(config.REDIS_URL, 'api', app.log)
-    const store = openSharedStore(config)
+    const store = await openSharedStore(config)
     const registry = createProjectRegistry({ redis, prefix: config.QUEUE_PREFIX, store, defaults: config, log: app.log })
     app.decorate('projects', registry)
     app.decorate('projectEvents', createProjectEvents({ redis, prefix: config.QUEUE_PREFIX, kept: config.PROJECT_EVENTS_KEPT, log: app.log }))
