@@ -6,7 +6,7 @@ import type { Base } from './bases.js'
 import { IMBALANCE_RATIO } from '../datasets/dataset-warnings.js'
 import { augmentView, viewKeySuffix, type AugmentSpec } from './augment.js'
 import { evaluate, misclassifications } from './evaluate.js'
-import { dataInsights, type DataInsights } from './data-insights.js'
+import { dataInsights, type DataInsights, type DataInsightsInput } from './data-insights.js'
 import { composeModel, type Classifier } from './export.js'
 import { extractFeatures, type FeatureCache, type FeatureItem } from './features.js'
 import { fineTune } from './fine-tune.js'
@@ -84,6 +84,11 @@ export interface TrainClassifierInput {
   extractBatchSize?: number
   /** Embeds decoded images off this thread (`FeaturePool.embed`); see `ExtractOptions.embed`. */
   embed?(pixels: Uint8Array[]): Promise<Float32Array>
+  /**
+   * Runs `dataInsights` off this thread (`FeaturePool.insights`): they need only the cached features, so they then
+   * run while the head trains here. Without it they run here after the head.
+   */
+  insights?(input: DataInsightsInput): Promise<DataInsights>
   signal?: AbortSignal | undefined
   onProgress?(p: ClassifierProgress): void
   /**
@@ -123,7 +128,10 @@ export interface TrainClassifierResult {
    * on the cached features (see `dataInsights`); independent of the trained head.
    */
   insights: Pick<DataInsights, 'labelIssues' | 'nearDuplicates' | 'classGuidance'>
-  /** Wall seconds per phase; `insights` is part of `evaluating`. */
+  /**
+   * Wall seconds per phase; `insights` is part of `evaluating`, or with `TrainClassifierInput.insights` their own
+   * wall time, which overlaps `training` (`evaluating` then holds only what was left to wait for).
+   */
   timings: { extracting: number; training: number; evaluating: number; insights: number }
 }
 
@@ -220,6 +228,30 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
     const onEpoch = (log: EpochLog) =>
       report({ phase: 'training', percent: EXTRACT_SHARE + (TRAIN_SHARE * log.epoch) / totalEpochs, epoch: log.epoch, epochs: totalEpochs, log })
 
+    const insightsInput = async (): Promise<DataInsightsInput> => ({
+      features: features.slice(0, examples.length),
+      // Decoded only for a set the duplicate search will take.
+      thumbnails:
+        examples.length <= MAX_NEAR_DUPLICATE_IMAGES ? await thumbnailDescriptors(examples, { cache: input.cache, maxPixels: input.maxPixels, signal }) : undefined,
+      labels: examples.map((e) => e.label),
+      classNames: labels,
+      paths: examples.map((e) => e.path ?? e.key),
+      validation: new Set(val),
+      seed: options.seed,
+      signal,
+    })
+    let insightsSeconds = 0
+    const timed = async (run: () => Promise<DataInsights>) => {
+      const started = performance.now()
+      const out = await run()
+      insightsSeconds = (performance.now() - started) / 1000
+      return out
+    }
+    const insightsHere = () => timed(async () => dataInsights(await insightsInput()))
+    const offloaded = input.insights && timed(async () => input.insights!(await insightsInput()))
+    // Awaited after evaluation; a head that fails first must not leave its rejection unhandled.
+    offloaded?.catch(() => undefined)
+
     report({ phase: 'training', percent: EXTRACT_SHARE, epoch: 0, epochs: totalEpochs })
     const classWeights = perClassWeights ? labels.map((l) => perClassWeights[l]!) : undefined
     // A checkpoint taken during fine-tuning holds the head's variables too: the head is built but not trained again.
@@ -303,21 +335,7 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         const e = examples[scored[m.index]!]!
         return { path: e.path ?? e.key, true: m.true, predicted: m.predicted, score: m.score }
       })
-      const insightsStarted = performance.now()
-      // Decoded only for a set the duplicate search will take.
-      const thumbnails =
-        examples.length <= MAX_NEAR_DUPLICATE_IMAGES ? await thumbnailDescriptors(examples, { cache: input.cache, maxPixels: input.maxPixels, signal }) : undefined
-      const insights = dataInsights({
-        features: features.slice(0, examples.length),
-        thumbnails,
-        labels: examples.map((e) => e.label),
-        classNames: labels,
-        paths: examples.map((e) => e.path ?? e.key),
-        validation: new Set(val),
-        seed: options.seed,
-        signal,
-      })
-      const insightsSeconds = (performance.now() - insightsStarted) / 1000
+      const insights = offloaded ? await offloaded : await insightsHere()
       const model = await composeModel(base, served)
       // The composed model owns copies of the trunk's weights; the tuned ones replace theirs by layer name.
       if (split && model instanceof tf.LayersModel) for (const layer of split.tuned) model.getLayer(layer.name).setWeights(layer.getWeights())

@@ -7,9 +7,12 @@ import * as tf from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import { initBackend } from '../../src/ml/backend.js'
 import { loadBase, type Base } from '../../src/ml/bases.js'
+import { dataInsights } from '../../src/ml/data-insights.js'
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere, extractFeatures } from '../../src/ml/features.js'
 import { decodeImage } from '../../src/ml/image.js'
+import { seededRandom } from '../../src/ml/random.js'
+import { THUMBNAIL_LENGTH } from '../../src/ml/thumbnails.js'
 import { createFeatureCache } from '../../src/storage/features.js'
 
 const MAX_PIXELS = 4_000_000
@@ -73,6 +76,34 @@ test('extractFeatures through the pool fills the cache; a second run reads it an
   expect(embedded).toBe(6)
   expect(again).toEqual(first)
   expect(first.map((v) => v.length)).toEqual(Array(6).fill(1280))
+})
+
+test('data insights on a thread give exactly the job thread\'s answer', async () => {
+  // Three noisy classes, two labels flipped, one near-duplicate pair: every part has something to report.
+  const random = seededRandom(5)
+  const centres = [0, 1, 2].map(() => Float32Array.from({ length: 32 }, () => random() * 6))
+  const labels = Array.from({ length: 45 }, (_, i) => i % 3)
+  const features = labels.map((y) => Float32Array.from(centres[y]!, (c) => c + random()))
+  features[7] = Float32Array.from(features[4]!, (v) => v + 1e-3)
+  const thumbnails = labels.map(() => Float32Array.from({ length: THUMBNAIL_LENGTH }, () => random() - 0.5))
+  thumbnails[7] = thumbnails[4]!.slice()
+  const input = {
+    features,
+    thumbnails,
+    labels: labels.map((y, i) => (i === 10 || i === 20 ? (y + 1) % 3 : y)),
+    classNames: ['a', 'b', 'c'],
+    paths: labels.map((_, i) => `images/x/${i}.png`),
+    validation: new Set([0, 1, 2, 3, 4, 5]),
+    seed: 3,
+  }
+  const baseline = tf.memory().numTensors
+  const here = dataInsights(input)
+  const threaded = await pool.insights(input)
+  expect(here.labelIssues!.length).toBeGreaterThan(0)
+  expect(here.nearDuplicates!.length).toBeGreaterThan(0)
+  expect({ ...threaded, timings: undefined }).toEqual({ ...here, timings: undefined })
+  expect(features[0]!.length).toBe(32) // the caller's vectors stay usable: the thread got a copy
+  expect(tf.memory().numTensors).toBe(baseline)
 })
 
 test('an error in a thread rejects that call only; the pool keeps serving', async () => {

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../../src/logger.js'
 import { initBackend } from '../../src/ml/backend.js'
 import { baseId, isBuiltinBase, loadBase, type Base, type BaseModelRef } from '../../src/ml/bases.js'
 import { createTrainingRunService, type TrainingRunService } from '../../src/services/training.js'
+import { dataInsights } from '../../src/ml/data-insights.js'
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere } from '../../src/ml/features.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
@@ -202,6 +203,11 @@ async function train(job: SandboxedJob<TrainModelJob, TrainResult>, log: Logger,
           void threads.close()
           throw err
         })
+      },
+      // On an extraction thread, idle by then, while the head trains on this one; without threads, here.
+      insights: async (input) => {
+        const threads = await pool
+        return threads ? threads.insights(input) : dataInsights(input)
       },
       signal,
       resumeFrom,
