@@ -241,16 +241,19 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
       signal,
     })
     let insightsSeconds = 0
-    const timed = async (run: () => Promise<DataInsights>) => {
-      const started = performance.now()
-      const out = await run()
-      insightsSeconds = (performance.now() - started) / 1000
-      return out
+    const insightsStarted = performance.now()
+    const timed = (insights: DataInsights) => {
+      insightsSeconds = (performance.now() - insightsStarted) / 1000
+      return insights
     }
-    const insightsHere = () => timed(async () => dataInsights(await insightsInput()))
-    const offloaded = input.insights && timed(async () => input.insights!(await insightsInput()))
-    // Awaited after evaluation; a head that fails first must not leave its rejection unhandled.
-    offloaded?.catch(() => undefined)
+    let offloaded: Promise<DataInsights> | undefined
+    if (input.insights) {
+      // Thumbnails before the head: decoded here beside it, they slowed it by about what the overlap saved
+      // (bench/job, a new 800-image set).
+      offloaded = input.insights(await insightsInput()).then(timed)
+      // Awaited after evaluation; a head that fails first must not leave its rejection unhandled.
+      offloaded.catch(() => undefined)
+    }
 
     report({ phase: 'training', percent: EXTRACT_SHARE, epoch: 0, epochs: totalEpochs })
     const classWeights = perClassWeights ? labels.map((l) => perClassWeights[l]!) : undefined
@@ -335,7 +338,9 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         const e = examples[scored[m.index]!]!
         return { path: e.path ?? e.key, true: m.true, predicted: m.predicted, score: m.score }
       })
-      const insights = offloaded ? await offloaded : await insightsHere()
+      const insightsHereStarted = performance.now()
+      const insights = offloaded ? await offloaded : dataInsights(await insightsInput())
+      if (!offloaded) insightsSeconds = (performance.now() - insightsHereStarted) / 1000
       const model = await composeModel(base, served)
       // The composed model owns copies of the trunk's weights; the tuned ones replace theirs by layer name.
       if (split && model instanceof tf.LayersModel) for (const layer of split.tuned) model.getLayer(layer.name).setWeights(layer.getWeights())
