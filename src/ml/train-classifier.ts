@@ -240,17 +240,15 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
       seed: options.seed,
       signal,
     })
-    let insightsSeconds = 0
-    const insightsStarted = performance.now()
-    const timed = (insights: DataInsights) => {
-      insightsSeconds = (performance.now() - insightsStarted) / 1000
-      return insights
-    }
-    let offloaded: Promise<DataInsights> | undefined
+    /** The insights with their wall seconds since `started`. */
+    type Timed = { insights: DataInsights; seconds: number }
+    const timed = (started: number) => (insights: DataInsights): Timed => ({ insights, seconds: (performance.now() - started) / 1000 })
+    let offloaded: Promise<Timed> | undefined
     if (input.insights) {
+      const started = performance.now()
       // Thumbnails before the head: decoded here beside it, they slowed it by about what the overlap saved
       // (bench/job, a new 800-image set).
-      offloaded = input.insights(await insightsInput()).then(timed)
+      offloaded = input.insights(await insightsInput()).then(timed(started))
       // Awaited after evaluation; a head that fails first must not leave its rejection unhandled.
       offloaded.catch(() => undefined)
     }
@@ -338,9 +336,11 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
         const e = examples[scored[m.index]!]!
         return { path: e.path ?? e.key, true: m.true, predicted: m.predicted, score: m.score }
       })
-      const insightsHereStarted = performance.now()
-      const insights = offloaded ? await offloaded : dataInsights(await insightsInput())
-      if (!offloaded) insightsSeconds = (performance.now() - insightsHereStarted) / 1000
+      const here = async () => {
+        const started = performance.now()
+        return timed(started)(dataInsights(await insightsInput()))
+      }
+      const { insights, seconds: insightsSeconds } = await (offloaded ?? here())
       const model = await composeModel(base, served)
       // The composed model owns copies of the trunk's weights; the tuned ones replace theirs by layer name.
       if (split && model instanceof tf.LayersModel) for (const layer of split.tuned) model.getLayer(layer.name).setWeights(layer.getWeights())
