@@ -8,7 +8,7 @@ import sharp from 'sharp'
 import { json } from '../helpers/http.js'
 import { makeImageFolder, makeZip, type ArchiveFile } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
-import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
+import { startTestService, startWorkerProcess, untilJob, type TestService, type WorkerProcess } from '../helpers/service.js'
 import { serveTinyBase, type ServedTinyBase } from '../helpers/tiny-base.js'
 
 const SIZE = 32
@@ -53,14 +53,7 @@ test('a job reports wrong labels, near-duplicates and class guidance, in its res
     await fetch(`${service.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId, baseModel: { url: baseUrl }, epochs: 5, seed: 3 }) }),
   )
   expect(created.status).toBe(202)
-  const done = await waitFor(
-    async () => {
-      const job = await json(await fetch(`${service.url}/jobs/${created.body.id}`))
-      return job.body.status === 'completed' || job.body.status === 'failed' ? job.body : undefined
-    },
-    120_000,
-    'the training job to finish',
-  )
+  const done = await untilJob(service.url, created.body.id, 'the training job to finish', { timeoutMs: 120_000 })
   expect(done.error).toBeUndefined()
   const { labelIssues, nearDuplicates, classGuidance, modelId } = done.result
 

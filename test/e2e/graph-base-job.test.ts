@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs'
 import { json } from '../helpers/http.js'
 import { makeZip, makeImageFolder } from '../helpers/archives.js'
 import { makeImage, type ClassPattern } from '../helpers/images.js'
-import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
+import { startTestService, startWorkerProcess, untilJob, type TestService, type WorkerProcess } from '../helpers/service.js'
 import { initBackend } from '../../src/ml/backend.js'
 import { decodeImage, toInputTensor } from '../../src/ml/image.js'
 
@@ -43,15 +43,8 @@ test('mobilenet_v3_coco job: trains, serves /predict, and loads in a browser as 
     }),
   )
   expect(created.status).toBe(202)
-  const done = await waitFor(
-    async () => {
-      const job = await json(await fetch(`${service.url}/jobs/${created.body.id}`))
-      return job.body.status === 'completed' || job.body.status === 'failed' ? job.body : undefined
-    },
-    // About 15 s under moderate load; the margin is for a machine shared with other suites.
-    150_000,
-    'the mobilenet_v3_coco job to finish',
-  )
+  // About 15 s under moderate load; the margin is for a machine shared with other suites.
+  const done = await untilJob(service.url, created.body.id, 'the mobilenet_v3_coco job to finish', { timeoutMs: 150_000 })
   expect(done.error).toBeUndefined()
   expect(done.baseModel).toBe('mobilenet_v3_coco')
   expect(done.result.metrics.accuracy).toBeGreaterThanOrEqual(0.8)

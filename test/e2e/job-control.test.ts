@@ -11,7 +11,7 @@ import { hostname } from 'node:os'
 import path from 'node:path'
 import { signature } from '../../src/queue/webhooks.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
-import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
+import { startTestService, startWorkerProcess, jobEnded, untilJob as untilJobAt, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
 
 /** Many epochs of batch size 1 on a dozen images: training lasts several seconds, long enough to interrupt. */
 const LONG_JOB = { epochs: 40, batchSize: 1, seed: 3 }
@@ -60,11 +60,7 @@ async function getJob(id: string): Promise<any> {
   return (await fetch(`${service.url}/jobs/${id}`)).json()
 }
 
-const untilJob = (id: string, what: string, ok: (doc: any) => boolean, timeoutMs = 60_000) =>
-  waitFor(async () => {
-    const doc = await getJob(id)
-    return ok(doc) ? doc : undefined
-  }, timeoutMs, what)
+const untilJob = (id: string, what: string, ok: (doc: any) => boolean, timeoutMs?: number) => untilJobAt(service.url, id, what, { ok, ...(timeoutMs && { timeoutMs }) })
 
 interface SseEvent {
   id?: string
@@ -196,7 +192,7 @@ test('a worker killed with SIGKILL mid-training: another worker resumes from the
   const second = startWorker('rescue-worker')
   expect(await first.stop('SIGKILL')).toBeNull()
 
-  const done = await untilJob(job.id, 'the job to finish on the second worker', (d) => d.status === 'completed' || d.status === 'failed', 90_000)
+  const done = await untilJob(job.id, 'the job to finish on the second worker', jobEnded, 90_000)
   expect(done.error).toBeUndefined()
   expect(done).toMatchObject({ status: 'completed', worker: second.name, attempts: 1 }) // the crash is no attempt
   expect(done.progress.resumedFromEpoch).toBeGreaterThanOrEqual(3)

@@ -12,7 +12,7 @@ import path from 'node:path'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
 import { startTestS3, type TestS3 } from '../helpers/s3.js'
-import { startTestService, startWorkerProcess, testConfig, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
+import { startTestService, startWorkerProcess, testConfig, jobEnded, untilJob as untilJobAt, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
 import { writeTinyBase } from '../helpers/tiny-base.js'
 
 /** Batch size 1 over a dozen images: long enough to kill the worker mid-training. */
@@ -56,11 +56,7 @@ const json = async (url: string, init?: RequestInit): Promise<any> => {
 }
 const postJob = (datasetId: string, body: Record<string, unknown>) =>
   json(`${api1.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId, ...body }) })
-const untilJob = (api: TestService, id: string, what: string, ok: (doc: any) => boolean, timeoutMs = 60_000) =>
-  waitFor(async () => {
-    const { body } = await json(`${api.url}/jobs/${id}`)
-    return ok(body) ? body : undefined
-  }, timeoutMs, what)
+const untilJob = (api: TestService, id: string, what: string, ok: (doc: any) => boolean, timeoutMs?: number) => untilJobAt(api.url, id, what, { ok, ...(timeoutMs && { timeoutMs }) })
 
 test('upload on API 1, train on a standalone worker, list and predict on API 2; an alias moved on 1 is served by 2 within 1 s; SIGKILL mid-job resumes from the bucket', async () => {
   const form = new FormData()
@@ -75,7 +71,7 @@ test('upload on API 1, train on a standalone worker, list and predict on API 2; 
   const worker = await startWorker('scale-worker')
   const job = await postJob(datasetId, { epochs: 3, seed: 1 })
   expect(job.status).toBe(202)
-  const done = await untilJob(api2, job.body.id, 'the job to finish on the worker', (d) => d.status === 'completed' || d.status === 'failed', 90_000)
+  const done = await untilJob(api2, job.body.id, 'the job to finish on the worker', jobEnded, 90_000)
   expect(done).toMatchObject({ status: 'completed', worker: worker.name })
   const modelId: string = done.result.modelId
   // The worker fetched each image once into its own cache, by content hash.
@@ -116,7 +112,7 @@ test('upload on API 1, train on a standalone worker, list and predict on API 2; 
   expect(await readdir(path.join(worker.dataDir, 'bases')).catch(() => [])).not.toContain('uploaded')
   const onBase = await postJob(revision.body.id, { baseModel: 'tiny', epochs: 2, seed: 1 })
   expect(onBase.status).toBe(202)
-  const trained = await untilJob(api2, onBase.body.id, 'the job on the uploaded base', (d) => d.status === 'completed' || d.status === 'failed', 60_000)
+  const trained = await untilJob(api2, onBase.body.id, 'the job on the uploaded base', jobEnded, 60_000)
   expect(trained.error).toBeUndefined()
   expect(trained).toMatchObject({ status: 'completed', worker: worker.name })
   expect(await readdir(path.join(worker.dataDir, 'bases', 'uploaded', 'tiny'))).toEqual([expect.stringMatching(/^model-[0-9a-f]{16}$/)])
@@ -133,7 +129,7 @@ test('upload on API 1, train on a standalone worker, list and predict on API 2; 
   await untilJob(api1, long.body.id, 'training past epoch 3', (d) => d.worker === worker.name && d.progress.epoch >= 3)
   const rescue = await startWorker('rescue-worker')
   expect(await worker.stop('SIGKILL')).toBeNull()
-  const finished = await untilJob(api2, long.body.id, 'the job to finish on the rescue worker', (d) => d.status === 'completed' || d.status === 'failed', 90_000)
+  const finished = await untilJob(api2, long.body.id, 'the job to finish on the rescue worker', jobEnded, 90_000)
   expect(finished.error).toBeUndefined()
   expect(finished).toMatchObject({ status: 'completed', worker: rescue.name })
   expect(finished.progress.resumedFromEpoch).toBeGreaterThanOrEqual(3)

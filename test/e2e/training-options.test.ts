@@ -5,7 +5,7 @@
 import path from 'node:path'
 import { json } from '../helpers/http.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
-import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
+import { startTestService, startWorkerProcess, untilJob, type TestService, type WorkerProcess } from '../helpers/service.js'
 import { serveTinyBase, type ServedTinyBase } from '../helpers/tiny-base.js'
 
 const SIZE = 32
@@ -104,14 +104,7 @@ test('a job with every option reports best epoch, misclassified images, warnings
     augment: { flip: true, crop: false, rotate: false, brightness: true, contrast: false, views: 2 },
     fineTuneLayers: 1,
   })
-  const done = await waitFor(
-    async () => {
-      const job = await json(await fetch(`${service.url}/jobs/${created.body.id}`))
-      return job.body.status === 'completed' || job.body.status === 'failed' ? job.body : undefined
-    },
-    120_000,
-    'the training job to finish',
-  )
+  const done = await untilJob(service.url, created.body.id, 'the training job to finish', { timeoutMs: 120_000 })
   expect(done.error).toBeUndefined()
   const result = done.result
   expect(result.fineTuned).toEqual({ cutLayer: 'conv1', layers: ['conv2'] })

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
-import { startTestService, startWorkerProcess, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
+import { startTestService, startWorkerProcess, jobEnded, untilJob as untilJobAt, waitFor, type TestService, type WorkerProcess } from '../helpers/service.js'
 import { writeTinyBase } from '../helpers/tiny-base.js'
 
 /** Many epochs of batch size 1 on a dozen images: long enough to interrupt. The base is tiny: it is not the point. */
@@ -50,11 +50,7 @@ async function postJob(epochs = LONG_JOB.epochs): Promise<{ id: string }> {
   return (await response.json()) as { id: string }
 }
 
-const untilJob = (id: string, what: string, ok: (doc: any) => boolean, timeoutMs: number) =>
-  waitFor(async () => {
-    const doc = (await (await fetch(`${service.url}/jobs/${id}`)).json()) as any
-    return ok(doc) ? doc : undefined
-  }, timeoutMs, what)
+const untilJob = (id: string, what: string, ok: (doc: any) => boolean, timeoutMs: number) => untilJobAt(service.url, id, what, { ok, timeoutMs })
 
 /** The process ids a process has forked (Linux). */
 function childPids(pid: number): number[] {
@@ -98,7 +94,7 @@ test('a sandbox that is alive but stuck (SIGSTOP) is killed by the heartbeat wat
 
   await waitFor(async () => (alive(sandbox!) ? undefined : true), 15_000, 'the stuck sandbox to be killed')
   console.info(`stuck sandbox killed after ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s (heartbeat timeout 3 s)`)
-  const done = await untilJob(job.id, 'the job to finish', (d) => d.status === 'completed' || d.status === 'failed', 60_000)
+  const done = await untilJob(job.id, 'the job to finish', jobEnded, 60_000)
   expect(done).toMatchObject({ status: 'completed', worker: worker.name })
   // Stopped while epoch ≥ 2 ran, so at least epoch 1 was checkpointed: the retry resumes, it does not start over.
   expect(done.progress.resumedFromEpoch).toBeGreaterThanOrEqual(1)

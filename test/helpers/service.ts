@@ -110,6 +110,22 @@ export function startWorkerProcess(config: Config, name = 'worker'): WorkerProce
   }
 }
 
+/** Whether a job document has ended: completed or failed. */
+export const jobEnded = (doc: { status: string }): boolean => doc.status === 'completed' || doc.status === 'failed'
+
+/**
+ * Polls `GET <base>/jobs/<id>` (with `key` as a Bearer token when given) until `ok` holds for the job document, and
+ * returns that document.
+ */
+export function untilJob(base: string, id: string, what: string, opts: { ok?: (doc: any) => boolean; timeoutMs?: number; key?: string } = {}): Promise<any> {
+  const { ok = jobEnded, timeoutMs = 60_000, key } = opts
+  return waitFor(async () => {
+    const response = await fetch(`${base}/jobs/${id}`, key ? { headers: { authorization: `Bearer ${key}` } } : {})
+    const doc = (await response.json()) as any
+    return ok(doc) ? doc : undefined
+  }, timeoutMs, what)
+}
+
 /** Polls `probe` until it returns a value, or fails after `timeoutMs` with the last value seen. */
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs

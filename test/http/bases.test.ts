@@ -5,7 +5,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { makeImageFolder, makeZip, type ArchiveFile } from '../helpers/archives.js'
-import { startTestService, startWorkerProcess, waitFor, type TestService } from '../helpers/service.js'
+import { startTestService, startWorkerProcess, untilJob, type TestService } from '../helpers/service.js'
 import { tinyGraphModel } from '../helpers/tiny-graph.js'
 import { writeTinyBase } from '../helpers/tiny-base.js'
 import { json, type JsonResponse } from '../helpers/http.js'
@@ -92,14 +92,7 @@ describe('an uploaded base in a job', () => {
     expectError(await json(await fetch(`${service.url}/bases/tiny`, { method: 'DELETE' })), 409, 'BASE_IN_USE')
 
     const finished = (id: string) =>
-      waitFor(
-        async () => {
-          const doc = await json(await fetch(`${service.url}/jobs/${id}`))
-          return doc.body.status === 'completed' || doc.body.status === 'failed' ? doc.body : undefined
-        },
-        90_000,
-        'the job on an uploaded base',
-      )
+      untilJob(service.url, id, 'the job on an uploaded base', { timeoutMs: 90_000 })
     const worker = startWorkerProcess(service.config)
     try {
       const done = await finished(job.body.id)

@@ -10,8 +10,8 @@ import { hostname } from 'node:os'
 import path from 'node:path'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { trainOptions } from '../../src/contract/jobs.js'
-import { json, type JsonResponse } from '../helpers/http.js'
-import { startTestService, startWorkerProcess, waitFor, type TestService } from '../helpers/service.js'
+import { callJson, json, type JsonResponse } from '../helpers/http.js'
+import { startTestService, startWorkerProcess, untilJob, waitFor, type TestService } from '../helpers/service.js'
 import { serveTinyBase, writeTinyBase } from '../helpers/tiny-base.js'
 import { makeZip } from '../helpers/archives.js'
 import { fetchUrlBase } from '../../src/services/bases.js'
@@ -23,11 +23,7 @@ let service: TestService
 const projects = { a: '', b: '' }
 const keys = { a: '', b: '' }
 
-async function call(method: string, url: string, key: string | undefined, body?: unknown): Promise<JsonResponse> {
-  const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {}
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  return json(await fetch(`${service.url}${url}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) }))
-}
+const call = (method: string, url: string, key: string | undefined, body?: unknown): Promise<JsonResponse> => callJson(service.url, method, url, key, body)
 
 async function project(name: string): Promise<{ id: string; key: string }> {
   const created = await call('POST', '/projects', ADMIN, { name })
@@ -110,14 +106,7 @@ test("a worker fetches a keyed job's URL base through the SSRF guard: a name tha
   )
   const worker = startWorkerProcess(service.config)
   try {
-    const failed = await waitFor(
-      async () => {
-        const doc = await call('GET', `/jobs/${jobId}`, gamma.key)
-        return doc.body.status === 'completed' || doc.body.status === 'failed' ? doc.body : undefined
-      },
-      90_000,
-      'the job',
-    )
+    const failed = await untilJob(service.url, jobId, 'the job', { timeoutMs: 90_000, key: gamma.key })
     expect(failed.status).toBe('failed')
     expect(failed.error.code).toBe('URL_FORBIDDEN')
     expect(served.requests()).toBe(0)

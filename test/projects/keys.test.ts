@@ -9,17 +9,13 @@ import path from 'node:path'
 import { Redis } from 'ioredis'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { startTestService, type TestService } from '../helpers/service.js'
-import { json, type JsonResponse } from '../helpers/http.js'
+import { callJson, type JsonResponse } from '../helpers/http.js'
 import { expectError } from '../hostile/support.js'
 
 const KEYS = { admin: `admin-${randomUUID()}`, legacy: `legacy-${randomUUID()}` }
 const API_KEYS = `${hashApiKey(KEYS.admin)}:admin,${hashApiKey(KEYS.legacy)}:train+predict`
 
-async function call(service: TestService, method: string, url: string, key?: string, body?: unknown): Promise<JsonResponse> {
-  const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {}
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  return json(await fetch(`${service.url}${url}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) }))
-}
+const call = (service: TestService, method: string, url: string, key?: string, body?: unknown): Promise<JsonResponse> => callJson(service.url, method, url, key, body)
 
 describe('two replicas sharing Redis and the store', () => {
   let a: TestService

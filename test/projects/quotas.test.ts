@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { repositoriesFor } from '../../src/storage/repositories.js'
 import { makeImage } from '../helpers/images.js'
-import { json, type JsonResponse } from '../helpers/http.js'
+import { callJson, type JsonResponse } from '../helpers/http.js'
 import { startTestService, type TestService } from '../helpers/service.js'
 import { saveTinyModel, TINY_SIZE } from '../helpers/tiny-model.js'
 import { expectError, predictRaw, uploadDataset, validZip } from '../hostile/support.js'
@@ -15,11 +15,7 @@ import { expectError, predictRaw, uploadDataset, validZip } from '../hostile/sup
 const ADMIN = `admin-${randomUUID()}`
 let service: TestService
 
-async function call(method: string, url: string, key: string, body?: unknown): Promise<JsonResponse> {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}` }
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  return json(await fetch(`${service.url}${url}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) }))
-}
+const call = (method: string, url: string, key: string, body?: unknown): Promise<JsonResponse> => callJson(service.url, method, url, key, body)
 
 /** A new project and a train+predict key for it. */
 async function project(name: string): Promise<{ id: string; key: string }> {

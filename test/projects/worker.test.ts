@@ -10,8 +10,8 @@ import path from 'node:path'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
 import { makeImageFolder, makeZip } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
-import { json, type JsonResponse } from '../helpers/http.js'
-import { startTestService, startWorkerProcess, waitFor, type TestService } from '../helpers/service.js'
+import { callJson, type JsonResponse } from '../helpers/http.js'
+import { startTestService, startWorkerProcess, untilJob, type TestService } from '../helpers/service.js'
 import { writeTinyBase } from '../helpers/tiny-base.js'
 import { expectError, predictRaw, uploadDataset } from '../hostile/support.js'
 
@@ -20,11 +20,7 @@ const ADMIN = `admin-${randomUUID()}`
 const LEGACY = `legacy-${randomUUID()}`
 let service: TestService
 
-async function call(method: string, url: string, key: string, body?: unknown): Promise<JsonResponse> {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}` }
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  return json(await fetch(`${service.url}${url}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) }))
-}
+const call = (method: string, url: string, key: string, body?: unknown): Promise<JsonResponse> => callJson(service.url, method, url, key, body)
 
 beforeAll(async () => {
   service = await startTestService({ API_KEYS: `${hashApiKey(ADMIN)}:admin,${hashApiKey(LEGACY)}:train+predict` })
@@ -52,14 +48,7 @@ test('a job of project P trains on P\'s dataset and base, and everything it writ
   const worker = startWorkerProcess(service.config)
   let done: { status: string; error?: unknown; result: { modelId: string } }
   try {
-    done = await waitFor(
-      async () => {
-        const doc = await call('GET', `/jobs/${job.body.id}`, key)
-        return doc.body.status === 'completed' || doc.body.status === 'failed' ? doc.body : undefined
-      },
-      90_000,
-      "the project's job",
-    )
+    done = await untilJob(service.url, job.body.id, "the project's job", { timeoutMs: 90_000, key: key })
   } finally {
     await worker.stop()
   }
