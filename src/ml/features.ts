@@ -61,6 +61,8 @@ export interface ExtractOptions {
   embed?(pixels: Uint8Array[]): Promise<Float32Array>
   /** Called after each cache lookup round and each batch with images done so far. */
   onProgress?(done: number, total: number): void
+  /** Sees each decoded miss (item index, pixels before any `transform`), e.g. to derive its thumbnail. */
+  onDecoded?(index: number, pixels: Uint8Array): void
 }
 
 /** How many cache files are read at once. */
@@ -114,6 +116,7 @@ export async function extractFeatures(base: Base, items: FeatureItem[], opts: Ex
       batches[b]!.map(async (i) => {
         const item = items[i]!
         const pixels = await decodeImage(await item.read(), base.inputSize, { maxPixels: opts.maxPixels })
+        opts.onDecoded?.(i, pixels)
         return item.transform ? item.transform(pixels, base.inputSize) : pixels
       }),
     )

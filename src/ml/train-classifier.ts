@@ -11,7 +11,7 @@ import { composeModel, type Classifier } from './export.js'
 import { extractFeatures, type FeatureCache, type FeatureItem } from './features.js'
 import { fineTune } from './fine-tune.js'
 import { stratifiedSplit } from './split.js'
-import { thumbnailDescriptors } from './thumbnails.js'
+import { thumbnailDescriptors, thumbnailFromPixels } from './thumbnails.js'
 import { MAX_NEAR_DUPLICATE_IMAGES } from './near-duplicates.js'
 import { trainHead, type EpochLog, type HeadCheckpoint, type TrainHeadOptions } from './train.js'
 import { trainingWarnings } from './training-warnings.js'
@@ -206,6 +206,9 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
       }
     }
     report({ phase: 'extracting', percent: 0 })
+    // Thumbnails for the duplicate search, from the pixels decoded here rather than a second decode of each image.
+    const wantThumbnails = examples.length <= MAX_NEAR_DUPLICATE_IMAGES
+    const decodedThumbnails = new Map<string, Float32Array>()
     const embedded = await extractFeatures(base, items, {
       cache: input.cache,
       maxPixels: input.maxPixels,
@@ -214,6 +217,9 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
       signal,
       net: split && { model: split.below, size: split.activationShape.reduce((a, b) => a * b, 1), cacheId: split.cacheId },
       onProgress: (done, total) => report({ phase: 'extracting', percent: (EXTRACT_SHARE * done) / Math.max(1, total) }),
+      onDecoded: (i, pixels) => {
+        if (wantThumbnails && i < examples.length) decodedThumbnails.set(examples[i]!.key, thumbnailFromPixels(pixels, base.inputSize))
+      },
     })
     // With a cut, the cached values are activations; the head learns from the top part's output on them.
     const features = split ? runTop(split, embedded, options.batchSize) : embedded
@@ -230,9 +236,10 @@ export async function trainClassifier(input: TrainClassifierInput): Promise<Trai
 
     const insightsInput = async (): Promise<DataInsightsInput> => ({
       features: features.slice(0, examples.length),
-      // Decoded only for a set the duplicate search will take.
-      thumbnails:
-        examples.length <= MAX_NEAR_DUPLICATE_IMAGES ? await thumbnailDescriptors(examples, { cache: input.cache, maxPixels: input.maxPixels, signal }) : undefined,
+      // Only for a set the duplicate search will take.
+      thumbnails: wantThumbnails
+        ? await thumbnailDescriptors(examples, { cache: input.cache, maxPixels: input.maxPixels, signal, known: decodedThumbnails })
+        : undefined,
       labels: examples.map((e) => e.label),
       classNames: labels,
       paths: examples.map((e) => e.path ?? e.key),

@@ -246,17 +246,20 @@ describe('compose, save, store and predict', () => {
     const cache = createFeatureCache(path.join(dir, 'cache-train'))
     const before = tf.memory().numTensors
     const phases = new Set<string>()
+    let reads = 0
     const result = await trainClassifier({
       base,
       labels: LABELS,
       // The dataset's own split: variant 0 of each class validates.
-      examples: data.map((d, i) => ({ key: d.key, label: d.label, split: i % 6 === 0 ? 'val' : 'train', read: async () => d.bytes })),
+      examples: data.map((d, i) => ({ key: d.key, label: d.label, split: i % 6 === 0 ? 'val' : 'train', read: async () => (reads++, d.bytes) })),
       options: { epochs: 40, batchSize: 8, learningRate: 0.01, validationSplit: 0.2, seed: 1 },
       cache,
       maxPixels: MAX_PIXELS,
       onProgress: (p) => phases.add(p.phase),
     })
     expect([...phases]).toEqual(['extracting', 'training', 'evaluating'])
+    // Each image decoded once: the duplicate search's thumbnails come from the pixels decoded for embedding.
+    expect(reads).toBe(data.length)
     expect(result.trainCount).toBe(15)
     expect(result.valCount).toBe(3)
     expect(result.evaluatedOn).toBe('validation')

@@ -1,6 +1,7 @@
 import sharp from 'sharp'
 import { findNearDuplicates, PIXEL_THRESHOLD } from '../../src/ml/near-duplicates.js'
-import { THUMBNAIL_CACHE_ID, thumbnailDescriptor, thumbnailDescriptors } from '../../src/ml/thumbnails.js'
+import { decodeImage } from '../../src/ml/image.js'
+import { THUMBNAIL_CACHE_ID, thumbnailDescriptor, thumbnailDescriptors, thumbnailFromPixels } from '../../src/ml/thumbnails.js'
 import type { FeatureCache } from '../../src/storage/features.js'
 import { makeImage } from '../helpers/images.js'
 
@@ -34,6 +35,37 @@ describe('pixel thumbnails', () => {
       const other = await thumbnailDescriptor(await makeImage('yellow-triangle', { size: 96, seed }), MAX_PIXELS)
       expect(correlation(mine, other)).toBeLessThan(PIXEL_THRESHOLD)
     }
+  })
+
+  it('made from pixels decoded for embedding, at any side, match their own decode', async () => {
+    const images = await Promise.all((['yellow-triangle', 'red-circle', 'yellow-triangle'] as const).map((kind, seed) => makeImage(kind, { size: 96, seed: seed + 1 })))
+    const own = await Promise.all(images.map((b) => thumbnailDescriptor(b, MAX_PIXELS)))
+    for (const side of [224, 320, 299, 64]) {
+      const made = await Promise.all(images.map(async (b) => thumbnailFromPixels(await decodeImage(b, side, { maxPixels: MAX_PIXELS }), side)))
+      made.forEach((m, i) => {
+        // Both halves unit-length: the whole and the centre each correlate ≥ 0.99 with the image's own.
+        const dot = (from: number) => m.subarray(from, from + HALF).reduce((s, v, k) => s + v * own[i]![from + k]!, 0)
+        expect(Math.min(dot(0), dot(HALF))).toBeGreaterThan(0.99)
+        // …and not with the other pictures.
+        expect(correlation(m, own[(i + 1) % own.length]!)).toBeLessThan(PIXEL_THRESHOLD)
+      })
+    }
+  })
+
+  it('made during extraction are cached and used without decoding again', async () => {
+    const stored = new Map<string, Float32Array>()
+    let reads = 0
+    const cache: FeatureCache = {
+      get: async (id, key) => stored.get(`${id}/${key}`),
+      put: async (id, key, vec) => void stored.set(`${id}/${key}`, vec),
+    }
+    const bytes = await makeImage('red-circle', { seed: 4 })
+    const made = thumbnailFromPixels(await decodeImage(bytes, 320, { maxPixels: MAX_PIXELS }), 320)
+    const items = [{ key: 'k1', read: async () => (reads++, bytes) }]
+    const [got] = await thumbnailDescriptors(items, { cache, maxPixels: MAX_PIXELS, known: new Map([['k1', made]]) })
+    expect(reads).toBe(0)
+    expect(got).toBe(made)
+    expect(stored.get(`${THUMBNAIL_CACHE_ID}/k1`)).toBe(made)
   })
 
   it('are cached by content key, so a repeat decodes nothing', async () => {
