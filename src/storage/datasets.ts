@@ -119,6 +119,11 @@ export interface DatasetStore {
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 const MANIFEST = 'manifest.json'
 const IMAGES_DIR = 'images'
+/**
+ * Files validated and parked at once while the archive is read on: each waits on libuv's four threads (sharp,
+ * then the write), so a few in flight keep them busy; memory stays bounded by this many files.
+ */
+const CHECKS_IN_FLIGHT = 4
 /** Holds validated images inside the staging folder until the layout of the whole archive is known. */
 const INCOMING_DIR = 'incoming'
 
@@ -293,8 +298,9 @@ interface Candidate {
 }
 
 /**
- * Streams the archive into `staging`: each file is read alone, validated, and parked under `incoming/`; once the
- * whole archive is seen (the wrapper folder and the split are only known then), images move to `images/<class>/`.
+ * Streams the archive into `staging`: each file is read alone, then validated and parked under `incoming/` (a few
+ * at once, see {@link CHECKS_IN_FLIGHT}), in archive order; once the whole archive is seen (the wrapper folder and
+ * the split are only known then), images move to `images/<class>/`.
  */
 async function ingest(
   staging: string,
@@ -304,51 +310,73 @@ async function ingest(
   const incoming = path.join(staging, INCOMING_DIR)
   await mkdir(incoming, { recursive: true })
   const rejected: RejectedFile[] = []
-  const candidates: Candidate[] = []
-
-  for await (const entry of entries) {
-    if (entry.kind === 'directory') continue
-    const reject = (reason: string) => rejected.push({ path: entry.path, reason })
-    const checked = checkEntryPath(entry.path)
-    if (!checked.ok) {
-      reject(checked.reason)
-      continue
-    }
-    if (entry.kind === 'link') {
-      reject('links are not allowed')
-      continue
-    }
-    if (entry.kind !== 'file') {
-      reject('not a regular file')
-      continue
-    }
-    if (entry.unreadable) {
-      reject(entry.unreadable)
-      continue
-    }
-    let data: Buffer
-    try {
-      data = await entry.read()
-    } catch (err) {
-      if (err instanceof EntryUnreadable) {
-        reject(err.message)
-        continue
-      }
-      throw err
-    }
+  // Archive order, filled as checks finish; a hole is a rejected file.
+  const checked: (Candidate | undefined)[] = []
+  const running = new Set<Promise<void>>()
+  let failure: { err: unknown } | undefined
+  /** Validates and parks one file beside the reading of the next ones (each step waits on libuv's threads). */
+  const check = async (n: number, source: string, segments: string[], data: Buffer) => {
     const image = await validateImage(data, { maxPixels: limits.maxImagePixels })
     if (!image.ok) {
-      reject(image.reason)
-      continue
+      rejected.push({ path: source, reason: image.reason })
+      return
     }
-    const parked = path.join(incoming, String(candidates.length))
+    const parked = path.join(incoming, String(n))
     await writeFile(parked, data)
-    candidates.push({
-      source: entry.path,
-      segments: checked.segments,
-      incoming: parked,
-      sha256: createHash('sha256').update(data).digest('hex'),
-    })
+    checked[n] = { source, segments, incoming: parked, sha256: createHash('sha256').update(data).digest('hex') }
+  }
+
+  let files = 0
+  try {
+    await readEntries()
+  } finally {
+    await Promise.all(running) // settled either way: their errors land in `failure`
+  }
+  if (failure) throw failure.err
+  const candidates = checked.filter((c): c is Candidate => c !== undefined)
+
+  async function readEntries() {
+    for await (const entry of entries) {
+      if (failure) return
+      if (entry.kind === 'directory') continue
+      const reject = (reason: string) => rejected.push({ path: entry.path, reason })
+      const entryPath = checkEntryPath(entry.path)
+      if (!entryPath.ok) {
+        reject(entryPath.reason)
+        continue
+      }
+      if (entry.kind === 'link') {
+        reject('links are not allowed')
+        continue
+      }
+      if (entry.kind !== 'file') {
+        reject('not a regular file')
+        continue
+      }
+      if (entry.unreadable) {
+        reject(entry.unreadable)
+        continue
+      }
+      let data: Buffer
+      try {
+        data = await entry.read()
+      } catch (err) {
+        if (err instanceof EntryUnreadable) {
+          reject(err.message)
+          continue
+        }
+        throw err
+      }
+      while (running.size >= CHECKS_IN_FLIGHT) await Promise.race(running)
+      const task: Promise<void> = check(files++, entry.path, entryPath.segments, data).then(
+        () => void running.delete(task),
+        (err: unknown) => {
+          running.delete(task)
+          failure ??= { err }
+        },
+      )
+      running.add(task)
+    }
   }
 
   const plan = planImageFolder(candidates.map((c) => c.segments))
