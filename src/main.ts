@@ -1,7 +1,7 @@
 /** `npm start`: Redis (started when none answers), the API and one training worker, on embedded defaults. */
 import { loadConfig } from './config.js'
-import { buildApp } from './http/app.js'
 import { createLogger } from './logger.js'
+import { createMetrics } from './metrics/registry.js'
 import { ensureRedis, RedisUnavailableError, type RedisHandle } from './redis-server.js'
 import { onShutdown } from './shutdown.js'
 import { dataLayout } from './storage/layout.js'
@@ -20,14 +20,21 @@ try {
   process.exit(1)
 }
 
-const app = await buildApp(config, log).catch((err: unknown) => {
+// One process, one registry: the API's /metrics also counts the embedded worker's jobs.
+const metrics = createMetrics()
+// The worker before the API: its sandboxed child imports the processor and warms up (backend, default base,
+// extraction threads) on the other core while this process imports and builds the API, so a job posted as soon as
+// the API answers finds it warm (bench/job, issue 14). The API's modules are imported only after the fork.
+const starting = config.EMBEDDED_WORKER ? startTrainWorker(config, log, metrics) : undefined
+starting?.catch(() => undefined) // awaited below, after the API: a bad STORAGE_URL is reported there first
+const { buildApp } = await import('./http/app.js')
+const app = await buildApp(config, log, { metrics }).catch((err: unknown) => {
   if (!(err instanceof StorageConfigError)) throw err
   console.error(`imagetune: ${err.message}`)
   return process.exit(1)
 })
 await app.listen({ port: config.PORT, host: config.HOST })
-// One process, one registry: the API's /metrics also counts the embedded worker's jobs.
-const worker = config.EMBEDDED_WORKER ? await startTrainWorker(config, log, app.metrics) : undefined
+const worker = await starting
 
 /** Past this the process exits anyway: a job that does not let go is recovered as stalled by another worker, ms. */
 const SHUTDOWN_DEADLINE_MS = 25_000

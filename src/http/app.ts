@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify from 'fastify'
 import type { Config } from '../config.js'
 import type { Logger } from '../logger.js'
+import type { Metrics } from '../metrics/registry.js'
 import auth from './plugins/auth.js'
 import drain from './plugins/drain.js'
 import errorHandler from './plugins/error-handler.js'
@@ -28,8 +29,10 @@ import uiRoutes from './routes/ui.js'
 /**
  * Builds the API without starting it; `main.ts` listens, tests inject. Plugins and routes are registered by
  * hand rather than autoloaded: the list is short and the types stay checked.
+ * @param opts.metrics the process's registry when something else counts into it too (`npm start`'s embedded worker,
+ *   started before the API); by default the app makes its own
  */
-export async function buildApp(config: Config, logger: Logger) {
+export async function buildApp(config: Config, logger: Logger, opts: { metrics?: Metrics } = {}) {
   const app = Fastify({
     loggerInstance: logger,
     requestIdHeader: 'x-request-id',
@@ -66,7 +69,7 @@ export async function buildApp(config: Config, logger: Logger) {
   }
   await app.register(modelReadiness)
   await app.register(openapi)
-  await app.register(metrics)
+  await app.register(metrics, { metrics: opts.metrics })
   await app.register(healthRoutes)
   await app.register(datasetRoutes)
   await app.register(datasetImageRoutes)

@@ -21,8 +21,8 @@ const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-ch
  * worker of `npm start` that is this registry; a standalone worker serves its own on WORKER_METRICS_PORT.
  */
 export default fp(
-  async (app: FastifyInstance) => {
-    const metrics = createMetrics()
+  async (app: FastifyInstance, opts: { metrics?: Metrics | undefined }) => {
+    const metrics = opts.metrics ?? createMetrics()
     const registers = [metrics.registry]
     app.decorate('metrics', metrics)
 
