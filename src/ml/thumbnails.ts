@@ -50,39 +50,47 @@ export function thumbnailFromPixels(rgb: Uint8Array, side: number): Float32Array
 
 /** A square grey image resized by area averaging (each output pixel the mean of the input area it covers). */
 function areaResize(src: Float32Array, from: number, to: number): Float32Array {
-  const weights = areaWeights(from, to)
-  const rows = new Float32Array(from * to) // columns resized, `from` rows of `to`
+  const { first, count, weight, most } = areaTaps(from, to)
+  const rows = new Float32Array(from * to) // each row resized: `from` rows of `to`
   for (let y = 0; y < from; y++) {
-    for (const [x, taps] of weights.entries()) {
+    for (let x = 0; x < to; x++) {
       let sum = 0
-      for (const [at, w] of taps) sum += src[y * from + at]! * w
+      for (let k = 0; k < count[x]!; k++) sum += src[y * from + first[x]! + k]! * weight[x * most + k]!
       rows[y * to + x] = sum
     }
   }
   const out = new Float32Array(to * to)
-  for (const [y, taps] of weights.entries()) {
-    for (let x = 0; x < to; x++) {
-      let sum = 0
-      for (const [at, w] of taps) sum += rows[at * to + x]! * w
-      out[y * to + x] = sum
+  for (let y = 0; y < to; y++) {
+    for (let k = 0; k < count[y]!; k++) {
+      const w = weight[y * most + k]!
+      const row = (first[y]! + k) * to
+      for (let x = 0; x < to; x++) out[y * to + x]! += rows[row + x]! * w
     }
   }
   return out
 }
 
-/** Per output index, the input indices it covers and their shares (summing to 1). */
-function areaWeights(from: number, to: number): [at: number, weight: number][][] {
+/**
+ * Per output index: the first input index it covers, how many, and their shares (summing to 1), in flat typed
+ * arrays (`most` shares per output) so the loops above allocate nothing.
+ */
+function areaTaps(from: number, to: number) {
   const scale = from / to
-  return Array.from({ length: to }, (_, i) => {
+  const most = Math.ceil(scale) + 1
+  const first = new Int32Array(to)
+  const count = new Int32Array(to)
+  const weight = new Float32Array(to * most)
+  for (let i = 0; i < to; i++) {
     const start = i * scale
     const end = start + scale
-    const taps: [number, number][] = []
-    for (let at = Math.floor(start); at < Math.min(from, Math.ceil(end)); at++) {
+    first[i] = Math.floor(start)
+    for (let at = first[i]!; at < Math.min(from, Math.ceil(end)); at++) {
       const overlap = Math.min(end, at + 1) - Math.max(start, at)
-      if (overlap > 1e-9) taps.push([at, overlap / scale])
+      weight[i * most + count[i]!] = overlap / scale
+      count[i]!++
     }
-    return taps
-  })
+  }
+  return { first, count, weight, most }
 }
 
 /**
