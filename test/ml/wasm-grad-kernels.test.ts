@@ -57,3 +57,40 @@ test.each(CASES)('%s: wasm gradients match cpu within 1e-4', async (_name, f, xS
     expect(maxDiff(actual[i]!, e)).toBeLessThan(TOLERANCE)
   })
 })
+
+describe('matrix products with a transposed operand', () => {
+  const PRODUCTS: [string, number[], number[], boolean, boolean][] = [
+    ["the hidden layer's weight gradient, aᵀ·b", [32, 480], [32, 128], true, false],
+    ["the output layer's input gradient, a·bᵀ", [32, 10], [128, 10], false, true],
+    ['both transposed', [7, 5], [3, 7], true, true],
+    ['batched, rank 3', [2, 6, 4], [2, 6, 3], true, false],
+  ]
+
+  test.each(PRODUCTS)('%s: wasm equals cpu and leaks nothing', async (_name, aShape, bShape, ta, tb) => {
+    const product = () => tf.tidy(() => tf.matMul(tf.tensor(values(aShape, 4), aShape), tf.tensor(values(bShape, 5), bShape), ta, tb).dataSync() as Float32Array)
+    await initBackend('wasm')
+    await tf.setBackend('cpu')
+    const expected = product()
+    await tf.setBackend('wasm')
+    const before = tf.memory().numTensors
+    expect(maxDiff(product(), expected)).toBeLessThan(TOLERANCE)
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  test('the weight gradient aᵀ·b costs at most twice the plain product of the same size (wasm alone: ~9×)', async () => {
+    await initBackend('wasm')
+    const a = tf.tensor2d(values([32, 480], 6), [32, 480])
+    const b = tf.tensor2d(values([32, 128], 7), [32, 128])
+    const plain = tf.tensor2d(values([480, 32], 8), [480, 32])
+    const time = (f: () => tf.Tensor) => {
+      for (let i = 0; i < 10; i++) f().dispose()
+      const t = performance.now()
+      for (let i = 0; i < 100; i++) f().dispose()
+      return performance.now() - t
+    }
+    // Interleaved best-of-3, so a busy machine slows both sides alike.
+    const ratios = [0, 1, 2].map(() => time(() => tf.matMul(a, b, true, false)) / time(() => tf.matMul(plain, b)))
+    expect(Math.min(...ratios)).toBeLessThan(2)
+    tf.dispose([a, b, plain])
+  })
+})
