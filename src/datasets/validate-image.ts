@@ -13,7 +13,10 @@ export interface ValidateImageOptions {
   maxPixels: number
 }
 
-/** The decode is only a check, so it renders a thumbnail: libvips still reads every byte, but allocates little. */
+/**
+ * The decode is only a check, so it renders a thumbnail: libvips still reads every byte, but allocates little.
+ * Smaller images are not enlarged to it (a 28 px PNG: 0.9 → 0.5 ms of CPU, most of an upload's time).
+ */
 const CHECK_SIZE = 32
 
 /**
@@ -38,7 +41,7 @@ export async function validateImage(data: Buffer, opts: ValidateImageOptions): P
     return { ok: false, reason: `image exceeds ${opts.maxPixels} pixels (${width}x${height})` }
   }
   try {
-    await sharp(data, { failOn: 'error', limitInputPixels: opts.maxPixels }).resize(CHECK_SIZE, CHECK_SIZE, { fit: 'inside' }).raw().toBuffer()
+    await sharp(data, { failOn: 'error', limitInputPixels: opts.maxPixels }).resize(CHECK_SIZE, CHECK_SIZE, { fit: 'inside', withoutEnlargement: true }).raw().toBuffer()
   } catch (err) {
     return { ok: false, reason: `corrupt or truncated image (${messageOf(err)})` }
   }

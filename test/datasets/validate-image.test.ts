@@ -21,6 +21,17 @@ describe('validateImage', () => {
     expect(await validateImage(Buffer.from('plain text'), opts)).toEqual({ ok: false, reason: 'not an image (unrecognised content)' })
   })
 
+  test('rejects truncated images smaller than the check size, which are decoded at their own size', async () => {
+    for (const format of ['png', 'jpeg'] as const) {
+      const small = await makeImage('red-circle', { size: 24, format })
+      expect(await validateImage(small, opts)).toMatchObject({ ok: true, width: 24, height: 24 })
+      expect(await validateImage(small.subarray(0, Math.floor(small.length * 0.6)), opts)).toEqual({
+        ok: false,
+        reason: expect.stringMatching(/^corrupt or truncated image/),
+      })
+    }
+  })
+
   test('makeImage gives different bytes per seed and the same bytes for the same seed', async () => {
     const [a, b, c] = await Promise.all([makeImage('red-circle', { seed: 1 }), makeImage('red-circle', { seed: 1 }), makeImage('red-circle', { seed: 2 })])
     expect(a!.equals(b!)).toBe(true)
