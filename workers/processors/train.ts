@@ -16,6 +16,7 @@ import { createTrainingRunService, type TrainingRunService } from '../../src/ser
 import { dataInsights } from '../../src/ml/data-insights.js'
 import { createFeaturePool, type FeaturePool } from '../../src/ml/feature-pool.js'
 import { embedHere } from '../../src/ml/features.js'
+import { warmUpDecoder } from '../../src/ml/image.js'
 import { fineTuneEpochs, phaseFraction, trainClassifier, type TrainClassifierOptions } from '../../src/ml/train-classifier.js'
 import { abortError } from '../../src/ml/abort.js'
 import { THUMBNAIL_CACHE_ID } from '../../src/ml/thumbnails.js'
@@ -103,14 +104,16 @@ function poolFor(ref: BaseModelRef, backendName: string, log: Logger): Promise<F
 
 /**
  * Started as this child starts (the worker forks it before its first job when WORKER_PREWARM is on): the default
- * base and its extraction threads load while nothing waits, and the first job finds them ready. A failure is only
+ * base and its extraction threads load, and the image decoder starts, while nothing waits, and the first job finds
+ * them ready. A failure is only
  * logged here; the job that needs the base retries the load and reports its error.
  */
 async function warmUp(): Promise<void> {
   const started = performance.now()
   const { name } = await backend
   const ref = await runServiceFor(DEFAULT_PROJECT_ID).base({ baseModel: DEFAULT_BASE_MODEL })
-  const [, pool] = await Promise.all([baseFor(ref), poolFor(ref, name, logger)])
+  const [base, pool] = await Promise.all([baseFor(ref), poolFor(ref, name, logger)])
+  await warmUpDecoder(base.inputSize)
   logger.info({ base: DEFAULT_BASE_MODEL, backend: name, extractThreads: pool?.threads ?? 0, seconds: Math.round(performance.now() - started) / 1000 }, 'sandbox warm')
 }
 if (config.WORKER_PREWARM) warmUp().catch((err: unknown) => logger.warn({ err }, 'warm-up failed; the first job loads what it needs'))
