@@ -101,7 +101,9 @@ export function toInputTensor(pixels: Uint8Array[], size: number, preprocessing:
   pixels.forEach((p, i) => {
     if (p.length !== per) throw new Error(`image ${i} has ${p.length} bytes, expected ${per}`)
     const base = i * per
-    for (let j = 0; j < per; j++) data[base + j] = p[j]! * scale + offset
+    // Raw values (the default base) convert in one native copy: a JS loop was 6 % of an extraction thread's time.
+    if (scale === 1 && offset === 0) data.set(p, base)
+    else for (let j = 0; j < per; j++) data[base + j] = p[j]! * scale + offset
   })
   // Scaled here in one pass: one tensor upload, no intermediate tensors to dispose.
   return tf.tensor4d(data, [pixels.length, size, size, 3])

@@ -38,9 +38,7 @@ export async function thumbnailDescriptor(bytes: Uint8Array, maxPixels: number):
  * (the tests hold both to a correlation of 0.99).
  */
 export function thumbnailFromPixels(rgb: Uint8Array, side: number): Float32Array {
-  const full = new Float32Array(side * side)
-  for (let i = 0; i < full.length; i++) full[i] = 0.299 * rgb[3 * i]! + 0.587 * rgb[3 * i + 1]! + 0.114 * rgb[3 * i + 2]!
-  const grey = side === WORK_SIDE ? full : areaResize(full, side, WORK_SIDE)
+  const grey = greyAreaResize(rgb, side, WORK_SIDE)
   boxBlur(grey, BLUR_RADIUS)
   const out = new Float32Array(THUMBNAIL_LENGTH)
   out.set(blocks(grey, 0, WORK_SIDE / THUMB_SIDE), 0)
@@ -48,14 +46,20 @@ export function thumbnailFromPixels(rgb: Uint8Array, side: number): Float32Array
   return out
 }
 
-/** A square grey image resized by area averaging (each output pixel the mean of the input area it covers). */
-function areaResize(src: Float32Array, from: number, to: number): Float32Array {
+/**
+ * The grey of a `from`² RGB square, area-averaged to `to`² (each output pixel the mean of the input area it covers;
+ * at `from === to` the grey itself): rows first, the grey computed as each pixel is read, then columns.
+ */
+function greyAreaResize(rgb: Uint8Array, from: number, to: number): Float32Array {
   const { first, count, weight, most } = areaTaps(from, to)
   const rows = new Float32Array(from * to) // each row resized: `from` rows of `to`
   for (let y = 0; y < from; y++) {
     for (let x = 0; x < to; x++) {
       let sum = 0
-      for (let k = 0; k < count[x]!; k++) sum += src[y * from + first[x]! + k]! * weight[x * most + k]!
+      for (let k = 0; k < count[x]!; k++) {
+        const i = 3 * (y * from + first[x]! + k)
+        sum += (0.299 * rgb[i]! + 0.587 * rgb[i + 1]! + 0.114 * rgb[i + 2]!) * weight[x * most + k]!
+      }
       rows[y * to + x] = sum
     }
   }
@@ -70,11 +74,21 @@ function areaResize(src: Float32Array, from: number, to: number): Float32Array {
   return out
 }
 
+const tapsBySize = new Map<string, ReturnType<typeof makeAreaTaps>>()
+
+/** {@link makeAreaTaps}, made once per pair of sides. */
+function areaTaps(from: number, to: number) {
+  const key = `${from}>${to}`
+  let taps = tapsBySize.get(key)
+  if (!taps) tapsBySize.set(key, (taps = makeAreaTaps(from, to)))
+  return taps
+}
+
 /**
  * Per output index: the first input index it covers, how many, and their shares (summing to 1), in flat typed
  * arrays (`most` shares per output) so the loops above allocate nothing.
  */
-function areaTaps(from: number, to: number) {
+function makeAreaTaps(from: number, to: number) {
   const scale = from / to
   const most = Math.ceil(scale) + 1
   const first = new Int32Array(to)
@@ -154,22 +168,20 @@ function blocks(grey: Float32Array, offset: number, block: number): Float32Array
 /** A box blur of `radius` in place, rows then columns (edges average what lies inside). */
 function boxBlur(grey: Float32Array, radius: number): void {
   const tmp = new Float32Array(grey.length)
-  for (let pass = 0; pass < 2; pass++) {
-    const src = pass === 0 ? grey : tmp
-    const dst = pass === 0 ? tmp : grey
-    for (let y = 0; y < WORK_SIDE; y++) {
-      for (let x = 0; x < WORK_SIDE; x++) {
-        let sum = 0
-        let count = 0
-        for (let k = -radius; k <= radius; k++) {
-          const xx = pass === 0 ? x + k : x
-          const yy = pass === 0 ? y : y + k
-          if (xx < 0 || yy < 0 || xx >= WORK_SIDE || yy >= WORK_SIDE) continue
-          sum += src[yy * WORK_SIDE + xx]!
-          count++
-        }
-        dst[y * WORK_SIDE + x] = sum / count
-      }
+  blurLines(grey, tmp, 1, WORK_SIDE, radius)
+  blurLines(tmp, grey, WORK_SIDE, 1, radius)
+}
+
+/** Each line of the square (`step` apart along it, `lineStride` between lines) averaged over ±`radius`. */
+function blurLines(src: Float32Array, dst: Float32Array, step: number, lineStride: number, radius: number): void {
+  for (let line = 0; line < WORK_SIDE; line++) {
+    const base = line * lineStride
+    for (let i = 0; i < WORK_SIDE; i++) {
+      const lo = Math.max(0, i - radius)
+      const hi = Math.min(WORK_SIDE - 1, i + radius)
+      let sum = 0
+      for (let k = lo; k <= hi; k++) sum += src[base + k * step]!
+      dst[base + i * step] = sum / (hi - lo + 1)
     }
   }
 }
