@@ -17,7 +17,7 @@ import { api } from './api.js'
  * image per epoch of the small head. Deliberately rough; the page says so.
  */
 /** @type {{ extract: Record<string, number>, extractOther: number, perView: number }} */
-const GUESS = { extract: { mobilenet_v2: 0.05, inception_v3: 0.25 }, extractOther: 0.1, perView: 0.0005 }
+const GUESS = { extract: { mobilenet_v3_coco: 0.03, mobilenet_v2: 0.05, inception_v3: 0.25 }, extractOther: 0.1, perView: 0.0005 }
 /** Start-up, evaluation and saving, seconds. */
 const OVERHEAD = 5
 
@@ -67,7 +67,7 @@ export async function measuredRates(signal) {
  * @returns seconds, whether they come from measurements, and whether the features are likely cached already
  */
 export function estimateSeconds({ dataset, base, body, rates }) {
-  const epochs = body.epochs ?? 20
+  const epochs = body.epochs ?? 40
   const split = body.validationSplit ?? 0.2
   const views = body.augment ? (typeof body.augment === 'object' ? body.augment.views : undefined) ?? 4 : 1
   const trainImages = dataset.imageCount * (1 - split)
@@ -77,6 +77,8 @@ export function estimateSeconds({ dataset, base, body, rates }) {
   // A dataset trained on before with this base has its plain features cached; augmented views are new each time.
   const cached = rates.cachedOn.has(`${dataset.id}:${base}`)
   const toEmbed = (cached ? 0 : dataset.imageCount) + (views > 1 ? trainImages * (views - 1) : 0)
-  const seconds = OVERHEAD + toEmbed * perImage + epochs * trainViews * (rates.perView ?? GUESS.perView)
+  // Refit (on unless turned off) trains the served head again on every image, validation ones too, for as long.
+  const fitViews = body.refit === false ? trainViews : 2 * trainViews + dataset.imageCount * split
+  const seconds = OVERHEAD + toEmbed * perImage + epochs * fitViews * (rates.perView ?? GUESS.perView)
   return { seconds, measured: measuredExtract !== undefined || rates.perView !== undefined, cached }
 }

@@ -15,7 +15,7 @@ import { estimateSeconds, measuredRates } from './estimate.js'
  * @type {Record<string, Schema>}
  */
 const FALLBACK = {
-  epochs: { type: 'integer', minimum: 1, maximum: 500, default: 20 },
+  epochs: { type: 'integer', minimum: 1, maximum: 500, default: 40 },
   batchSize: { type: 'integer', minimum: 1, maximum: 1024, default: 32 },
   learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.001 },
   validationSplit: { type: 'number', minimum: 0.05, maximum: 0.5, default: 0.2 },
