@@ -120,8 +120,8 @@ export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 const MANIFEST = 'manifest.json'
 const IMAGES_DIR = 'images'
 /**
- * Files validated and parked at once while the archive is read on: each waits on libuv's four threads (sharp,
- * then the write), so a few in flight keep them busy; memory stays bounded by this many files.
+ * Files read, validated and parked at once while the archive is walked on: each waits on libuv's four threads
+ * (the read, sharp, the write), so a few in flight keep them busy; memory stays bounded by this many files.
  */
 const CHECKS_IN_FLIGHT = 4
 /** Holds validated images inside the staging folder until the layout of the whole archive is known. */
@@ -298,9 +298,9 @@ interface Candidate {
 }
 
 /**
- * Streams the archive into `staging`: each file is read alone, then validated and parked under `incoming/` (a few
- * at once, see {@link CHECKS_IN_FLIGHT}), in archive order; once the whole archive is seen (the wrapper folder and
- * the split are only known then), images move to `images/<class>/`.
+ * Streams the archive into `staging`: each file is read, validated and parked under `incoming/` (a few at once,
+ * see {@link CHECKS_IN_FLIGHT}), in archive order; once the whole archive is seen (the wrapper folder and the split
+ * are only known then), images move to `images/<class>/`.
  */
 async function ingest(
   staging: string,
@@ -314,8 +314,17 @@ async function ingest(
   const checked: (Candidate | undefined)[] = []
   const running = new Set<Promise<void>>()
   let failure: { err: unknown } | undefined
-  /** Validates and parks one file beside the reading of the next ones (each step waits on libuv's threads). */
-  const check = async (n: number, source: string, segments: string[], data: Buffer) => {
+  /** Reads, validates and parks one file beside the next ones (each step waits on libuv's threads). */
+  const check = async (n: number, entry: ArchiveEntry, segments: string[]) => {
+    const source = entry.path
+    let data: Buffer
+    try {
+      data = await entry.read()
+    } catch (err) {
+      if (!(err instanceof EntryUnreadable)) throw err
+      rejected.push({ path: source, reason: err.message })
+      return
+    }
     const image = await validateImage(data, { maxPixels: limits.maxImagePixels })
     if (!image.ok) {
       rejected.push({ path: source, reason: image.reason })
@@ -357,18 +366,9 @@ async function ingest(
         reject(entry.unreadable)
         continue
       }
-      let data: Buffer
-      try {
-        data = await entry.read()
-      } catch (err) {
-        if (err instanceof EntryUnreadable) {
-          reject(err.message)
-          continue
-        }
-        throw err
-      }
       while (running.size >= CHECKS_IN_FLIGHT) await Promise.race(running)
-      const task: Promise<void> = check(files++, entry.path, entryPath.segments, data).then(
+      // Read inside the check: a zip's entries read at once; a tar's next entry comes once this one is read.
+      const task: Promise<void> = check(files++, entry, entryPath.segments).then(
         () => void running.delete(task),
         (err: unknown) => {
           running.delete(task)
