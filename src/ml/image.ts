@@ -60,7 +60,8 @@ export async function decodeImage(bytes: Uint8Array, size: number, opts: DecodeO
 
 /**
  * Decodes a small generated PNG once, so the process's first real decode does not also pay libvips' start-up (its
- * threads and codecs: the first batch of a child's first job took 213 ms to decode, the next ones 15–25 ms).
+ * threads and codecs): the first batch of a child's first job waited 130–161 ms for its pixels without this,
+ * 82–105 ms with it (bench/job's 136 images, worker log).
  */
 export async function warmUpDecoder(size: number): Promise<void> {
   const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer()
