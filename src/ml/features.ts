@@ -133,7 +133,7 @@ export async function extractFeatures(base: Base, items: FeatureItem[], opts: Ex
     const pixels = await decoding[b]!
     decoding[b] = undefined
     // The next ones only now: started together with this one, they shared the decoder with it and delayed it (the
-    // first batch of a job waited 130–168 ms for its pixels with the trunk idle; decoded alone, 82–105 ms).
+    // first batch of a job waited 168–213 ms for its pixels with the trunk idle; decoded alone, 130–161 ms).
     for (let a = b + 1; a <= b + ahead; a++) decode(a)
     while (running.size >= inFlight && failure === undefined) await Promise.race(running)
     if (failure !== undefined) break
