@@ -2,18 +2,16 @@
  * The `imagetune` CLI as a user runs it: a separate process talking HTTP to the real service, which trains on a
  * real worker process. Upload a folder, train with --watch, predict, inspect.
  */
-import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { makeImageFolder } from '../helpers/archives.js'
 import { makeImage } from '../helpers/images.js'
+import { runCli } from '../helpers/cli.js'
 import { startTestService, startWorkerProcess, type TestService, type WorkerProcess } from '../helpers/service.js'
 
-const BIN = fileURLToPath(new URL('../../bin/imagetune.js', import.meta.url))
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/
 
 let service: TestService
@@ -32,24 +30,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs the CLI with the given arguments; stdout and stderr are pipes, so progress comes as plain lines. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, IMAGETUNE_URL: service.url, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+/** Runs the CLI against the test service; `env` may point it elsewhere. */
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(service.url, args, env)
 
 test('upload a folder, train with --watch, predict, inspect the model and the job', async () => {
   const folder = path.join(dir, 'shapes')

@@ -2,13 +2,11 @@
  * `imagetune projects`, `imagetune keys` and `imagetune whoami` as a user runs them: the built CLI in its own
  * process against the real service, with IMAGETUNE_API_KEY as the only credential.
  */
-import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { hashApiKey } from '../../src/http/plugins/auth.js'
+import { runCli } from '../helpers/cli.js'
 import { startTestService, type TestService } from '../helpers/service.js'
 
-const BIN = fileURLToPath(new URL('../../bin/imagetune.js', import.meta.url))
 const ADMIN = `admin-${randomUUID()}`
 const LEGACY = `legacy-${randomUUID()}`
 let service: TestService
@@ -20,17 +18,7 @@ afterAll(async () => {
   await service?.close()
 })
 
-function cli(args: string[], apiKey: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, IMAGETUNE_URL: service.url, IMAGETUNE_API_KEY: apiKey }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const cli = (args: string[], apiKey: string) => runCli(service.url, args, { IMAGETUNE_API_KEY: apiKey })
 
 test('an admin creates a project and a key; the key is printed once on stdout, works, is listed, audited and revoked', async () => {
   const created = await cli(['projects', 'create', 'search', 'team'], ADMIN)
