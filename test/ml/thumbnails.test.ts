@@ -15,6 +15,12 @@ function correlation(a: Float32Array, b: Float32Array): number {
   return Math.max(dot(wa, wb), dot(ca, wb), dot(wa, cb))
 }
 
+/** The cache port over a map, so a test sees what was stored under which key. */
+function keptInMemory(): { cache: FeatureCache; stored: Map<string, Float32Array> } {
+  const stored = new Map<string, Float32Array>()
+  return { stored, cache: { get: async (id, key) => stored.get(`${id}/${key}`), put: async (id, key, vec) => void stored.set(`${id}/${key}`, vec) } }
+}
+
 async function copiesOf(bytes: Buffer): Promise<Record<string, Buffer>> {
   return {
     resized: await sharp(bytes).resize(48, 48).png().toBuffer(),
@@ -53,12 +59,8 @@ describe('pixel thumbnails', () => {
   })
 
   it('made during extraction are cached and used without decoding again', async () => {
-    const stored = new Map<string, Float32Array>()
+    const { cache, stored } = keptInMemory()
     let reads = 0
-    const cache: FeatureCache = {
-      get: async (id, key) => stored.get(`${id}/${key}`),
-      put: async (id, key, vec) => void stored.set(`${id}/${key}`, vec),
-    }
     const bytes = await makeImage('red-circle', { seed: 4 })
     const made = thumbnailFromPixels(await decodeImage(bytes, 320, { maxPixels: MAX_PIXELS }), 320)
     const items = [{ key: 'k1', read: async () => (reads++, bytes) }]
@@ -69,12 +71,8 @@ describe('pixel thumbnails', () => {
   })
 
   it('are cached by content key, so a repeat decodes nothing', async () => {
-    const stored = new Map<string, Float32Array>()
+    const { cache, stored } = keptInMemory()
     let reads = 0
-    const cache: FeatureCache = {
-      get: async (id, key) => stored.get(`${id}/${key}`),
-      put: async (id, key, vec) => void stored.set(`${id}/${key}`, vec),
-    }
     const bytes = await makeImage('red-circle', { seed: 3 })
     const items = [{ key: 'k1', read: async () => (reads++, bytes) }]
     const first = await thumbnailDescriptors(items, { cache, maxPixels: MAX_PIXELS })
