@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import {
   AuditEventSchema,
@@ -36,6 +37,12 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const project = await projects.get(id)
     if (!project) throw new AppError('PROJECT_NOT_FOUND', `no project ${id}`)
     return project
+  }
+
+  /** The project a changing route acts on: 404 when there is none, else recorded for the audit. */
+  async function actOn(request: FastifyRequest, id: string) {
+    await projectOr404(id)
+    request.auditProjectId = id
   }
 
   app.get(
@@ -99,8 +106,7 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id } = request.params
-      await projectOr404(id)
-      request.auditProjectId = id
+      await actOn(request, id)
       if (id === DEFAULT_PROJECT_ID) throw new AppError('PROJECT_PROTECTED', 'the default project holds the store\'s root and the API_KEYS keys; it cannot be deleted')
       const busy = async (why: string) => {
         const { project: unfinished } = await app.trainingQueue.countUnfinished(id)
@@ -161,8 +167,7 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id } = request.params
-      await projectOr404(id)
-      request.auditProjectId = id
+      await actOn(request, id)
       const created = await projects.createKey(id, request.body.scopes, request.body.name)
       request.log.info({ projectId: id, keyId: created.id, scopes: created.scopes }, 'key created')
       return reply.code(201).send(created)
@@ -183,8 +188,7 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { config: ADMIN_ROUTE, schema: { tags: TAGS, operationId: 'revokeKey', summary: 'Revoke a key', description: 'Every API replica refuses the key (401) from the next request on.', params: KeyParamsSchema, response: { 204: NoContentSchema, ...errorResponses } } },
     async (request, reply) => {
       const { id, keyId } = request.params
-      await projectOr404(id)
-      request.auditProjectId = id
+      await actOn(request, id)
       if (!(await projects.revokeKey(id, keyId))) throw new AppError('KEY_NOT_FOUND', `project ${id} has no key ${keyId}`)
       request.log.info({ projectId: id, keyId }, 'key revoked')
       return reply.code(204).send(null)
